@@ -1,0 +1,64 @@
+namespace BufferActors.Native;
+
+/// <summary>
+/// One open instance of the Xen grant device (<c>/dev/xen/gntdev</c>), or of its simulation.
+/// </summary>
+/// <remarks>
+/// <para>An instance owns its maps, its exports and its imports; the kernel keys exports and imports
+/// by fd number <em>within this instance</em>, so a wait or release issued on another instance does
+/// not find them.</para>
+/// <para>Every failing call throws <see cref="GntdevException"/> carrying the errno (and the grant
+/// status for map failures) and leaves the device exactly as it was before the call: partial work is
+/// undone by the device itself (grants that did map are unmapped, reservation is restored).</para>
+/// <para>Calls are thread-safe; <see cref="WaitReleased"/> blocks the calling thread for at most its
+/// timeout.</para>
+/// <para><see cref="IDisposable.Dispose"/> closes the instance like <c>close(2)</c> on the device file:
+/// imports are released (their grants ended or deferred), maps are unmapped, and exports stay alive
+/// until every holder of their dma-buf lets go, because an export holds a reference on the file.</para>
+/// </remarks>
+public interface IGrantDevice : IDisposable
+{
+    /// <summary>The page limit per buffer and per map (the gntdev module's <c>limit</c>, 64Ki by default).</summary>
+    int PageLimit { get; }
+
+    /// <summary>
+    /// MAP_GRANT_REF then mmap: maps <paramref name="refs"/> granted by <paramref name="domain"/> into
+    /// this process. Fails with EINVAL (and the first failing page's grant status) if any page fails
+    /// to map; pages that did map are unmapped before the call returns.
+    /// </summary>
+    GrantMapping MapGrantRefs(DomainId domain, ReadOnlySpan<uint> refs, bool readOnly = false);
+
+    /// <summary>munmap then UNMAP_GRANT_REF: unmaps every page of <paramref name="mapping"/>. Unmapping twice is EINVAL.</summary>
+    void UnmapGrantRefs(GrantMapping mapping);
+
+    /// <summary>
+    /// DMABUF_EXP_FROM_REFS: maps <paramref name="refs"/> of <paramref name="domain"/> and wraps them in a
+    /// new dma-buf whose fd is returned. Count 0 or above <see cref="PageLimit"/>, both DMA flags, or a
+    /// reserved domain fail with EINVAL; a page that fails to map fails the whole call.
+    /// </summary>
+    ExportedDmaBuf ExportDmaBuf(DmaBufFlags flags, DomainId domain, ReadOnlySpan<uint> refs);
+
+    /// <summary>
+    /// DMABUF_EXP_WAIT_RELEASED: waits up to <paramref name="timeoutMs"/> (0 polls) for the buffer this
+    /// instance exported as <paramref name="fd"/> to be released. <see cref="WaitReleasedResult.NotFound"/>
+    /// means "already released or never exported here".
+    /// </summary>
+    WaitReleasedResult WaitReleased(int fd, uint timeoutMs);
+
+    /// <summary>
+    /// DMABUF_IMP_TO_REFS: attaches to the dma-buf <paramref name="fd"/> and grants each of its
+    /// <paramref name="count"/> pages read-write to <paramref name="domain"/>. Any failure unwinds in
+    /// reverse (grants ended, attachment unmapped and detached, buffer reference dropped).
+    /// </summary>
+    ImportedDmaBuf ImportDmaBuf(int fd, int count, DomainId domain);
+
+    /// <summary>
+    /// DMABUF_IMP_RELEASE: ends every grant of the import keyed by <paramref name="fd"/> (grants still
+    /// mapped by the remote are deferred by the device, not dropped), unmaps, detaches and drops the
+    /// buffer. ENOENT if there is no such import.
+    /// </summary>
+    void ReleaseImport(int fd);
+
+    /// <summary><c>close(2)</c> on a dma-buf fd this process holds (e.g. an export once handed over).</summary>
+    void CloseFd(int fd);
+}

@@ -1,0 +1,356 @@
+namespace BufferActors.Native.Simulation;
+
+/// <summary>
+/// One open gntdev instance of the simulated kernel, owned by a <see cref="SimulatedProcess"/>.
+/// Follows <c>drivers/xen/gntdev.c</c> and <c>gntdev-dmabuf.c</c>: exports and imports are listed
+/// per instance and keyed by fd number; every export holds a reference on the instance's file, so the
+/// file (and with it the release of imports and maps) only goes when its fd is closed and the last
+/// export is released.
+/// </summary>
+public sealed class SimulatedGrantDevice : IGrantDevice
+{
+    private readonly XenSimulator _sim;
+    private readonly List<Export> _exports = [];
+    private readonly List<Import> _imports = [];
+    private readonly Dictionary<ulong, GrantMap> _maps = [];
+    private readonly bool _pteMode;
+    private ulong _nextIndex;
+    private int _fdRefs = 1;
+
+    internal SimulatedGrantDevice(XenSimulator sim, SimulatedProcess process, bool pteMode)
+    {
+        _sim = sim;
+        _pteMode = pteMode;
+        Process = process;
+        Fd = process.Install(this);
+    }
+
+    /// <summary>The owning process.</summary>
+    public SimulatedProcess Process { get; }
+
+    /// <summary>The instance's own descriptor in <see cref="Process"/>.</summary>
+    public int Fd { get; }
+
+    /// <summary>The backend domain this instance runs in.</summary>
+    public DomainId Domain => _sim.Backend.Id;
+
+    /// <inheritdoc />
+    public int PageLimit => _sim.Options.PageLimit;
+
+    /// <summary>True once the descriptor was closed.</summary>
+    public bool IsClosed { get; private set; }
+
+    /// <summary>True once the file itself was released (descriptor closed and no export left).</summary>
+    public bool IsReleased { get; private set; }
+
+    /// <summary>Live exports of this instance.</summary>
+    public int ExportCount { get { lock (_sim.Gate) return _exports.Count; } }
+
+    /// <summary>Live imports of this instance.</summary>
+    public int ImportCount { get { lock (_sim.Gate) return _imports.Count; } }
+
+    /// <summary>Live MAP_GRANT_REF maps of this instance.</summary>
+    public int MapCount { get { lock (_sim.Gate) return _maps.Count; } }
+
+    /// <inheritdoc />
+    public GrantMapping MapGrantRefs(DomainId domain, ReadOnlySpan<uint> refs, bool readOnly = false)
+    {
+        const string op = "MAP_GRANT_REF";
+        var refArray = refs.ToArray();
+        lock (_sim.Gate)
+        {
+            EnsureOpen(op);
+            Inject(FaultSite.MapGrantRefs, op);
+            CheckCount(op, refArray.Length);
+            domain.EnsureReal(op);
+            var map = new GrantMap(_sim, domain, Domain, refArray, readOnly);
+            FailIfPartial(op, map, map.MapAll());
+            ulong index = _nextIndex;
+            _nextIndex += (ulong)refArray.Length * PageView.PageSize;
+            _maps.Add(index, map);
+            var pages = new FramePageView(_sim.Domain(domain).Memory, map.Frames);
+            return new GrantMapping(index, domain, refArray, readOnly, pages);
+        }
+    }
+
+    /// <inheritdoc />
+    public void UnmapGrantRefs(GrantMapping mapping)
+    {
+        const string op = "UNMAP_GRANT_REF";
+        lock (_sim.Gate)
+        {
+            EnsureOpen(op);
+            if (!_maps.TryGetValue(mapping.Index, out var map))
+                throw new GntdevException(op, Errno.ENOENT, $"no map at index {mapping.Index}");
+            Inject(FaultSite.UnmapGrantRefs, op);
+            map.UnmapAll();
+            _maps.Remove(mapping.Index);
+        }
+    }
+
+    /// <inheritdoc />
+    public ExportedDmaBuf ExportDmaBuf(DmaBufFlags flags, DomainId domain, ReadOnlySpan<uint> refs)
+    {
+        const string op = "DMABUF_EXP_FROM_REFS";
+        var refArray = refs.ToArray();
+        lock (_sim.Gate)
+        {
+            EnsureOpen(op);
+            Inject(FaultSite.ExportFromRefs, op);
+            if (_pteMode)
+                throw new GntdevException(op, Errno.EINVAL, "dma-buf export is refused in PTE-modification mapping mode (PV dom0)");
+            CheckCount(op, refArray.Length);
+            if (flags.HasFlag(DmaBufFlags.WriteCombine) && flags.HasFlag(DmaBufFlags.Coherent))
+                throw new GntdevException(op, Errno.EINVAL, "GNTDEV_DMA_FLAG_WC and GNTDEV_DMA_FLAG_COHERENT are exclusive");
+            domain.EnsureReal(op);
+
+            // A DMA-able buffer hands its frames back to the hypervisor; foreign frames are mapped over them.
+            bool dma = flags != DmaBufFlags.None;
+            if (dma)
+            {
+                Inject(FaultSite.ReservationDecrease, op);
+                _sim.Backend.Reservation -= refArray.Length;
+            }
+            var map = new GrantMap(_sim, domain, Domain, refArray, readOnly: false);
+            void Unwind()
+            {
+                map.UnmapAll();
+                if (dma) _sim.Backend.Reservation += refArray.Length;
+            }
+            if (map.MapAll() is { } failure)
+            {
+                Unwind();
+                throw MapFailure(op, failure);
+            }
+            if (_sim.Faults.Hit(FaultSite.DmaBufCreate, _sim.Kill) is { } fault)
+            {
+                Unwind();
+                throw new GntdevException(op, fault.Errno, "injected fault creating the dma-buf");
+            }
+
+            var export = new Export(map, flags);
+            var granter = _sim.Domain(domain);
+            export.Buffer = _sim.CreateDmaBuf(granter, map.Frames, (long)refArray.Length * PageView.PageSize, 0,
+                DeviceMemoryKind.System, isGntdevExport: true, onRelease: () => ExportReleased(export, dma));
+            export.Buffer.Get();
+            export.Fd = Process.Install(export.Buffer);
+            _exports.Insert(0, export); // newest first; the export holds the gntdev file: see ReleaseFileIfUnused
+            return new ExportedDmaBuf(export.Fd, domain, refArray, flags);
+        }
+    }
+
+    /// <inheritdoc />
+    public WaitReleasedResult WaitReleased(int fd, uint timeoutMs)
+    {
+        const string op = "DMABUF_EXP_WAIT_RELEASED";
+        lock (_sim.Gate)
+        {
+            EnsureOpen(op);
+            Inject(FaultSite.WaitReleased, op);
+            // Looked up by fd number among this instance's exports only; the list is newest first
+            // (list_add at the head), so a reused fd number finds the most recent export.
+            var export = _exports.Find(e => e.Fd == fd);
+            if (export is null) return WaitReleasedResult.NotFound;
+            var deadline = Environment.TickCount64 + timeoutMs;
+            while (!export.Released)
+            {
+                long remaining = deadline - Environment.TickCount64;
+                if (remaining <= 0) return WaitReleasedResult.TimedOut;
+                Monitor.Wait(_sim.Gate, TimeSpan.FromMilliseconds(remaining));
+            }
+            return WaitReleasedResult.Released;
+        }
+    }
+
+    /// <inheritdoc />
+    public ImportedDmaBuf ImportDmaBuf(int fd, int count, DomainId domain)
+    {
+        const string op = "DMABUF_IMP_TO_REFS";
+        lock (_sim.Gate)
+        {
+            EnsureOpen(op);
+            Inject(FaultSite.ImportToRefs, op);
+            CheckCount(op, count);
+            domain.EnsureReal(op);
+            var buffer = Process.DmaBufOf(fd);
+            Inject(FaultSite.ImportAttach, op);
+            var import = new Import(fd, domain, buffer.Attach("gntdev import"), new uint[count]);
+            try
+            {
+                Inject(FaultSite.ImportMapAttachment, op);
+                import.Attachment.Map(DmaDirection.Bidirectional);
+                CheckImportable(op, buffer, count);
+                Inject(FaultSite.ImportAllocateRefs, op);
+                var table = _sim.Backend.Grants;
+                if (table.FreeCount < count)
+                    throw new GntdevException(op, Errno.ENOSPC, $"{count} grant references needed, {table.FreeCount} free");
+                for (int i = 0; i < count; i++)
+                {
+                    if (_sim.Faults.Hit(FaultSite.ImportGrantPage, _sim.Kill) is { } fault)
+                        throw new GntdevException(op, fault.Errno, $"injected fault granting page {i}", failedPage: i);
+                    import.Refs[i] = table.Grant(domain, buffer.Frames[i], readOnly: false);
+                    import.Granted++;
+                }
+            }
+            catch (GntdevException)
+            {
+                // Unwind in reverse: end the grants made so far, unmap, detach, drop the buffer.
+                EndImport(import);
+                throw;
+            }
+            _imports.Insert(0, import); // newest first, keyed by the fd number the caller passed
+            if (_sim.Faults.Hit(FaultSite.ImportCopyOut, _sim.Kill) is { } copyFault)
+            {
+                ReleaseImportCore(import);
+                throw new GntdevException(op, copyFault.Errno, "copying refs to the caller failed; import released");
+            }
+            _sim.RemoteReceivedGrants(domain, Domain, import.Refs);
+            return new ImportedDmaBuf(fd, domain, import.Refs);
+        }
+    }
+
+    /// <inheritdoc />
+    public void ReleaseImport(int fd)
+    {
+        const string op = "DMABUF_IMP_RELEASE";
+        lock (_sim.Gate)
+        {
+            EnsureOpen(op);
+            var import = _imports.Find(i => i.Fd == fd)
+                ?? throw new GntdevException(op, Errno.ENOENT, $"no import keyed by fd {fd}");
+            Inject(FaultSite.ImportRelease, op);
+            ReleaseImportCore(import);
+        }
+    }
+
+    /// <inheritdoc />
+    public void CloseFd(int fd)
+    {
+        if (fd == Fd) throw new GntdevException("close", Errno.EINVAL, "close the grant device with Dispose, not CloseFd");
+        Process.Close(fd);
+    }
+
+    /// <summary>Closes the instance's descriptor (close(2) on /dev/xen/gntdev).</summary>
+    public void Dispose()
+    {
+        lock (_sim.Gate)
+        {
+            if (IsClosed || !Process.IsAlive) return;
+            Process.Close(Fd);
+        }
+    }
+
+    internal void GetFile() => _fdRefs++;
+
+    internal void PutFile()
+    {
+        IsClosed = --_fdRefs == 0;
+        ReleaseFileIfUnused();
+    }
+
+    private void ReleaseFileIfUnused()
+    {
+        if (_fdRefs > 0 || _exports.Count > 0 || IsReleased) return;
+        // gntdev_release: imports are released as by IMP_RELEASE, remaining maps are unmapped.
+        foreach (var import in _imports.ToList()) ReleaseImportCore(import);
+        TearDownMaps();
+        IsReleased = true;
+        _sim.InstanceReleased(this);
+    }
+
+    /// <summary>The owning process's address space is gone: every mmapped grant map is unmapped.</summary>
+    internal void TearDownMaps()
+    {
+        foreach (var map in _maps.Values) map.UnmapAll();
+        _maps.Clear();
+    }
+
+    internal int LiveMapCount => _maps.Count + _exports.Count;
+    internal int LiveImportCount => _imports.Count;
+    internal int LiveExportCount => _exports.Count;
+
+    private void ReleaseImportCore(Import import)
+    {
+        _imports.Remove(import);
+        EndImport(import);
+    }
+
+    private void EndImport(Import import)
+    {
+        for (int i = 0; i < import.Granted; i++)
+        {
+            // A ref the remote still maps cannot be ended now: park it, pinning the page, and retry later.
+            if (!_sim.Backend.Grants.TryEndAccess(import.Refs[i]))
+                _sim.DeferEndAccess(_sim.Backend, import.Refs[i], import.Attachment.Buffer);
+        }
+        import.Granted = 0;
+        import.Attachment.Detach();
+    }
+
+    private void ExportReleased(Export export, bool dma)
+    {
+        export.Map.UnmapAll();
+        if (dma) _sim.Backend.Reservation += export.Map.Refs.Length;
+        export.Released = true;
+        _exports.Remove(export);
+        Monitor.PulseAll(_sim.Gate);
+        ReleaseFileIfUnused();
+    }
+
+    private static void CheckImportable(string op, DmaBuf buffer, int count)
+    {
+        if (buffer.FirstOffset != 0)
+            throw new GntdevException(op, Errno.EINVAL, $"first segment starts at offset {buffer.FirstOffset}, not 0");
+        if (buffer.SizeBytes != (long)count * PageView.PageSize)
+            throw new GntdevException(op, Errno.EINVAL, $"buffer is {buffer.SizeBytes} bytes, not {count} pages");
+        if (buffer.Kind != DeviceMemoryKind.System || buffer.IsGntdevExport)
+            throw new GntdevException(op, Errno.EINVAL, buffer.IsGntdevExport
+                ? "buffer pages are foreign grant mappings and cannot be granted again"
+                : "buffer pages are not ordinary memory (device memory)");
+    }
+
+    private void CheckCount(string op, int count)
+    {
+        if (count <= 0 || count > PageLimit)
+            throw new GntdevException(op, Errno.EINVAL, $"page count {count} outside 1..{PageLimit}");
+    }
+
+    private void EnsureOpen(string op)
+    {
+        if (IsClosed) throw new GntdevException(op, Errno.EBADF, $"grant device fd {Fd} is closed");
+    }
+
+    private void Inject(FaultSite site, string op)
+    {
+        if (_sim.Faults.Hit(site, _sim.Kill) is { } fault)
+            throw new GntdevException(op, fault.Errno, $"injected fault at {site}");
+    }
+
+    private static void FailIfPartial(string op, GrantMap map, (int Page, GrantStatus Status)? failure)
+    {
+        if (failure is null) return;
+        map.UnmapAll();
+        throw MapFailure(op, failure.Value);
+    }
+
+    private static GntdevException MapFailure(string op, (int Page, GrantStatus Status) failure) =>
+        new(op, Errno.EINVAL, "a grant failed to map; pages that mapped were unmapped", failure.Status, failure.Page);
+
+    private sealed class Export(GrantMap map, DmaBufFlags flags)
+    {
+        public GrantMap Map { get; } = map;
+        public DmaBufFlags Flags { get; } = flags;
+        public DmaBuf Buffer { get; set; } = null!;
+        public int Fd { get; set; }
+        public bool Released { get; set; }
+    }
+
+    private sealed class Import(int fd, DomainId grantee, DmaBufAttachment attachment, uint[] refs)
+    {
+        public int Fd { get; } = fd;
+        public DomainId Grantee { get; } = grantee;
+        public DmaBufAttachment Attachment { get; } = attachment;
+        public uint[] Refs { get; } = refs;
+        public int Granted { get; set; }
+    }
+}

@@ -1,0 +1,103 @@
+namespace BufferActors.Native.Simulation;
+
+/// <summary>
+/// A process of the backend domain: an fd table (lowest free number first, as POSIX requires, so
+/// numbers are reused after close) and the grant maps it has mmapped. <see cref="Exit"/> tears it
+/// down as the kernel does on process exit, SIGKILL included.
+/// </summary>
+public sealed class SimulatedProcess
+{
+    private const int FirstFd = 3; // 0..2 are stdio
+    private readonly XenSimulator _sim;
+    private readonly SortedDictionary<int, object> _fds = [];
+
+    internal SimulatedProcess(XenSimulator sim, int pid, string name)
+    {
+        _sim = sim;
+        Pid = pid;
+        Name = name;
+    }
+
+    /// <summary>Simulated process id.</summary>
+    public int Pid { get; }
+
+    /// <summary>Name for reports.</summary>
+    public string Name { get; }
+
+    /// <summary>False once exited.</summary>
+    public bool IsAlive { get; private set; } = true;
+
+    /// <summary>Open descriptors.</summary>
+    public int OpenFds { get { lock (_sim.Gate) return _fds.Count; } }
+
+    /// <summary>The dma-buf behind <paramref name="fd"/>; EBADF if not open, EINVAL if not a dma-buf.</summary>
+    public DmaBuf DmaBufOf(int fd)
+    {
+        lock (_sim.Gate)
+        {
+            return Lookup(fd, "dma_buf_get") as DmaBuf
+                ?? throw new GntdevException("dma_buf_get", Errno.EINVAL, $"fd {fd} of {Name} is not a dma-buf");
+        }
+    }
+
+    /// <summary>dup(2): a new descriptor for the same open file.</summary>
+    public int Dup(int fd)
+    {
+        lock (_sim.Gate)
+        {
+            var file = Lookup(fd, "dup");
+            if (file is DmaBuf buf) buf.Get();
+            else ((SimulatedGrantDevice)file).GetFile();
+            return Install(file);
+        }
+    }
+
+    /// <summary>close(2). EBADF if <paramref name="fd"/> is not open.</summary>
+    public void Close(int fd)
+    {
+        lock (_sim.Gate)
+        {
+            var file = Lookup(fd, "close");
+            _fds.Remove(fd);
+            _sim.FdCountChanged(-1);
+            PutFile(file);
+        }
+    }
+
+    /// <summary>Process exit: every mapping is torn down, then every descriptor closed.</summary>
+    public void Exit()
+    {
+        lock (_sim.Gate)
+        {
+            if (!IsAlive) return;
+            IsAlive = false;
+            // The address space goes first: every mmapped grant map is unmapped with it.
+            foreach (var device in _fds.Values.OfType<SimulatedGrantDevice>()) device.TearDownMaps();
+            foreach (var fd in _fds.Keys.ToList()) Close(fd);
+            _sim.ProcessExited(this);
+        }
+    }
+
+    internal int Install(object file)
+    {
+        if (!IsAlive) throw new GntdevException("open", Errno.EBADF, $"process {Name} has exited");
+        int fd = FirstFd;
+        foreach (var used in _fds.Keys)
+        {
+            if (used != fd) break;
+            fd++;
+        }
+        _fds.Add(fd, file);
+        _sim.FdCountChanged(+1);
+        return fd;
+    }
+
+    internal object Lookup(int fd, string op) =>
+        _fds.TryGetValue(fd, out var file) ? file : throw new GntdevException(op, Errno.EBADF, $"fd {fd} is not open in {Name}");
+
+    private static void PutFile(object file)
+    {
+        if (file is DmaBuf buf) buf.Put();
+        else ((SimulatedGrantDevice)file).PutFile();
+    }
+}

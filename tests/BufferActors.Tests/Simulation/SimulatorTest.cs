@@ -1,0 +1,76 @@
+using BufferActors.Native;
+using BufferActors.Native.Simulation;
+
+namespace BufferActors.Tests.Simulation;
+
+/// <summary>
+/// Base of simulator tests: one simulator, one frontend domain (d1), one backend process with a
+/// gntdev instance, and the ledger taken before anything was created.
+/// </summary>
+public abstract class SimulatorTest : IDisposable
+{
+    protected static readonly DomainId Dom1 = new(1);
+    private readonly List<(SimulatedDomain Domain, uint Ref)> _frontendGrants = [];
+
+    protected SimulatorTest(SimulatorOptions? options = null)
+    {
+        Sim = new XenSimulator(options ?? new SimulatorOptions { Seed = 42 });
+        Baseline = Sim.Ledger();
+        Frontend = Sim.CreateDomain(1);
+        Process = Sim.StartProcess("backend");
+        Gntdev = Sim.OpenGrantDevice(Process);
+        Display = Sim.AddDevice("display");
+    }
+
+    protected XenSimulator Sim { get; }
+    protected SimulatorLedger Baseline { get; }
+    protected SimulatedDomain Frontend { get; }
+    protected SimulatedProcess Process { get; }
+    protected SimulatedGrantDevice Gntdev { get; }
+    protected SimulatedDevice Display { get; }
+
+    /// <summary>The frontend allocates <paramref name="pages"/> pages and grants them to dom0.</summary>
+    protected uint[] Share(int pages, bool readOnly = false, SimulatedDomain? from = null)
+    {
+        from ??= Frontend;
+        var refs = from.GrantPages(DomainId.Dom0, from.AllocatePages(pages), pages, readOnly);
+        foreach (var r in refs) _frontendGrants.Add((from, r));
+        return refs;
+    }
+
+    /// <summary>The frontend revokes one of its grants before the backend maps it.</summary>
+    protected void Revoke(uint gref, SimulatedDomain? from = null)
+    {
+        from ??= Frontend;
+        Assert.True(from.EndAccess(gref));
+        _frontendGrants.Remove((from, gref));
+    }
+
+    /// <summary>
+    /// Ends with the ledger at baseline: the frontend ends every grant it made (which only succeeds
+    /// if the backend really unmapped it), the gntdev instance is closed, and every counter of the
+    /// ledger is back where it started.
+    /// </summary>
+    protected void AssertLedgerAtBaseline()
+    {
+        foreach (var (domain, r) in _frontendGrants)
+            Assert.True(domain.EndAccess(r), $"{domain.Id} ref {r} still mapped by the backend");
+        _frontendGrants.Clear();
+        Gntdev.Dispose();
+        Assert.Empty(Sim.Violations);
+        Assert.Empty(Sim.Ledger().DifferencesFrom(Baseline));
+    }
+
+    protected static GntdevException Fails(Errno errno, Action action)
+    {
+        var e = Assert.Throws<GntdevException>(action);
+        Assert.Equal(errno, e.Errno);
+        return e;
+    }
+
+    public void Dispose()
+    {
+        Sim.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}

@@ -1,0 +1,98 @@
+using BufferActors.Native;
+using BufferActors.Native.Simulation;
+
+namespace BufferActors.Tests.Simulation;
+
+/// <summary>Spec: "WAIT_RELEASED(fd, wait_to_ms)".</summary>
+public sealed class WaitReleasedRulesTests : SimulatorTest
+{
+    [Fact]
+    public void FdNeverExportedHereIsNotFound()
+    {
+        Assert.Equal(WaitReleasedResult.NotFound, Gntdev.WaitReleased(99, 0));
+        AssertLedgerAtBaseline();
+    }
+
+    [Fact]
+    public void LookupIsOnlyAmongThisInstancesExports()
+    {
+        var export = Gntdev.ExportDmaBuf(DmaBufFlags.None, Dom1, Share(1));
+        using (var other = Sim.OpenGrantDevice(Process))
+            Assert.Equal(WaitReleasedResult.NotFound, other.WaitReleased(export.Fd, 0));
+        Gntdev.CloseFd(export.Fd);
+        AssertLedgerAtBaseline();
+    }
+
+    [Fact]
+    public void AlreadyReleasedIsNotFound()
+    {
+        var export = Gntdev.ExportDmaBuf(DmaBufFlags.None, Dom1, Share(1));
+        Gntdev.CloseFd(export.Fd);
+        Assert.Equal(WaitReleasedResult.NotFound, Gntdev.WaitReleased(export.Fd, 100));
+        AssertLedgerAtBaseline();
+    }
+
+    [Fact]
+    public void ZeroTimeoutPollsAndTimesOutWhileAlive()
+    {
+        var export = Gntdev.ExportDmaBuf(DmaBufFlags.None, Dom1, Share(1));
+        Assert.Equal(WaitReleasedResult.TimedOut, Gntdev.WaitReleased(export.Fd, 0));
+        Gntdev.CloseFd(export.Fd);
+        AssertLedgerAtBaseline();
+    }
+
+    [Fact]
+    public void StillAliveAfterTheTimeoutIsTimedOut()
+    {
+        var export = Gntdev.ExportDmaBuf(DmaBufFlags.None, Dom1, Share(1));
+        Assert.Equal(WaitReleasedResult.TimedOut, Gntdev.WaitReleased(export.Fd, 20));
+        Gntdev.CloseFd(export.Fd);
+        AssertLedgerAtBaseline();
+    }
+
+    [Fact]
+    public async Task ReleasedWithinTheTimeoutIsReleased_AndEveryWaiterIsAnswered()
+    {
+        var export = Gntdev.ExportDmaBuf(DmaBufFlags.None, Dom1, Share(1));
+        var att = Display.Attach(Process, export.Fd);
+        Gntdev.CloseFd(export.Fd);
+        var waiters = Enumerable.Range(0, 3).Select(_ => Task.Run(() => Gntdev.WaitReleased(export.Fd, 30_000))).ToArray();
+        await Task.Delay(50);
+        att.Detach();
+        Assert.All(await Task.WhenAll(waiters), r => Assert.Equal(WaitReleasedResult.Released, r));
+        AssertLedgerAtBaseline();
+    }
+
+    [Fact]
+    public async Task WaitingDoesNotKeepTheBufferAlive()
+    {
+        var export = Gntdev.ExportDmaBuf(DmaBufFlags.None, Dom1, Share(1));
+        var buffer = Process.DmaBufOf(export.Fd);
+        var waiter = Task.Run(() => Gntdev.WaitReleased(export.Fd, 30_000));
+        await Task.Delay(20);
+        Gntdev.CloseFd(export.Fd);
+        Assert.True(buffer.IsReleased);
+        Assert.Equal(WaitReleasedResult.Released, await waiter);
+        AssertLedgerAtBaseline();
+    }
+
+    [Fact]
+    public async Task AReusedFdNumberFindsTheNewestExport()
+    {
+        // Fd numbers are not identities: the old export lives on through an attachment after its fd
+        // was closed, the number is reused, and a wait by number finds the newer buffer.
+        var old = Gntdev.ExportDmaBuf(DmaBufFlags.None, Dom1, Share(1));
+        var att = Display.Attach(Process, old.Fd);
+        Gntdev.CloseFd(old.Fd);
+        var fresh = Gntdev.ExportDmaBuf(DmaBufFlags.None, Dom1, Share(1));
+        Assert.Equal(old.Fd, fresh.Fd);
+        var waiter = Task.Run(() => Gntdev.WaitReleased(fresh.Fd, 30_000));
+        await Task.Delay(20);
+        Gntdev.CloseFd(fresh.Fd);
+        Assert.Equal(WaitReleasedResult.Released, await waiter); // it waited on the newest
+        Assert.Equal(WaitReleasedResult.TimedOut, Gntdev.WaitReleased(fresh.Fd, 0)); // the old one still matches
+        att.Detach();
+        Assert.Equal(WaitReleasedResult.NotFound, Gntdev.WaitReleased(fresh.Fd, 0));
+        AssertLedgerAtBaseline();
+    }
+}
