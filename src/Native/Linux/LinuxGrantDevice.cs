@@ -1,0 +1,555 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using Tmds.Linux;
+using static BufferActors.Native.Linux.GntdevUapi;
+
+namespace BufferActors.Native.Linux;
+
+/// <summary>Actions of <see cref="LinuxGrantDevice.SetUnmapNotify"/> (<c>UNMAP_NOTIFY_*</c>).</summary>
+[Flags]
+public enum UnmapNotifyActions : uint
+{
+    /// <summary>No notification: clears a previously set one.</summary>
+    None = 0,
+    /// <summary>UNMAP_NOTIFY_CLEAR_BYTE: set the byte at the notify offset to zero.</summary>
+    ClearByte = 1,
+    /// <summary>UNMAP_NOTIFY_SEND_EVENT: signal the event channel.</summary>
+    SendEvent = 2,
+}
+
+/// <summary>
+/// The real grant device: <c>/dev/xen/gntdev</c> of a Linux kernel running in a Xen domain, driven by
+/// ioctl(2) and mmap(2).
+/// </summary>
+/// <remarks>
+/// <para>Open one with <see cref="Open"/>. Every failing call throws <see cref="GntdevException"/> with the
+/// kernel's errno; the operation name is the ioctl's name without its <c>IOCTL_GNTDEV_</c> prefix.
+/// Arguments the kernel would refuse with EINVAL (page counts, DMA flags, reserved domains) are refused
+/// here first, with a more precise reason.</para>
+/// <para>The page views of a <see cref="GrantMapping"/> point straight into the mapped grants: they are
+/// valid until <see cref="UnmapGrantRefs"/> or <see cref="Dispose"/>, after which
+/// <see cref="PageView.Page"/> throws <see cref="ObjectDisposedException"/>. A span obtained before the
+/// unmap must not be used after it. A read-only mapping is mapped without PROT_WRITE: writing through its
+/// spans faults the process.</para>
+/// </remarks>
+public sealed unsafe class LinuxGrantDevice : IGrantDevice
+{
+    /// <summary>The usual device node.</summary>
+    public const string DefaultPath = "/dev/xen/gntdev";
+
+    /// <summary>The gntdev module parameter holding the page limit.</summary>
+    public const string PageLimitPath = "/sys/module/xen_gntdev/parameters/limit";
+
+    /// <summary>The page limit when <see cref="PageLimitPath"/> cannot be read (the module's default).</summary>
+    public const int DefaultPageLimit = 65536;
+
+    // errno values that are not part of the gntdev interface's Errno enum but can come from open(2).
+    private const Errno ENXIO = (Errno)6;
+    private const Errno ENOTDIR = (Errno)20;
+
+    private readonly GntdevSafeHandle _fd;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<ulong, GrantMapping> _maps = [];
+    private bool _disposed;
+
+    private LinuxGrantDevice(GntdevSafeHandle fd, string path, int pageLimit)
+    {
+        _fd = fd;
+        DevicePath = path;
+        PageLimit = pageLimit;
+    }
+
+    /// <summary>The device node this instance opened.</summary>
+    public string DevicePath { get; }
+
+    /// <inheritdoc />
+    public int PageLimit { get; }
+
+    /// <summary>Opens the grant device at <paramref name="path"/> read-write (O_RDWR | O_CLOEXEC).</summary>
+    /// <exception cref="GrantDeviceUnavailableException">The node is absent, not accessible, or has no driver.</exception>
+    public static LinuxGrantDevice Open(string path = DefaultPath)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (path.Contains('\0', StringComparison.Ordinal))
+        {
+            throw new ArgumentException("The path contains a NUL character.", nameof(path));
+        }
+
+        byte[] cpath = Encoding.UTF8.GetBytes(path + "\0");
+        int fd;
+        Errno errno;
+        fixed (byte* p = cpath)
+        {
+            do
+            {
+                fd = LibC.open(p, LibC.O_RDWR | LibC.O_CLOEXEC, default);
+            }
+            while (Failed(fd, out errno) && errno == Errno.EINTR);
+        }
+
+        if (errno != Errno.None)
+        {
+            throw Unavailable(path, errno);
+        }
+
+        return new LinuxGrantDevice(new GntdevSafeHandle(fd), path, ReadPageLimit(PageLimitPath));
+    }
+
+    /// <inheritdoc />
+    public GrantMapping MapGrantRefs(DomainId domain, ReadOnlySpan<uint> refs, bool readOnly = false)
+    {
+        const string op = "MAP_GRANT_REF";
+        ValidateMap(domain, refs.Length, PageLimit);
+        ThrowIfDisposed();
+
+        ulong index;
+        var arg = (ioctl_gntdev_map_grant_ref*)NativeMemory.AllocZeroed(
+            SizeWithTail(sizeof(ioctl_gntdev_map_grant_ref), sizeof(ioctl_gntdev_grant_ref), refs.Length));
+        try
+        {
+            arg->count = (uint)refs.Length;
+            ioctl_gntdev_grant_ref* tail = &arg->refs;
+            for (int i = 0; i < refs.Length; i++)
+            {
+                tail[i].domid = domain.Value;
+                tail[i].@ref = refs[i];
+            }
+
+            Ioctl(op, IOCTL_GNTDEV_MAP_GRANT_REF, arg);
+            index = arg->index;
+        }
+        finally
+        {
+            NativeMemory.Free(arg);
+        }
+
+        // The grants are mapped by the mmap of the range the ioctl reserved; without PROT_WRITE the kernel
+        // maps them read-only.
+        nuint length = (nuint)refs.Length * PageView.PageSize;
+        int prot = LibC.PROT_READ | (readOnly ? 0 : LibC.PROT_WRITE);
+        void* address = Mmap(length, prot, index, out Errno errno);
+        if (errno != Errno.None)
+        {
+            // Leave the device as it was: take the references back out of the instance's map table.
+            UnmapTable(index, refs.Length);
+            throw Fail(op, errno, $"mmap of {refs.Length} page(s) granted by {domain} at offset 0x{index:X} failed");
+        }
+
+        var mapping = new GrantMapping(index, domain, refs.ToArray(), readOnly, new MappedPages((nint)address, refs.Length));
+        lock (_gate)
+        {
+            if (!_disposed)
+            {
+                _maps.Add(index, mapping);
+                return mapping;
+            }
+        }
+
+        // Disposed while mapping: undo and report.
+        ((MappedPages)mapping.Pages).Unmap();
+        throw new ObjectDisposedException(nameof(LinuxGrantDevice));
+    }
+
+    /// <inheritdoc />
+    public void UnmapGrantRefs(GrantMapping mapping)
+    {
+        ArgumentNullException.ThrowIfNull(mapping);
+        const string op = "UNMAP_GRANT_REF";
+        ThrowIfDisposed();
+
+        lock (_gate)
+        {
+            if (!_maps.TryGetValue(mapping.Index, out GrantMapping? live) || !ReferenceEquals(live, mapping))
+            {
+                throw Fail(op, Errno.EINVAL, $"no live mapping at offset 0x{mapping.Index:X} on this device (already unmapped, or mapped elsewhere)");
+            }
+
+            _maps.Remove(mapping.Index);
+        }
+
+        Errno errno = ((MappedPages)mapping.Pages).Unmap();
+        if (errno != Errno.None)
+        {
+            throw Fail(op, errno, $"munmap of the mapping at offset 0x{mapping.Index:X} failed");
+        }
+
+        var arg = new ioctl_gntdev_unmap_grant_ref { index = mapping.Index, count = (uint)mapping.PageCount };
+        Ioctl(op, IOCTL_GNTDEV_UNMAP_GRANT_REF, &arg);
+    }
+
+    /// <inheritdoc />
+    public ExportedDmaBuf ExportDmaBuf(DmaBufFlags flags, DomainId domain, ReadOnlySpan<uint> refs)
+    {
+        const string op = "DMABUF_EXP_FROM_REFS";
+        ValidateExport(flags, domain, refs.Length, PageLimit);
+        ThrowIfDisposed();
+
+        var arg = (ioctl_gntdev_dmabuf_exp_from_refs*)NativeMemory.AllocZeroed(
+            SizeWithTail(sizeof(ioctl_gntdev_dmabuf_exp_from_refs), sizeof(uint), refs.Length));
+        try
+        {
+            arg->flags = (uint)flags;
+            arg->count = (uint)refs.Length;
+            arg->domid = domain.Value;
+            refs.CopyTo(new Span<uint>(arg->refs, refs.Length));
+
+            Ioctl(op, IOCTL_GNTDEV_DMABUF_EXP_FROM_REFS, arg);
+            return new ExportedDmaBuf((int)arg->fd, domain, refs.ToArray(), flags);
+        }
+        finally
+        {
+            NativeMemory.Free(arg);
+        }
+    }
+
+    /// <inheritdoc />
+    public WaitReleasedResult WaitReleased(int fd, uint timeoutMs)
+    {
+        const string op = "DMABUF_EXP_WAIT_RELEASED";
+        ThrowIfDisposed();
+
+        // EINTR is retried here rather than in TryIoctl so that a retry waits only for what is left.
+        long start = Stopwatch.GetTimestamp();
+        var arg = new ioctl_gntdev_dmabuf_exp_wait_released { fd = unchecked((uint)fd), wait_to_ms = timeoutMs };
+        Errno errno;
+        while ((errno = TryIoctl(IOCTL_GNTDEV_DMABUF_EXP_WAIT_RELEASED, &arg, retryInterrupted: false)) == Errno.EINTR)
+        {
+            double elapsed = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            arg.wait_to_ms = elapsed >= timeoutMs ? 0 : (uint)Math.Ceiling(timeoutMs - elapsed);
+        }
+
+        return errno switch
+        {
+            Errno.None => WaitReleasedResult.Released,
+            Errno.ETIMEDOUT => WaitReleasedResult.TimedOut,
+            Errno.ENOENT => WaitReleasedResult.NotFound,
+            _ => throw Fail(op, errno),
+        };
+    }
+
+    /// <inheritdoc />
+    public ImportedDmaBuf ImportDmaBuf(int fd, int count, DomainId domain)
+    {
+        const string op = "DMABUF_IMP_TO_REFS";
+        ValidateImport(domain, count, PageLimit);
+        ThrowIfDisposed();
+
+        var arg = (ioctl_gntdev_dmabuf_imp_to_refs*)NativeMemory.AllocZeroed(
+            SizeWithTail(sizeof(ioctl_gntdev_dmabuf_imp_to_refs), sizeof(uint), count));
+        try
+        {
+            arg->fd = unchecked((uint)fd);
+            arg->count = (uint)count;
+            arg->domid = domain.Value;
+            arg->reserved = 0;
+
+            Ioctl(op, IOCTL_GNTDEV_DMABUF_IMP_TO_REFS, arg);
+            return new ImportedDmaBuf(fd, domain, new ReadOnlySpan<uint>(arg->refs, count).ToArray());
+        }
+        finally
+        {
+            NativeMemory.Free(arg);
+        }
+    }
+
+    /// <inheritdoc />
+    public void ReleaseImport(int fd)
+    {
+        ThrowIfDisposed();
+        var arg = new ioctl_gntdev_dmabuf_imp_release { fd = unchecked((uint)fd), reserved = 0 };
+        Ioctl("DMABUF_IMP_RELEASE", IOCTL_GNTDEV_DMABUF_IMP_RELEASE, &arg);
+    }
+
+    /// <inheritdoc />
+    public void CloseFd(int fd)
+    {
+        if (!_fd.IsClosed && fd == (int)_fd.DangerousGetHandle())
+        {
+            throw new ArgumentException("The descriptor is the grant device's own; dispose the device instead.", nameof(fd));
+        }
+
+        // Not retried on EINTR: on Linux the descriptor is released even then.
+        Errno errno = Failed(LibC.close(fd), out Errno e) ? e : Errno.None;
+        if (errno is not (Errno.None or Errno.EINTR))
+        {
+            throw Fail("close", errno, $"close({fd}) failed");
+        }
+    }
+
+    /// <summary>
+    /// GET_OFFSET_FOR_VADDR: the mmap offset and page count of the mapping that begins at
+    /// <paramref name="vaddr"/> in this process.
+    /// </summary>
+    public (ulong Offset, int Count) GetOffsetForVaddr(nint vaddr)
+    {
+        ThrowIfDisposed();
+        var arg = new ioctl_gntdev_get_offset_for_vaddr { vaddr = (ulong)vaddr };
+        Ioctl("GET_OFFSET_FOR_VADDR", IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR, &arg);
+        return (arg.offset, (int)arg.count);
+    }
+
+    /// <summary>GET_OFFSET_FOR_VADDR for the first page of a live <paramref name="mapping"/> of this device.</summary>
+    public (ulong Offset, int Count) GetOffsetForVaddr(GrantMapping mapping)
+    {
+        ArgumentNullException.ThrowIfNull(mapping);
+        if (mapping.Pages is not MappedPages pages)
+        {
+            throw new ArgumentException("The mapping was not made by a LinuxGrantDevice.", nameof(mapping));
+        }
+
+        return GetOffsetForVaddr(pages.Address);
+    }
+
+    /// <summary>
+    /// SET_MAX_GRANTS: limits how many grants this instance may map at once. The kernel requires this to
+    /// be the first ioctl on the instance (recent kernels accept and ignore it).
+    /// </summary>
+    public void SetMaxGrants(uint count)
+    {
+        ThrowIfDisposed();
+        var arg = new ioctl_gntdev_set_max_grants { count = count };
+        Ioctl("SET_MAX_GRANTS", IOCTL_GNTDEV_SET_MAX_GRANTS, &arg);
+    }
+
+    /// <summary>
+    /// SET_UNMAP_NOTIFY: when the page holding byte <paramref name="index"/> (an mmap offset of this
+    /// device) is unmapped, clear that byte and/or signal <paramref name="eventChannelPort"/>. One
+    /// notification per page; a new call replaces the previous one.
+    /// </summary>
+    public void SetUnmapNotify(ulong index, UnmapNotifyActions action, uint eventChannelPort = 0)
+    {
+        ThrowIfDisposed();
+        var arg = new ioctl_gntdev_unmap_notify { index = index, action = (uint)action, event_channel_port = eventChannelPort };
+        Ioctl("SET_UNMAP_NOTIFY", IOCTL_GNTDEV_SET_UNMAP_NOTIFY, &arg);
+    }
+
+    /// <summary>
+    /// Unmaps every live mapping, then closes the device: the kernel releases the imports and the map
+    /// table; exports live on until their dma-bufs are released.
+    /// </summary>
+    public void Dispose()
+    {
+        GrantMapping[] live;
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            live = [.. _maps.Values];
+            _maps.Clear();
+        }
+
+        foreach (GrantMapping mapping in live)
+        {
+            // The mmap holds a reference on the device file; it must go for the close to release anything.
+            ((MappedPages)mapping.Pages).Unmap();
+        }
+
+        _fd.Dispose();
+    }
+
+    // ---- Local validation (what the kernel would refuse with EINVAL) ------------------------------
+
+    internal static void ValidateMap(DomainId domain, int count, int pageLimit)
+    {
+        const string op = "MAP_GRANT_REF";
+        ValidateCount(op, count, pageLimit);
+        domain.EnsureReal(op);
+    }
+
+    internal static void ValidateExport(DmaBufFlags flags, DomainId domain, int count, int pageLimit)
+    {
+        const string op = "DMABUF_EXP_FROM_REFS";
+        ValidateCount(op, count, pageLimit);
+        const DmaBufFlags both = DmaBufFlags.WriteCombine | DmaBufFlags.Coherent;
+        if ((flags & both) == both)
+        {
+            throw Fail(op, Errno.EINVAL, "GNTDEV_DMA_FLAG_WC and GNTDEV_DMA_FLAG_COHERENT are mutually exclusive");
+        }
+
+        domain.EnsureReal(op);
+    }
+
+    internal static void ValidateImport(DomainId domain, int count, int pageLimit)
+    {
+        const string op = "DMABUF_IMP_TO_REFS";
+        ValidateCount(op, count, pageLimit);
+        domain.EnsureReal(op);
+    }
+
+    private static void ValidateCount(string op, int count, int pageLimit)
+    {
+        if (count <= 0 || count > pageLimit)
+        {
+            throw Fail(op, Errno.EINVAL, $"page count {count} is outside 1..{pageLimit} (the gntdev page limit)");
+        }
+    }
+
+    /// <summary>The gntdev module's page limit from <paramref name="path"/>, or <see cref="DefaultPageLimit"/>.</summary>
+    internal static int ReadPageLimit(string path)
+    {
+        try
+        {
+            string text = File.ReadAllText(path).Trim();
+            if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long limit) && limit > 0)
+            {
+                return (int)Math.Min(limit, int.MaxValue);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Module not loaded, parameter not exported, or not readable: use the default.
+        }
+
+        return DefaultPageLimit;
+    }
+
+    // ---- The interop boundary ---------------------------------------------------------------------
+    // Raw calls report failure as -1 (MAP_FAILED for mmap) plus errno. LastErrno is the only place errno
+    // is read, the loops below the only places EINTR is retried, and Fail the only place an errno becomes
+    // the exception.
+
+    private static Errno LastErrno() => (Errno)LibC.errno;
+
+    private static bool Failed(int rc, out Errno errno)
+    {
+        errno = rc == -1 ? LastErrno() : Errno.None;
+        return rc == -1;
+    }
+
+    /// <summary>The one conversion of an errno into <see cref="GntdevException"/>.</summary>
+    internal static GntdevException Fail(string operation, Errno errno, string? detail = null)
+    {
+        string text = Marshal.GetPInvokeErrorMessage((int)errno);
+        if (detail is not null)
+        {
+            text = $"{detail} ({text})";
+        }
+
+        if (errno is Errno.ENOTTY && operation.StartsWith("DMABUF_", StringComparison.Ordinal))
+        {
+            text += "; this kernel's gntdev has no dma-buf ioctls (it needs CONFIG_XEN_GNTDEV_DMABUF)";
+        }
+
+        return new GntdevException(operation, errno, text);
+    }
+
+    private static GrantDeviceUnavailableException Unavailable(string path, Errno errno)
+    {
+        string reason = errno switch
+        {
+            Errno.ENOENT or ENOTDIR => $"{path} does not exist",
+            Errno.EACCES or Errno.EPERM => $"no permission to open {path} read-write (run as root, or give this user access to the node)",
+            Errno.ENODEV or ENXIO => $"{path} has no driver behind it",
+            _ => $"cannot open {path} ({Marshal.GetPInvokeErrorMessage((int)errno)})",
+        };
+        return new GrantDeviceUnavailableException(
+            path,
+            errno,
+            $"{reason}. The grant device needs a Linux kernel built with CONFIG_XEN_GNTDEV and CONFIG_XEN_GNTDEV_DMABUF " +
+            "(module xen_gntdev loaded), running in a Xen domain. Without Xen, use the simulator: --device simulator.");
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    private void Ioctl(string operation, uint request, void* arg)
+    {
+        Errno errno = TryIoctl(request, arg);
+        if (errno != Errno.None)
+        {
+            throw Fail(operation, errno);
+        }
+    }
+
+    /// <summary>ioctl(2) on the device, EINTR retried unless told otherwise; returns the errno or None.</summary>
+    private Errno TryIoctl(uint request, void* arg, bool retryInterrupted = true)
+    {
+        bool added = false;
+        try
+        {
+            _fd.DangerousAddRef(ref added);
+            int fd = _fd.DangerousGetFd();
+            Errno errno;
+            while (Failed(LibC.ioctl(fd, unchecked((int)request), arg), out errno) && errno == Errno.EINTR && retryInterrupted)
+            {
+            }
+
+            return errno;
+        }
+        finally
+        {
+            if (added)
+            {
+                _fd.DangerousRelease();
+            }
+        }
+    }
+
+    private void* Mmap(nuint length, int prot, ulong offset, out Errno errno)
+    {
+        bool added = false;
+        try
+        {
+            _fd.DangerousAddRef(ref added);
+            void* address = LibC.mmap(null, (size_t)(ulong)length, prot, LibC.MAP_SHARED, _fd.DangerousGetFd(), unchecked((long)offset));
+            errno = address == LibC.MAP_FAILED ? LastErrno() : Errno.None;
+            return address;
+        }
+        finally
+        {
+            if (added)
+            {
+                _fd.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>UNMAP_GRANT_REF for a range that is not (or no longer) mmapped; errors are ignored.</summary>
+    private void UnmapTable(ulong index, int count)
+    {
+        var arg = new ioctl_gntdev_unmap_grant_ref { index = index, count = (uint)count };
+        TryIoctl(IOCTL_GNTDEV_UNMAP_GRANT_REF, &arg);
+    }
+
+    /// <summary>The pages of one MAP_GRANT_REF, as mmapped into this process.</summary>
+    private sealed class MappedPages(nint address, int pageCount) : PageView
+    {
+        private nint _address = address;
+
+        public override int PageCount { get; } = pageCount;
+
+        public nint Address
+        {
+            get
+            {
+                nint address = Volatile.Read(ref _address);
+                ObjectDisposedException.ThrowIf(address == 0, this);
+                return address;
+            }
+        }
+
+        public override Span<byte> Page(int index)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(index);
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, PageCount);
+            return new Span<byte>((byte*)Address + ((nint)index * PageSize), PageSize);
+        }
+
+        /// <summary>munmap, once; returns the errno (None on success or when already unmapped).</summary>
+        public Errno Unmap()
+        {
+            nint address = Interlocked.Exchange(ref _address, 0);
+            if (address == 0)
+            {
+                return Errno.None;
+            }
+
+            return LibC.munmap((void*)address, (size_t)((ulong)PageCount * PageSize)) == 0 ? Errno.None : LastErrno();
+        }
+    }
+}
