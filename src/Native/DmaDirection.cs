@@ -1,4 +1,4 @@
-namespace BufferActors.Native.Simulation;
+namespace BufferActors.Native;
 
 /// <summary>Linux <c>enum dma_data_direction</c>.</summary>
 public enum DmaDirection
@@ -11,13 +11,4 @@ public enum DmaDirection
     FromDevice = 2,
     /// <summary>DMA_NONE: the state of an attachment that was never mapped; mapping with it is EINVAL.</summary>
     None = 3,
-}
-
-/// <summary>What backs a device-allocated buffer.</summary>
-public enum DeviceMemoryKind
-{
-    /// <summary>Ordinary system memory: can be granted to a domain.</summary>
-    System,
-    /// <summary>Device memory (VRAM): has no struct page, import refuses it with EINVAL.</summary>
-    Vram,
 }
