@@ -1,0 +1,2 @@
+global using Akka.Actor;
+global using BufferActors.Native;

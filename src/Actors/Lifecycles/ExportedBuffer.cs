@@ -1,0 +1,65 @@
+namespace BufferActors.Actors.Lifecycles;
+
+/// <summary>Messages and props of <see cref="ExportedBufferActor"/>.</summary>
+public static class ExportedBuffer
+{
+    /// <summary>Start: export <paramref name="Refs"/> of <paramref name="Domain"/> as a dma-buf.</summary>
+    public sealed record Export(DomainId Domain, IReadOnlyList<uint> Refs, DmaBufFlags Flags);
+
+    /// <summary>The export exists: hand <paramref name="Fd"/> to the device.</summary>
+    public sealed record Exported(LifecycleId Id, int Fd, int PageCount, DmaBufFlags Flags);
+
+    /// <summary>A consumer (device) attached to the buffer and maps it in <paramref name="Direction"/>.</summary>
+    public sealed record Attach(LifecycleId Id, string Consumer, DmaDirection Direction) : ILifecycleCommand;
+
+    /// <summary>The attachment is recorded.</summary>
+    public sealed record Attached(LifecycleId Id, string Consumer, DmaDirection Direction, int Attachments);
+
+    /// <summary>The consumer detached.</summary>
+    public sealed record Detach(LifecycleId Id, string Consumer) : ILifecycleCommand;
+
+    /// <summary>The detachment is recorded.</summary>
+    public sealed record Detached(LifecycleId Id, string Consumer, int Attachments);
+
+    /// <summary>The backend is done with the buffer: release it once every consumer has detached.</summary>
+    public sealed record Release(LifecycleId Id) : ILifecycleCommand;
+
+    /// <summary>Release accepted; it completes when <paramref name="PendingAttachments"/> reaches zero.</summary>
+    public sealed record ReleaseAccepted(LifecycleId Id, int PendingAttachments);
+
+    /// <summary>Answer once the buffer is released, or when <paramref name="Timeout"/> passes.</summary>
+    public sealed record WaitReleased(LifecycleId Id, TimeSpan Timeout) : ILifecycleCommand;
+
+    /// <summary>The one answer to a <see cref="WaitReleased"/>.</summary>
+    public sealed record WaitResult(LifecycleId Id, WaitReleasedResult Result);
+
+    /// <summary>Where a lifecycle stands.</summary>
+    public enum State
+    {
+        /// <summary>Exported; consumers may attach.</summary>
+        Exported,
+        /// <summary>Release requested; waiting for consumers to detach.</summary>
+        Releasing,
+        /// <summary>Our fd is closed but a holder outside our accounting keeps the buffer alive; polled with back-off.</summary>
+        AwaitingExternalRelease,
+        /// <summary>Released: grants unmapped, reservation restored.</summary>
+        Released,
+    }
+
+    /// <summary>Props for one export lifecycle.</summary>
+    public static Props Props(LifecycleId id, DeviceSession session, Export request, IActorRef requester, ExportSettings? settings = null) =>
+        Akka.Actor.Props.Create(() => new ExportedBufferActor(id, session, request, requester, settings ?? ExportSettings.Default));
+
+    internal sealed record ProbeRelease;
+    internal sealed record WaitExpired(long WaiterId);
+}
+
+/// <summary>Timing of an export lifecycle.</summary>
+/// <param name="FirstProbe">First re-check of a buffer still held by an unknown holder after our close.</param>
+/// <param name="MaxProbe">Back-off cap between re-checks.</param>
+/// <param name="QuarantineAfter">After this long the buffer is reported quarantined (still polled).</param>
+public sealed record ExportSettings(TimeSpan FirstProbe, TimeSpan MaxProbe, TimeSpan QuarantineAfter)
+{
+    /// <summary>1 ms first probe, 1 s cap, quarantine after 2 s (displ_be's give-up point, where it only logs).</summary>
+    public static ExportSettings Default { get; } = new(TimeSpan.FromMilliseconds(1), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2));
+}

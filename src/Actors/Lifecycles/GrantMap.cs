@@ -1,0 +1,21 @@
+namespace BufferActors.Actors.Lifecycles;
+
+/// <summary>Messages and props of <see cref="GrantMapActor"/>.</summary>
+public static class GrantMap
+{
+    /// <summary>Start: map <paramref name="Refs"/> of <paramref name="Domain"/> for CPU access.</summary>
+    public sealed record Map(DomainId Domain, IReadOnlyList<uint> Refs, bool ReadOnly);
+
+    /// <summary>Mapped; <paramref name="Pages"/> aliases the frontend's memory until unmapped.</summary>
+    public sealed record Mapped(LifecycleId Id, PageView Pages);
+
+    /// <summary>Unmap.</summary>
+    public sealed record Unmap(LifecycleId Id) : ILifecycleCommand;
+
+    /// <summary>Unmapped; the frontend may end its grants.</summary>
+    public sealed record Unmapped(LifecycleId Id);
+
+    /// <summary>Props for one map lifecycle.</summary>
+    public static Props Props(LifecycleId id, DeviceSession session, Map request, IActorRef requester) =>
+        Akka.Actor.Props.Create(() => new GrantMapActor(id, session, request, requester));
+}

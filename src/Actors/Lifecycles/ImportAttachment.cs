@@ -1,0 +1,21 @@
+namespace BufferActors.Actors.Lifecycles;
+
+/// <summary>Messages and props of <see cref="ImportAttachmentActor"/>.</summary>
+public static class ImportAttachment
+{
+    /// <summary>Start: import the dma-buf <paramref name="Fd"/> (of this host's process) and grant its <paramref name="PageCount"/> pages to <paramref name="Domain"/>.</summary>
+    public sealed record Import(DomainId Domain, int Fd, int PageCount);
+
+    /// <summary>The pages are granted: hand <paramref name="Refs"/> to the frontend.</summary>
+    public sealed record Imported(LifecycleId Id, int Fd, IReadOnlyList<uint> Refs);
+
+    /// <summary>End the grants and let go of the buffer.</summary>
+    public sealed record Release(LifecycleId Id) : ILifecycleCommand;
+
+    /// <summary>Released. Refs the frontend still mapped were handed to the kernel's deferred end-access (retried, never dropped).</summary>
+    public sealed record Released(LifecycleId Id);
+
+    /// <summary>Props for one import lifecycle.</summary>
+    public static Props Props(LifecycleId id, DeviceSession session, Import request, IActorRef requester) =>
+        Akka.Actor.Props.Create(() => new ImportAttachmentActor(id, session, request, requester));
+}

@@ -1,0 +1,14 @@
+namespace BufferActors.Actors.Lifecycles;
+
+/// <summary>A snapshot of one lifecycle.</summary>
+/// <param name="Id">Which.</param>
+/// <param name="State">Its state name.</param>
+/// <param name="Fd">The fd it holds or is keyed by, if any.</param>
+/// <param name="PageCount">Pages.</param>
+/// <param name="Attachments">Consumer attachments (exports).</param>
+/// <param name="Quarantined">True when a release is overdue and escalated.</param>
+public sealed record LifecycleStatus(LifecycleId Id, string State, int? Fd, int PageCount, int Attachments, bool Quarantined)
+{
+    /// <summary>Ask a lifecycle for its status.</summary>
+    public sealed record Get(LifecycleId Id) : ILifecycleCommand;
+}

@@ -1,0 +1,35 @@
+using BufferActors.Actors.Lifecycles;
+
+namespace BufferActors.Actors.Supervision;
+
+/// <summary>Messages and props of <see cref="DomainSupervisorActor"/>.</summary>
+public static class DomainLifecycles
+{
+    /// <summary>Per-domain limits, refused before the hypervisor's own ceilings are reached.</summary>
+    /// <param name="MaxBuffers">Live exports + imports.</param>
+    /// <param name="MaxPages">Pages over all live lifecycles.</param>
+    public sealed record Quotas(int MaxBuffers, long MaxPages)
+    {
+        /// <summary>64 buffers, 1 Mi pages (4 GiB).</summary>
+        public static Quotas Default { get; } = new(64, 1 << 20);
+    }
+
+    /// <summary>Start a lifecycle (<paramref name="Request"/> is an Export, Import or Map request) under a fresh id.</summary>
+    public sealed record Start(LifecycleId Id, object Request, int PageCount);
+
+    /// <summary>The frontend domain died: end everything it owns, in dependency order.</summary>
+    public sealed record DomainDied(DomainId Domain);
+
+    /// <summary>Acknowledges <see cref="DomainDied"/>; the cleanup runs on.</summary>
+    public sealed record DomainCleanupStarted(DomainId Domain, int Lifecycles);
+
+    /// <summary>Ask for the domain's lifecycles.</summary>
+    public sealed record GetStatus;
+
+    /// <summary>A domain's live lifecycles and quota use.</summary>
+    public sealed record DomainStatus(DomainId Domain, bool Dead, int Buffers, long Pages, IReadOnlyList<LifecycleId> Lifecycles);
+
+    /// <summary>Props.</summary>
+    public static Props Props(DomainId domain, DeviceSession session, Quotas quotas, ExportSettings? exportSettings = null) =>
+        Akka.Actor.Props.Create(() => new DomainSupervisorActor(domain, session, quotas, exportSettings ?? ExportSettings.Default));
+}

@@ -1,0 +1,121 @@
+using BufferActors.Actors.Lifecycles;
+using static BufferActors.Actors.Supervision.DomainLifecycles;
+
+namespace BufferActors.Actors.Supervision;
+
+/// <summary>
+/// Owns every lifecycle of one frontend domain: enforces its quotas, routes commands to lifecycles,
+/// and when the domain dies ends them in dependency order — imports first (their grants ended or
+/// deferred), then maps, then exports, which release as soon as their consumers detach.
+/// </summary>
+public sealed class DomainSupervisorActor : ReceiveActor
+{
+    private readonly DomainId _domain;
+    private readonly DeviceSession _session;
+    private readonly Quotas _quotas;
+    private readonly ExportSettings _exportSettings;
+    private readonly Dictionary<IActorRef, (LifecycleId Id, int Pages)> _live = [];
+    private bool _dead;
+    private bool _exportsReleased;
+
+    /// <summary>Creates the supervisor.</summary>
+    public DomainSupervisorActor(DomainId domain, DeviceSession session, Quotas quotas, ExportSettings exportSettings)
+    {
+        _domain = domain;
+        _session = session;
+        _quotas = quotas;
+        _exportSettings = exportSettings;
+        Receive<Start>(OnStart);
+        Receive<ILifecycleCommand>(Route);
+        Receive<Terminated>(OnTerminated);
+        Receive<DomainDied>(_ => OnDomainDied());
+        Receive<GetStatus>(_ => Sender.Tell(new DomainStatus(_domain, _dead, Buffers, Pages, _live.Values.Select(v => v.Id).OrderBy(i => i.Sequence).ToList())));
+    }
+
+    private int Buffers => _live.Values.Count(v => v.Id.Kind != LifecycleKind.Map);
+    private long Pages => _live.Values.Sum(v => (long)v.Pages);
+
+    /// <inheritdoc />
+    protected override SupervisorStrategy SupervisorStrategy() => LifecycleSupervision.StopAndRelease;
+
+    private void OnStart(Start m)
+    {
+        if (_dead)
+        {
+            Sender.Tell(new OperationFailed(ErrorCode.DomainDead, $"{_domain} is dead"));
+            return;
+        }
+        if (m.Id.Kind != LifecycleKind.Map && Buffers + 1 > _quotas.MaxBuffers)
+        {
+            Sender.Tell(new OperationFailed(ErrorCode.QuotaExceeded, $"{_domain} already has {Buffers} buffers (quota {_quotas.MaxBuffers})"));
+            return;
+        }
+        if (Pages + m.PageCount > _quotas.MaxPages)
+        {
+            Sender.Tell(new OperationFailed(ErrorCode.QuotaExceeded, $"{_domain} would hold {Pages + m.PageCount} pages (quota {_quotas.MaxPages})"));
+            return;
+        }
+        var props = m.Request switch
+        {
+            ExportedBuffer.Export e => ExportedBuffer.Props(m.Id, _session, e, Sender, _exportSettings),
+            ImportAttachment.Import i => ImportAttachment.Props(m.Id, _session, i, Sender),
+            GrantMap.Map g => GrantMap.Props(m.Id, _session, g, Sender),
+            _ => null,
+        };
+        if (props is null)
+        {
+            Sender.Tell(new OperationFailed(ErrorCode.InvalidArgument, $"unknown request {m.Request.GetType().Name}"));
+            return;
+        }
+        var child = Context.ActorOf(props, m.Id.ActorName);
+        Context.Watch(child);
+        _live[child] = (m.Id, m.PageCount);
+    }
+
+    private void Route(ILifecycleCommand m)
+    {
+        var child = Context.Child(m.Id.ActorName);
+        if (!child.IsNobody())
+        {
+            child.Forward(m);
+            return;
+        }
+        // Finished lifecycles are gone: a wait on one is answered "not found", which means released.
+        Sender.Tell(m is ExportedBuffer.WaitReleased w
+            ? new ExportedBuffer.WaitResult(w.Id, WaitReleasedResult.NotFound)
+            : new OperationFailed(ErrorCode.NotFound, $"no live lifecycle {m.Id}"));
+    }
+
+    private void OnTerminated(Terminated t)
+    {
+        _live.Remove(t.ActorRef);
+        if (_dead) AdvanceCleanup();
+    }
+
+    private void OnDomainDied()
+    {
+        Sender.Tell(new DomainCleanupStarted(_domain, _live.Count));
+        if (_dead) return;
+        _dead = true;
+        AdvanceCleanup();
+    }
+
+    /// <summary>One dependency phase at a time: the next starts when the previous kind is gone.</summary>
+    private void AdvanceCleanup()
+    {
+        foreach (var kind in new[] { LifecycleKind.Import, LifecycleKind.Map })
+        {
+            var children = _live.Where(c => c.Value.Id.Kind == kind).Select(c => c.Key).ToList();
+            if (children.Count == 0) continue;
+            children.ForEach(Context.Stop);
+            return;
+        }
+        if (!_exportsReleased)
+        {
+            _exportsReleased = true;
+            foreach (var (child, (id, _)) in _live)
+                child.Tell(new ExportedBuffer.Release(id), ActorRefs.NoSender);
+        }
+        if (_live.Count == 0) Context.Stop(Self);
+    }
+}

@@ -1,0 +1,80 @@
+using BufferActors.Actors;
+using BufferActors.Actors.Lifecycles;
+using BufferActors.Native;
+
+namespace BufferActors.Tests.Actors;
+
+/// <summary>
+/// An exception in any message handler of any lifecycle actor stops it, and its PostStop releases
+/// what it held exactly once: the ledger returns to baseline every time.
+/// </summary>
+public sealed class SupervisionTests
+{
+    public static TheoryData<LifecycleKind, string> Handlers => new()
+    {
+        { LifecycleKind.Export, nameof(ExportedBuffer.Attach) },
+        { LifecycleKind.Export, nameof(ExportedBuffer.Detach) },
+        { LifecycleKind.Export, nameof(ExportedBuffer.Release) },
+        { LifecycleKind.Export, nameof(ExportedBuffer.WaitReleased) },
+        { LifecycleKind.Export, "WaitExpired" },
+        { LifecycleKind.Export, "Get" },
+        { LifecycleKind.Import, nameof(ImportAttachment.Release) },
+        { LifecycleKind.Import, "Get" },
+        { LifecycleKind.Map, nameof(GrantMap.Unmap) },
+        { LifecycleKind.Map, "Get" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Handlers))]
+    public async Task AThrowingHandlerReleasesEverythingExactlyOnce(LifecycleKind kind, string handler)
+    {
+        int hits = 0;
+        using var test = new Harness((_, name) =>
+        {
+            if (name != handler) return;
+            Interlocked.Increment(ref hits);
+            throw new InvalidOperationException($"injected failure in {handler}");
+        });
+        await test.Run(kind);
+        Assert.True(hits > 0, $"the {handler} handler was never reached");
+    }
+
+    private sealed class Harness(Action<LifecycleId, string> checkpoint) : LifecycleTest(checkpoint: checkpoint), IDisposable
+    {
+        public async Task Run(LifecycleKind kind)
+        {
+            LifecycleId id;
+            switch (kind)
+            {
+                case LifecycleKind.Export:
+                    var export = await Client.ExportAsync(Dom1, Share(3), DmaBufFlags.WriteCombine);
+                    id = export.Id;
+                    _ = Client.AttachAsync(id, "display", DmaDirection.ToDevice).ContinueWith(_ => { });
+                    _ = Client.DetachAsync(id, "display").ContinueWith(_ => { });
+                    _ = Client.WaitReleasedAsync(id, TimeSpan.FromMilliseconds(20)).ContinueWith(_ => { });
+                    _ = Client.StatusAsync(id).ContinueWith(_ => { });
+                    await Task.Delay(60); // let the wait deadline pass first
+                    _ = Client.ReleaseAsync(id).ContinueWith(_ => { });
+                    break;
+                case LifecycleKind.Import:
+                    int fd = Sim.AddDevice("camera").AllocateBuffer(Process, 2);
+                    var import = await Client.ImportAsync(Dom1, fd, 2);
+                    Gntdev.CloseFd(fd);
+                    id = import.Id;
+                    _ = Client.StatusAsync(id).ContinueWith(_ => { });
+                    _ = Client.ReleaseImportAsync(id).ContinueWith(_ => { });
+                    break;
+                default:
+                    var map = await Client.MapAsync(Dom1, Share(2));
+                    id = map.Id;
+                    _ = Client.StatusAsync(id).ContinueWith(_ => { });
+                    _ = Client.UnmapAsync(id).ContinueWith(_ => { });
+                    break;
+            }
+            await AwaitNoLiveLifecycles();
+            AssertLedgerAtBaseline();
+        }
+
+        void IDisposable.Dispose() => Shutdown();
+    }
+}
