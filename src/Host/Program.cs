@@ -2,6 +2,6 @@ using System.CommandLine;
 using BufferActors.Host.Commands;
 
 var root = new RootCommand("BufferActors: actor-managed lifecycles of Xen gntdev dma-bufs (export, wait, import) on Linux or on the simulator.");
-root.Subcommands.Add(DemoCommand.Create());
+foreach (var command in DemoCommand.Create()) root.Subcommands.Add(command);
 root.Subcommands.Add(BenchCommand.Create());
 return root.Parse(args).Invoke();

@@ -45,6 +45,7 @@ public sealed class ExportedBufferActor : ReceiveActor, IWithTimers
         Handle<WaitExpired>(OnWaitExpired);
         Handle<ProbeRelease>(_ => OnProbe());
         Handle<LifecycleStatus.Get>(_ => Sender.Tell(Status()));
+        Receive<Retire>(_ => Context.Stop(Self));
     }
 
     /// <summary>Timers (wait deadlines, release probes); cancelled automatically when the actor stops.</summary>
@@ -63,7 +64,8 @@ public sealed class ExportedBufferActor : ReceiveActor, IWithTimers
         if (failure is not null)
         {
             _requester.Tell(failure);
-            Context.Stop(Self);
+            _state = State.Released; // nothing is held
+            Context.Parent.Tell(new LifecycleFinished(_id));
             return;
         }
         _fdOpen = true;
@@ -174,7 +176,7 @@ public sealed class ExportedBufferActor : ReceiveActor, IWithTimers
     {
         _state = State.Released;
         AnswerWaiters(WaitReleasedResult.Released);
-        Context.Stop(Self);
+        Context.Parent.Tell(new LifecycleFinished(_id));
     }
 
     private LifecycleStatus Status() => new(_id, _state.ToString(), _export?.Fd, _export?.PageCount ?? 0, _attachments.Count, _quarantined);

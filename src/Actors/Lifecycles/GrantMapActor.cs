@@ -23,8 +23,9 @@ public sealed class GrantMapActor : ReceiveActor
             _session.Checkpoint(_id, nameof(Unmap));
             UnmapOnce();
             Sender.Tell(new Unmapped(_id));
-            Context.Stop(Self);
+            Context.Parent.Tell(new LifecycleFinished(_id));
         });
+        Receive<Retire>(_ => Context.Stop(Self));
         Receive<LifecycleStatus.Get>(_ =>
         {
             _session.Checkpoint(_id, nameof(LifecycleStatus.Get));
@@ -40,7 +41,7 @@ public sealed class GrantMapActor : ReceiveActor
         if (failure is not null)
         {
             _requester.Tell(failure);
-            Context.Stop(Self);
+            Context.Parent.Tell(new LifecycleFinished(_id));
             return;
         }
         _requester.Tell(new Mapped(_id, _mapping!.Pages));

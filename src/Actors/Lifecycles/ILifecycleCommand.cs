@@ -6,3 +6,17 @@ public interface ILifecycleCommand
     /// <summary>The lifecycle addressed.</summary>
     LifecycleId Id { get; }
 }
+
+/// <summary>
+/// Sent by a lifecycle to its supervisor when it has released everything. The supervisor stops
+/// routing to it and answers for it from then on, then sends <see cref="Retire"/>: queued behind any
+/// command already forwarded, so every request that reached the lifecycle is answered before it stops.
+/// </summary>
+public sealed record LifecycleFinished(LifecycleId Id);
+
+/// <summary>The supervisor's go-ahead for a finished lifecycle to stop.</summary>
+public sealed record Retire
+{
+    /// <summary>The one instance.</summary>
+    public static Retire Instance { get; } = new();
+}

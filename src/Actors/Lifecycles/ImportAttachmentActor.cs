@@ -27,8 +27,9 @@ public sealed class ImportAttachmentActor : ReceiveActor
             _session.Checkpoint(_id, nameof(Release));
             ReleaseOnce();
             Sender.Tell(new Released(_id));
-            Context.Stop(Self);
+            Context.Parent.Tell(new LifecycleFinished(_id));
         });
+        Receive<Retire>(_ => Context.Stop(Self));
         Receive<LifecycleStatus.Get>(_ =>
         {
             _session.Checkpoint(_id, nameof(LifecycleStatus.Get));
@@ -43,7 +44,7 @@ public sealed class ImportAttachmentActor : ReceiveActor
         if (failure is not null)
         {
             _requester.Tell(failure);
-            Context.Stop(Self);
+            Context.Parent.Tell(new LifecycleFinished(_id));
             return;
         }
         _requester.Tell(new Imported(_id, _import!.Fd, _import.Refs));

@@ -15,6 +15,7 @@ public sealed class DomainSupervisorActor : ReceiveActor
     private readonly Quotas _quotas;
     private readonly ExportSettings _exportSettings;
     private readonly Dictionary<IActorRef, (LifecycleId Id, int Pages)> _live = [];
+    private readonly HashSet<string> _finished = [];
     private bool _dead;
     private bool _exportsReleased;
 
@@ -27,8 +28,10 @@ public sealed class DomainSupervisorActor : ReceiveActor
         _exportSettings = exportSettings;
         Receive<Start>(OnStart);
         Receive<ILifecycleCommand>(Route);
+        Receive<LifecycleFinished>(OnFinished);
         Receive<Terminated>(OnTerminated);
         Receive<DomainDied>(_ => OnDomainDied());
+        Receive<ExportedBuffer.ReleaseAccepted>(_ => { }); // answers to the releases sent during cleanup
         Receive<GetStatus>(_ => Sender.Tell(new DomainStatus(_domain, _dead, Buffers, Pages, _live.Values.Select(v => v.Id).OrderBy(i => i.Sequence).ToList())));
     }
 
@@ -75,7 +78,7 @@ public sealed class DomainSupervisorActor : ReceiveActor
     private void Route(ILifecycleCommand m)
     {
         var child = Context.Child(m.Id.ActorName);
-        if (!child.IsNobody())
+        if (!child.IsNobody() && !_finished.Contains(m.Id.ActorName))
         {
             child.Forward(m);
             return;
@@ -86,8 +89,18 @@ public sealed class DomainSupervisorActor : ReceiveActor
             : new OperationFailed(ErrorCode.NotFound, $"no live lifecycle {m.Id}"));
     }
 
+    private void OnFinished(LifecycleFinished m)
+    {
+        // Quotas are freed now; the actor stops once it has answered what is already in its mailbox.
+        _live.Remove(Sender);
+        _finished.Add(m.Id.ActorName);
+        Sender.Tell(Retire.Instance);
+        if (_dead) AdvanceCleanup();
+    }
+
     private void OnTerminated(Terminated t)
     {
+        _finished.Remove(t.ActorRef.Path.Name);
         _live.Remove(t.ActorRef);
         if (_dead) AdvanceCleanup();
     }
@@ -114,7 +127,7 @@ public sealed class DomainSupervisorActor : ReceiveActor
         {
             _exportsReleased = true;
             foreach (var (child, (id, _)) in _live)
-                child.Tell(new ExportedBuffer.Release(id), ActorRefs.NoSender);
+                child.Tell(new ExportedBuffer.Release(id));
         }
         if (_live.Count == 0) Context.Stop(Self);
     }

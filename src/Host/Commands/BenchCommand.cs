@@ -1,5 +1,12 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Akka.Actor;
+using Akka.Configuration;
+using BufferActors.Actors;
+using BufferActors.Actors.Api;
+using BufferActors.Actors.Supervision;
 using BufferActors.Native;
 using BufferActors.Native.Simulation;
 
@@ -20,6 +27,7 @@ internal static class BenchCommand
         scale.Options.Add(pages);
         scale.SetAction(r => SimulatorScale(r.GetValue(domains), r.GetValue(buffers), r.GetValue(pages), Console.Out));
         bench.Subcommands.Add(scale);
+        bench.Subcommands.Add(CreateLifecycle());
         return bench;
     }
 
@@ -58,6 +66,238 @@ internal static class BenchCommand
         bool ok = rssPerPage <= 64;
         output.WriteLine(ok ? "  within the 64 bytes/page budget" : "  OVER the 64 bytes/page budget");
         return ok ? 0 : 1;
+    }
+
+    private static Command CreateLifecycle()
+    {
+        var iterations = new Option<int>("--iterations") { DefaultValueFactory = _ => 2000, Description = "Timed lifecycles per path and buffer size." };
+        var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => 300, Description = "Untimed lifecycles per path and buffer size first." };
+        var concurrent = new Option<int>("--concurrent") { DefaultValueFactory = _ => 1000, Description = "Lifecycles in flight at once through the actors (0 skips the phase)." };
+        var concurrentPages = new Option<int>("--concurrent-pages") { DefaultValueFactory = _ => 16, Description = "Pages per buffer in the concurrent phase." };
+        var rounds = new Option<int>("--rounds") { DefaultValueFactory = _ => 5, Description = "Timed rounds per path in the concurrent phase (after one warm-up round)." };
+        var pages = new Option<int[]>("--pages")
+        {
+            DefaultValueFactory = _ => [2025, 8100],
+            Description = "Buffer sizes in pages, comma-separated (2025 = 1080p, 8100 = 4K).",
+            CustomParser = ParsePageList,
+        };
+        var command = new Command("lifecycle", "A full export lifecycle (export, attach, detach, release, wait) through the actors versus the same calls made directly on the simulator.");
+        foreach (var option in new Option[] { iterations, warmup, concurrent, concurrentPages, rounds, pages }) command.Options.Add(option);
+        command.SetAction(r => Lifecycle(new LifecycleBenchSettings(r.GetValue(iterations), r.GetValue(warmup), r.GetValue(pages)!,
+            r.GetValue(concurrent), r.GetValue(concurrentPages), r.GetValue(rounds)), Console.Out).GetAwaiter().GetResult());
+        return command;
+    }
+
+    private static int[] ParsePageList(ArgumentResult result)
+    {
+        var sizes = new List<int>();
+        foreach (var token in result.Tokens)
+            foreach (var part in token.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                if (!int.TryParse(part, out int n) || n <= 0)
+                {
+                    result.AddError($"--pages: '{part}' is not a positive page count");
+                    return [];
+                }
+                sizes.Add(n);
+            }
+        if (sizes.Count == 0) result.AddError("--pages needs at least one size");
+        return [.. sizes];
+    }
+
+    internal sealed record LifecycleBenchSettings(int Iterations, int Warmup, int[] Pages, int Concurrent, int ConcurrentPages, int Rounds);
+
+    /// <summary>
+    /// One export lifecycle — export, a display attaches and maps it, detaches, the backend releases it
+    /// and waits for the release — made directly on the simulated gntdev, and through the actors with the
+    /// same device-level calls for the display. The frontend grants every buffer once before the run and
+    /// ends its grants after it, so both paths reuse the same refs. Sequential lifecycles are timed one by
+    /// one in alternating blocks (direct, actors, actors, direct, ...) so drift hits both paths alike;
+    /// then <see cref="LifecycleBenchSettings.Concurrent"/> lifecycles run at once through the actors
+    /// versus one after another directly. Exit code 0 only when the ledger is back at its baseline.
+    /// </summary>
+    internal static async Task<int> Lifecycle(LifecycleBenchSettings s, TextWriter output)
+    {
+        int perDomain = DomainLifecycles.Quotas.Default.MaxBuffers;
+        int concurrentDomains = s.Concurrent <= 0 ? 0 : (s.Concurrent + perDomain - 1) / perDomain;
+        int sizesPages = s.Pages.Sum();
+        int concurrentPagesPerDomain = concurrentDomains == 0 ? 0 : (s.Concurrent + concurrentDomains - 1) / concurrentDomains * s.ConcurrentPages;
+        int grantEntries = Math.Max(new SimulatorOptions().GrantTableEntries,
+            Math.Max(sizesPages, concurrentPagesPerDomain) + 64); // + the 8 reserved refs and slack
+        using var sim = new XenSimulator(new SimulatorOptions { GrantTableEntries = grantEntries });
+        var baseline = sim.Ledger();
+        var process = sim.StartProcess("bench-backend");
+        var gntdev = sim.OpenGrantDevice(process);
+        var display = sim.AddDevice("display");
+        var grants = new List<(SimulatedDomain Domain, uint[] Refs)>();
+        uint[] Share(SimulatedDomain domain, int count)
+        {
+            var refs = domain.GrantPages(DomainId.Dom0, domain.AllocatePages(count), count);
+            grants.Add((domain, refs));
+            return refs;
+        }
+
+        var frontend = sim.CreateDomain(1, sizesPages);
+        var sized = s.Pages.Select(p => Share(frontend, p)).ToList();
+        var concurrentBuffers = new List<(DomainId Domain, uint[] Refs)>();
+        for (int d = 0; d < concurrentDomains; d++)
+        {
+            var domain = sim.CreateDomain((ushort)(2 + d), concurrentPagesPerDomain);
+            for (int b = 0; b < concurrentPagesPerDomain / s.ConcurrentPages && concurrentBuffers.Count < s.Concurrent; b++)
+                concurrentBuffers.Add((domain.Id, Share(domain, s.ConcurrentPages)));
+        }
+
+        var config = ConfigurationFactory.ParseString("akka.loglevel = WARNING\nakka.stdout-loglevel = WARNING");
+        var system = ActorSystem.Create("bench", config);
+        var session = new DeviceSession(gntdev);
+        var client = new BufferActorsClient(system.ActorOf(BufferManager.Props(session), "buffers"));
+
+        void Direct(DomainId domain, uint[] refs)
+        {
+            var export = gntdev.ExportDmaBuf(DmaBufFlags.None, domain, refs);
+            var attachment = display.Attach(process, export.Fd);
+            attachment.Map(DmaDirection.ToDevice);
+            attachment.Detach();
+            gntdev.CloseFd(export.Fd);
+            if (gntdev.WaitReleased(export.Fd, 0) == WaitReleasedResult.TimedOut)
+                throw new InvalidOperationException($"direct: fd {export.Fd} not released after close");
+        }
+
+        async Task Actors(DomainId domain, uint[] refs)
+        {
+            var export = await client.ExportAsync(domain, refs).ConfigureAwait(false);
+            var attachment = display.Attach(process, export.Fd);
+            attachment.Map(DmaDirection.ToDevice);
+            await client.AttachAsync(export.Id, display.Name, DmaDirection.ToDevice).ConfigureAwait(false);
+            attachment.Detach();
+            await client.DetachAsync(export.Id, display.Name).ConfigureAwait(false);
+            await client.ReleaseAsync(export.Id).ConfigureAwait(false);
+            // Released, or NotFound once the lifecycle has already finished: both mean released.
+            if (await client.WaitReleasedAsync(export.Id, TimeSpan.FromSeconds(10)).ConfigureAwait(false) == WaitReleasedResult.TimedOut)
+                throw new InvalidOperationException($"actors: {export.Id} not released");
+        }
+
+        output.WriteLine($"lifecycle bench: export -> attach+map(ToDevice) -> detach -> release -> wait, DmaBufFlags.None, {Environment.ProcessorCount} cores, " +
+            $"{RuntimeInformation.FrameworkDescription}, {RuntimeInformation.OSDescription}");
+        output.WriteLine($"  sequential: {s.Iterations} timed lifecycles per path and size after {s.Warmup} warm-up, alternating blocks of {BlockSize}");
+        output.WriteLine();
+        output.WriteLine($"  {"pages",6} {"path",-7} {"mean us",9} {"p50 us",9} {"p99 us",9}   {"actor/direct mean",17} {"p50",6} {"p99",6}");
+        var ratios = new Dictionary<int, double>();
+        for (int i = 0; i < s.Pages.Length; i++)
+        {
+            var refs = sized[i];
+            var direct = new List<double>(s.Iterations);
+            var actors = new List<double>(s.Iterations);
+            for (int w = 0; w < s.Warmup; w++)
+            {
+                Direct(frontend.Id, refs);
+                await Actors(frontend.Id, refs).ConfigureAwait(false);
+            }
+            for (int done = 0, round = 0; done < s.Iterations; round++)
+            {
+                int n = Math.Min(BlockSize, s.Iterations - done);
+                bool directFirst = round % 2 == 0; // ABBA order
+                for (int pass = 0; pass < 2; pass++)
+                {
+                    if ((pass == 0) == directFirst)
+                        for (int k = 0; k < n; k++)
+                        {
+                            long t0 = Stopwatch.GetTimestamp();
+                            Direct(frontend.Id, refs);
+                            direct.Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+                        }
+                    else
+                        for (int k = 0; k < n; k++)
+                        {
+                            long t0 = Stopwatch.GetTimestamp();
+                            await Actors(frontend.Id, refs).ConfigureAwait(false);
+                            actors.Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+                        }
+                }
+                done += n;
+            }
+            var d = Summary.Of(direct);
+            var a = Summary.Of(actors);
+            ratios[s.Pages[i]] = a.Mean / d.Mean;
+            output.WriteLine($"  {s.Pages[i],6} {"direct",-7} {d.Mean,9:F1} {d.P50,9:F1} {d.P99,9:F1}");
+            output.WriteLine($"  {s.Pages[i],6} {"actors",-7} {a.Mean,9:F1} {a.P50,9:F1} {a.P99,9:F1}   {a.Mean / d.Mean,17:F2} {a.P50 / d.P50,6:F2} {a.P99 / d.P99,6:F2}");
+        }
+
+        if (concurrentBuffers.Count > 0)
+        {
+            output.WriteLine();
+            output.WriteLine($"  concurrent: {concurrentBuffers.Count} lifecycles of {s.ConcurrentPages} pages over {concurrentDomains} domains " +
+                $"(default quota {perDomain} buffers/domain); actors all in flight (Task.WhenAll), direct one after another; " +
+                $"1 warm-up + {s.Rounds} timed rounds, alternating");
+            var directTimes = new List<double>();
+            var actorTimes = new List<double>();
+            for (int round = 0; round <= s.Rounds; round++)
+            {
+                for (int pass = 0; pass < 2; pass++)
+                {
+                    long t0 = Stopwatch.GetTimestamp();
+                    if ((pass == 0) == (round % 2 == 0))
+                    {
+                        foreach (var (domain, refs) in concurrentBuffers) Direct(domain, refs);
+                        if (round > 0) directTimes.Add(Stopwatch.GetElapsedTime(t0).TotalSeconds);
+                    }
+                    else
+                    {
+                        await Task.WhenAll(concurrentBuffers.Select(b => Actors(b.Domain, b.Refs))).ConfigureAwait(false);
+                        if (round > 0) actorTimes.Add(Stopwatch.GetElapsedTime(t0).TotalSeconds);
+                    }
+                }
+            }
+            double directRate = concurrentBuffers.Count * directTimes.Count / directTimes.Sum();
+            double actorRate = concurrentBuffers.Count * actorTimes.Count / actorTimes.Sum();
+            output.WriteLine($"  {"path",-7} {"lifecycles/s",13} {"round ms (min..max)",22}");
+            output.WriteLine($"  {"direct",-7} {directRate,13:N0} {$"{directTimes.Min() * 1e3:F1}..{directTimes.Max() * 1e3:F1}",22}");
+            output.WriteLine($"  {"actors",-7} {actorRate,13:N0} {$"{actorTimes.Min() * 1e3:F1}..{actorTimes.Max() * 1e3:F1}",22}");
+            output.WriteLine($"  throughput actor/direct: {actorRate / directRate:F2} (time ratio {directRate / actorRate:F2})");
+        }
+
+        // Every lifecycle has finished: no live actor, then the system goes, then the frontend ends its grants.
+        var deadline = Stopwatch.StartNew();
+        while ((await client.SnapshotAsync().ConfigureAwait(false)).LiveLifecycles > 0 && deadline.Elapsed < TimeSpan.FromSeconds(10))
+            await Task.Delay(10).ConfigureAwait(false);
+        int live = (await client.SnapshotAsync().ConfigureAwait(false)).LiveLifecycles;
+        await system.Terminate().ConfigureAwait(false);
+        var problems = new List<string>();
+        if (live > 0) problems.Add($"{live} lifecycle(s) still live");
+        foreach (var (domain, refs) in grants)
+            foreach (var r in refs)
+                if (!domain.EndAccess(r)) problems.Add($"{domain.Id} ref {r} still mapped");
+        gntdev.Dispose();
+        sim.Tick();
+        problems.AddRange(sim.Violations);
+        var ledger = sim.Ledger();
+        problems.AddRange(ledger.DifferencesFrom(baseline));
+        output.WriteLine();
+        output.WriteLine($"  ledger: maps={ledger.Maps} mapped-grants={ledger.MappedGrants} granted-refs={ledger.GrantedRefs} dma-bufs={ledger.DmaBufs} " +
+            $"attachments={ledger.Attachments} fds={ledger.OpenFds} exports={ledger.Exports} imports={ledger.Imports} " +
+            $"reservation={ledger.ReservationPages:+0;-0;0} deferred={ledger.DeferredRefs}");
+        if (problems.Count > 0)
+        {
+            output.WriteLine("  ledger NOT at baseline:");
+            foreach (var p in problems.Take(20)) output.WriteLine($"    {p}");
+            return 1;
+        }
+        output.WriteLine("  ledger at baseline, no violations");
+        if (ratios.TryGetValue(2025, out double hd))
+            output.WriteLine($"  target actor/direct <= 1.10 at 1080p (2025 pages): {(hd <= 1.10 ? "met" : "NOT met")} ({hd:F2})");
+        return 0;
+    }
+
+    private const int BlockSize = 25;
+
+    private readonly record struct Summary(double Mean, double P50, double P99)
+    {
+        public static Summary Of(List<double> samples)
+        {
+            var sorted = samples.Order().ToArray();
+            double At(double q) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
+            return new Summary(sorted.Average(), At(0.50), At(0.99));
+        }
     }
 
     private static long ResidentBytes()

@@ -5,20 +5,27 @@ using BufferActors.Native.Simulation;
 namespace BufferActors.Host.Commands;
 
 /// <summary>
-/// <c>demo</c>: one export, wait and import round on the simulator, narrated step by step, ending
-/// with the ledger check. Exit code 0 only when everything came back to baseline.
+/// <c>demo</c>: the display-backend scenario through the actors; <c>native-demo</c>: one export, wait
+/// and import round on the simulator's native interface, narrated step by step. Both end with the
+/// ledger check; exit code 0 only when everything came back to baseline.
 /// </summary>
 internal static class DemoCommand
 {
-    public static Command Create()
+    public static IEnumerable<Command> Create()
     {
         var seed = new Option<int>("--seed") { Description = "Simulator seed.", DefaultValueFactory = _ => 1 };
         var pages = new Option<int>("--pages") { Description = "Framebuffer size in 4 KiB pages (2025 = 1080p, 8100 = 4K).", DefaultValueFactory = _ => 2025 };
-        var command = new Command("demo", "Export a frontend framebuffer, hand it to a simulated display, wait for its release, import a camera buffer, and check nothing leaked.");
-        command.Options.Add(seed);
-        command.Options.Add(pages);
-        command.SetAction(result => Run(result.GetValue(seed), result.GetValue(pages), Console.Out));
-        return command;
+        var demo = new Command("demo", "Display backend on the simulator: 2 frontends share 3 framebuffers each, the display flips them, one frontend crashes; checks nothing leaked.");
+        demo.Options.Add(seed);
+        demo.Options.Add(pages);
+        demo.SetAction((result, _) => new Scenarios.DisplayBackendScenario(Console.Out, result.GetValue(seed), result.GetValue(pages)).RunAsync());
+        yield return demo;
+
+        var native = new Command("native-demo", "Export a frontend framebuffer, hand it to a simulated display, wait for its release, import a camera buffer, straight on the native interface.");
+        native.Options.Add(seed);
+        native.Options.Add(pages);
+        native.SetAction(result => Run(result.GetValue(seed), result.GetValue(pages), Console.Out));
+        yield return native;
     }
 
     internal static int Run(int seed, int pages, TextWriter output)
@@ -60,7 +67,7 @@ internal static class DemoCommand
         gntdev.CloseFd(export.Fd);
         Say($"    WAIT_RELEASED(fd {export.Fd}, 0 ms) -> {gntdev.WaitReleased(export.Fd, 0)}");
         var waiter = Task.Run(() => gntdev.WaitReleased(export.Fd, 5_000));
-        Thread.Sleep(100); // let the waiter start waiting, so the narration shows the wake-up
+        while (gntdev.BlockedWaiters == 0) Thread.Sleep(1); // let it block, so the narration shows the wake-up
         Say("5. the display detaches; the buffer is released and the waiter wakes");
         attachment.Detach();
         Say($"    WAIT_RELEASED(fd {export.Fd}, 5000 ms) -> {waiter.GetAwaiter().GetResult()}");

@@ -16,6 +16,7 @@ public sealed class SimulatedGrantDevice : IGrantDevice
     private readonly bool _pteMode;
     private ulong _nextIndex;
     private int _fdRefs = 1;
+    private int _blockedWaiters;
 
     internal SimulatedGrantDevice(XenSimulator sim, SimulatedProcess process, bool pteMode)
     {
@@ -48,6 +49,9 @@ public sealed class SimulatedGrantDevice : IGrantDevice
 
     /// <summary>Live imports of this instance.</summary>
     public int ImportCount { get { lock (_sim.Gate) return _imports.Count; } }
+
+    /// <summary>Callers currently blocked in <see cref="WaitReleased"/> (lets tests wait for a waiter without sleeping).</summary>
+    public int BlockedWaiters { get { lock (_sim.Gate) return _blockedWaiters; } }
 
     /// <summary>Live MAP_GRANT_REF maps of this instance.</summary>
     public int MapCount { get { lock (_sim.Gate) return _maps.Count; } }
@@ -152,13 +156,21 @@ public sealed class SimulatedGrantDevice : IGrantDevice
             var export = _exports.Find(e => e.Fd == fd);
             if (export is null) return WaitReleasedResult.NotFound;
             var deadline = Environment.TickCount64 + timeoutMs;
-            while (!export.Released)
+            _blockedWaiters++;
+            try
             {
-                long remaining = deadline - Environment.TickCount64;
-                if (remaining <= 0) return WaitReleasedResult.TimedOut;
-                Monitor.Wait(_sim.Gate, TimeSpan.FromMilliseconds(remaining));
+                while (!export.Released)
+                {
+                    long remaining = deadline - Environment.TickCount64;
+                    if (remaining <= 0) return WaitReleasedResult.TimedOut;
+                    Monitor.Wait(_sim.Gate, TimeSpan.FromMilliseconds(remaining));
+                }
+                return WaitReleasedResult.Released;
             }
-            return WaitReleasedResult.Released;
+            finally
+            {
+                _blockedWaiters--;
+            }
         }
     }
 

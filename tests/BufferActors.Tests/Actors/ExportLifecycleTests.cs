@@ -45,6 +45,24 @@ public sealed class ExportLifecycleTests : LifecycleTest
     }
 
     [Fact]
+    public async Task EveryWaitIsAnsweredEvenWhenItRacesTheRelease()
+    {
+        var refs = Share(2);
+        for (int i = 0; i < 50; i++)
+        {
+            var export = await Client.ExportAsync(Dom1, refs);
+            var release = Client.ReleaseAsync(export.Id);
+            var wait = Client.WaitReleasedAsync(export.Id, TimeSpan.FromSeconds(2));
+            var status = Client.StatusAsync(export.Id).ContinueWith(t => t.IsCompletedSuccessfully || t.Exception?.InnerException is BufferActorsException);
+            await release;
+            Assert.NotEqual(WaitReleasedResult.TimedOut, await wait);
+            Assert.True(await status, "a status request racing the release went unanswered");
+        }
+        await AwaitNoLiveLifecycles();
+        AssertLedgerAtBaseline();
+    }
+
+    [Fact]
     public async Task AHolderOutsideOurAccountingIsPolledUntilItLetsGo()
     {
         var export = await Client.ExportAsync(Dom1, Share(2));

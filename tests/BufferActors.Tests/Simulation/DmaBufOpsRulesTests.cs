@@ -74,7 +74,7 @@ public sealed class DmaBufOpsRulesTests : SimulatorTest
     {
         var export = Gntdev.ExportDmaBuf(DmaBufFlags.None, Dom1, Share(1));
         var waiter = Task.Run(() => Gntdev.WaitReleased(export.Fd, 30_000));
-        Assert.NotSame(waiter, await Task.WhenAny(waiter, Task.Delay(50)));
+        await WaitersBlocked(1);
         Gntdev.CloseFd(export.Fd);
         Assert.Equal(WaitReleasedResult.Released, await waiter);
         Assert.Equal(0, Gntdev.ExportCount);

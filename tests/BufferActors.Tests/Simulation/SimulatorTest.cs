@@ -61,6 +61,13 @@ public abstract class SimulatorTest : IDisposable
         Assert.Empty(Sim.Ledger().DifferencesFrom(Baseline));
     }
 
+    /// <summary>Waits (bounded) until <paramref name="count"/> callers are blocked in WAIT_RELEASED.</summary>
+    protected async Task WaitersBlocked(int count)
+    {
+        for (int i = 0; i < 1000 && Gntdev.BlockedWaiters < count; i++) await Task.Delay(5);
+        Assert.Equal(count, Gntdev.BlockedWaiters);
+    }
+
     protected static GntdevException Fails(Errno errno, Action action)
     {
         var e = Assert.Throws<GntdevException>(action);

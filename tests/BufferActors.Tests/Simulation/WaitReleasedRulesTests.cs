@@ -57,7 +57,7 @@ public sealed class WaitReleasedRulesTests : SimulatorTest
         var att = Display.Attach(Process, export.Fd);
         Gntdev.CloseFd(export.Fd);
         var waiters = Enumerable.Range(0, 3).Select(_ => Task.Run(() => Gntdev.WaitReleased(export.Fd, 30_000))).ToArray();
-        await Task.Delay(50);
+        await WaitersBlocked(3);
         att.Detach();
         Assert.All(await Task.WhenAll(waiters), r => Assert.Equal(WaitReleasedResult.Released, r));
         AssertLedgerAtBaseline();
@@ -69,7 +69,7 @@ public sealed class WaitReleasedRulesTests : SimulatorTest
         var export = Gntdev.ExportDmaBuf(DmaBufFlags.None, Dom1, Share(1));
         var buffer = Process.DmaBufOf(export.Fd);
         var waiter = Task.Run(() => Gntdev.WaitReleased(export.Fd, 30_000));
-        await Task.Delay(20);
+        await WaitersBlocked(1);
         Gntdev.CloseFd(export.Fd);
         Assert.True(buffer.IsReleased);
         Assert.Equal(WaitReleasedResult.Released, await waiter);
@@ -87,7 +87,7 @@ public sealed class WaitReleasedRulesTests : SimulatorTest
         var fresh = Gntdev.ExportDmaBuf(DmaBufFlags.None, Dom1, Share(1));
         Assert.Equal(old.Fd, fresh.Fd);
         var waiter = Task.Run(() => Gntdev.WaitReleased(fresh.Fd, 30_000));
-        await Task.Delay(20);
+        await WaitersBlocked(1);
         Gntdev.CloseFd(fresh.Fd);
         Assert.Equal(WaitReleasedResult.Released, await waiter); // it waited on the newest
         Assert.Equal(WaitReleasedResult.TimedOut, Gntdev.WaitReleased(fresh.Fd, 0)); // the old one still matches

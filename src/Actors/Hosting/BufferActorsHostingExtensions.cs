@@ -1,0 +1,54 @@
+using Akka.Hosting;
+using BufferActors.Actors.Api;
+using BufferActors.Actors.Supervision;
+using BufferActors.Native.Linux;
+using BufferActors.Native.Simulation;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace BufferActors.Actors.Hosting;
+
+/// <summary>Registry key of the root <see cref="BufferManagerActor"/>.</summary>
+public sealed class BufferManagerKey;
+
+/// <summary>Adds BufferActors to a Microsoft.Extensions host through Akka.Hosting.</summary>
+public static class BufferActorsHostingExtensions
+{
+    /// <summary>
+    /// Registers the grant device chosen by <paramref name="options"/> (the real Linux device, or the
+    /// simulator — for which an <see cref="XenSimulator"/> must be registered or is created), the
+    /// <see cref="DeviceSession"/>, an actor system running the root manager, and a
+    /// <see cref="BufferActorsClient"/> singleton for hosts to inject.
+    /// </summary>
+    /// <param name="services">The host's services.</param>
+    /// <param name="options">Settings; defaults when null.</param>
+    /// <param name="configure">Further Akka.Hosting configuration of the actor system (logging, persistence...).</param>
+    /// <param name="systemName">Name of the actor system.</param>
+    public static IServiceCollection AddBufferActors(this IServiceCollection services, BufferActorsOptions? options = null,
+        Action<AkkaConfigurationBuilder>? configure = null, string systemName = "bufferactors")
+    {
+        options ??= new BufferActorsOptions();
+        services.AddSingleton(options);
+        services.AddSingleton<IGrantDevice>(sp => options.Device switch
+        {
+            GrantDeviceKind.Linux => LinuxGrantDevice.Open(options.DevicePath),
+            _ => (sp.GetService<XenSimulator>() ?? throw new InvalidOperationException(
+                    "BufferActors is configured for the simulator: register an XenSimulator singleton first"))
+                .OpenGrantDevice(),
+        });
+        services.AddSingleton(sp => new DeviceSession(sp.GetRequiredService<IGrantDevice>()));
+        services.AddAkka(systemName, (builder, sp) =>
+        {
+            configure?.Invoke(builder);
+            builder.WithBufferActors(sp.GetRequiredService<DeviceSession>(), options);
+        });
+        services.AddSingleton(sp => new BufferActorsClient(
+            sp.GetRequiredService<IRequiredActor<BufferManagerKey>>().GetAsync().GetAwaiter().GetResult(), options.RequestTimeout));
+        return services;
+    }
+
+    /// <summary>Starts the root manager on an Akka.Hosting builder and registers it under <see cref="BufferManagerKey"/>.</summary>
+    public static AkkaConfigurationBuilder WithBufferActors(this AkkaConfigurationBuilder builder, DeviceSession session, BufferActorsOptions options) =>
+        builder.WithActors((system, registry) =>
+            registry.Register<BufferManagerKey>(system.ActorOf(
+                BufferManager.Props(session, new BufferManager.Settings(options.Quotas, options.Export)), "buffers")));
+}

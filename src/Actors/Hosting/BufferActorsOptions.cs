@@ -1,0 +1,60 @@
+using BufferActors.Actors.Lifecycles;
+using BufferActors.Actors.Supervision;
+
+namespace BufferActors.Actors.Hosting;
+
+/// <summary>Which grant device BufferActors drives.</summary>
+public enum GrantDeviceKind
+{
+    /// <summary>The real <c>/dev/xen/gntdev</c> (Linux in a Xen domain with CONFIG_XEN_GNTDEV_DMABUF).</summary>
+    Linux,
+    /// <summary>The in-process simulated Xen + gntdev (an <see cref="Native.Simulation.XenSimulator"/> registered in DI).</summary>
+    Simulator,
+}
+
+/// <summary>Settings of an embedded BufferActors; every property has a documented default.</summary>
+public sealed record BufferActorsOptions
+{
+    /// <summary>Device to use; <see cref="GrantDeviceKind.Simulator"/> by default, so a fresh checkout runs anywhere.</summary>
+    public GrantDeviceKind Device { get; init; } = GrantDeviceKind.Simulator;
+
+    /// <summary>Path of the Linux grant device; <c>/dev/xen/gntdev</c> by default.</summary>
+    public string DevicePath { get; init; } = "/dev/xen/gntdev";
+
+    /// <summary>Per-domain quotas; <see cref="DomainLifecycles.Quotas.Default"/> by default.</summary>
+    public DomainLifecycles.Quotas Quotas { get; init; } = DomainLifecycles.Quotas.Default;
+
+    /// <summary>Export timings; <see cref="ExportSettings.Default"/> by default.</summary>
+    public ExportSettings Export { get; init; } = ExportSettings.Default;
+
+    /// <summary>Timeout of each client request; 30 s by default.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Reads options from configuration keys (e.g. the <c>BufferActors</c> section): <c>Device</c>
+    /// (linux | simulator), <c>DevicePath</c>, <c>MaxBuffersPerDomain</c>, <c>MaxPagesPerDomain</c>,
+    /// <c>RequestTimeoutSeconds</c>. Absent keys keep their defaults; an invalid value throws with the key's name.
+    /// </summary>
+    public static BufferActorsOptions FromConfiguration(Func<string, string?> get)
+    {
+        var o = new BufferActorsOptions();
+        if (get("Device") is { } device)
+            o = o with
+            {
+                Device = Enum.TryParse<GrantDeviceKind>(device, ignoreCase: true, out var kind)
+                    ? kind
+                    : throw new ArgumentException($"BufferActors:Device must be 'linux' or 'simulator', not '{device}'"),
+            };
+        if (get("DevicePath") is { } path) o = o with { DevicePath = path };
+        int buffers = ReadInt(get, "MaxBuffersPerDomain") ?? o.Quotas.MaxBuffers;
+        long pages = ReadInt(get, "MaxPagesPerDomain") ?? o.Quotas.MaxPages;
+        o = o with { Quotas = new DomainLifecycles.Quotas(buffers, pages) };
+        if (ReadInt(get, "RequestTimeoutSeconds") is { } seconds) o = o with { RequestTimeout = TimeSpan.FromSeconds(seconds) };
+        return o;
+    }
+
+    private static int? ReadInt(Func<string, string?> get, string key) =>
+        get(key) is not { } text ? null
+        : int.TryParse(text, out var v) && v > 0 ? v
+        : throw new ArgumentException($"BufferActors:{key} must be a positive integer, not '{text}'");
+}

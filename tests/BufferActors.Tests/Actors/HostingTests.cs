@@ -1,0 +1,48 @@
+using BufferActors.Actors.Hosting;
+using BufferActors.Host.Scenarios;
+
+namespace BufferActors.Tests.Actors;
+
+public sealed class HostingTests
+{
+    [Fact]
+    public async Task TheReadmeDemoCleansUpTheCrashedFrontendAndEndsAtBaseline()
+    {
+        var output = new StringWriter();
+        int exit = await new DisplayBackendScenario(output, seed: 3, framebufferPages: 64).RunAsync();
+        var text = output.ToString();
+        Assert.Equal(0, exit);
+        Assert.Contains("d2 crashes", text);
+        Assert.Contains("crashed", text);
+        Assert.Contains("Ledger back at baseline", text);
+        Assert.DoesNotContain("LEAK", text);
+    }
+
+    [Fact]
+    public void OptionsAreReadFromConfigurationKeys()
+    {
+        var config = new Dictionary<string, string?>
+        {
+            ["Device"] = "linux",
+            ["DevicePath"] = "/dev/xen/gntdev-test",
+            ["MaxBuffersPerDomain"] = "8",
+            ["MaxPagesPerDomain"] = "4096",
+        };
+        var options = BufferActorsOptions.FromConfiguration(k => config.GetValueOrDefault(k));
+        Assert.Equal(GrantDeviceKind.Linux, options.Device);
+        Assert.Equal("/dev/xen/gntdev-test", options.DevicePath);
+        Assert.Equal(8, options.Quotas.MaxBuffers);
+        Assert.Equal(4096, options.Quotas.MaxPages);
+        Assert.Equal(GrantDeviceKind.Simulator, BufferActorsOptions.FromConfiguration(_ => null).Device);
+    }
+
+    [Theory]
+    [InlineData("Device", "xen")]
+    [InlineData("MaxBuffersPerDomain", "0")]
+    [InlineData("MaxPagesPerDomain", "lots")]
+    public void InvalidConfigurationNamesTheKey(string key, string value)
+    {
+        var e = Assert.Throws<ArgumentException>(() => BufferActorsOptions.FromConfiguration(k => k == key ? value : null));
+        Assert.Contains(key, e.Message);
+    }
+}
