@@ -46,6 +46,7 @@ public sealed class ExportedBufferActor : ReceiveActor, IWithTimers
         Handle<ProbeRelease>(_ => OnProbe());
         Handle<LifecycleStatus.Get>(_ => Sender.Tell(Status()));
         Receive<Retire>(_ => Context.Stop(Self));
+        ReceiveAny(m => Sender.Tell(new OperationFailed(ErrorCode.InvalidArgument, $"{_id} does not take {m.GetType().Name}")));
     }
 
     /// <summary>Timers (wait deadlines, release probes); cancelled automatically when the actor stops.</summary>
@@ -142,8 +143,8 @@ public sealed class ExportedBufferActor : ReceiveActor, IWithTimers
     private void CloseAndProbe()
     {
         _closedAt = DateTime.UtcNow;
+        _fdOpen = false; // before the call: if the probe throws after the close, PostStop must not close the number again
         var probe = _session.CloseAndProbe(_export!.Fd);
-        _fdOpen = false;
         if (probe == WaitReleasedResult.TimedOut)
         {
             // Someone we were not told about still holds the buffer: poll with back-off, never give up silently.
@@ -184,17 +185,20 @@ public sealed class ExportedBufferActor : ReceiveActor, IWithTimers
     /// <summary>Cleanup on every way out: close the fd if still open, answer every waiter.</summary>
     protected override void PostStop()
     {
-        var result = WaitReleasedResult.Released;
-        if (_fdOpen && _export is not null)
+        // A buffer someone else still holds is not released: its waiters hear TimedOut, never Released.
+        var result = _state == State.AwaitingExternalRelease ? WaitReleasedResult.TimedOut : WaitReleasedResult.Released;
+        try
         {
-            _fdOpen = false;
-            result = _session.CloseAndProbe(_export.Fd) == WaitReleasedResult.TimedOut ? WaitReleasedResult.TimedOut : WaitReleasedResult.Released;
+            if (_fdOpen && _export is not null)
+            {
+                _fdOpen = false;
+                if (_session.CloseAndProbe(_export.Fd) == WaitReleasedResult.TimedOut) result = WaitReleasedResult.TimedOut;
+            }
         }
-        else if (_state == State.AwaitingExternalRelease)
+        finally
         {
-            result = WaitReleasedResult.TimedOut;
+            AnswerWaiters(result); // every waiter is answered exactly once, even if the close throws
         }
-        AnswerWaiters(result);
     }
 
     private void AnswerWaiters(WaitReleasedResult result)

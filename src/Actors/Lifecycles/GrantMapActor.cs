@@ -31,6 +31,7 @@ public sealed class GrantMapActor : ReceiveActor
             _session.Checkpoint(_id, nameof(LifecycleStatus.Get));
             Sender.Tell(new LifecycleStatus(_id, _mapping is null ? "Unmapped" : "Mapped", null, _request.Refs.Count, 0, false));
         });
+        ReceiveAny(m => Sender.Tell(new OperationFailed(ErrorCode.InvalidArgument, $"{_id} does not take {m.GetType().Name}")));
     }
 
     /// <summary>Maps; a refused map is answered to the requester and ends the lifecycle with nothing held.</summary>

@@ -35,6 +35,7 @@ public sealed class ImportAttachmentActor : ReceiveActor
             _session.Checkpoint(_id, nameof(LifecycleStatus.Get));
             Sender.Tell(new LifecycleStatus(_id, _import is null ? "Released" : "Granted", _request.Fd, _request.PageCount, 0, false));
         });
+        ReceiveAny(m => Sender.Tell(new OperationFailed(ErrorCode.InvalidArgument, $"{_id} does not take {m.GetType().Name}")));
     }
 
     /// <summary>Imports; a refused import is answered to the requester and ends the lifecycle with nothing held.</summary>

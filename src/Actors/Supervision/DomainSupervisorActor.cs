@@ -129,6 +129,6 @@ public sealed class DomainSupervisorActor : ReceiveActor
             foreach (var (child, (id, _)) in _live)
                 child.Tell(new ExportedBuffer.Release(id));
         }
-        if (_live.Count == 0) Context.Stop(Self);
+        // The supervisor stays, so later requests for the dead domain are refused with DomainDead.
     }
 }

@@ -104,6 +104,9 @@ public sealed class ExportLifecycleTests : LifecycleTest
         Assert.Equal(Errno.EBUSY, busy.Failure.Errno);
         Assert.Equal(ErrorCode.NotFound, (await Assert.ThrowsAsync<BufferActorsException>(() => Client.DetachAsync(export.Id, "camera"))).Code);
         await Client.DetachAsync(export.Id, "display");
+        var map = await Client.MapAsync(Dom1, refs, readOnly: true);
+        Assert.Equal(ErrorCode.InvalidArgument, (await Assert.ThrowsAsync<BufferActorsException>(() => Client.WaitReleasedAsync(map.Id, TimeSpan.Zero))).Code);
+        await Client.UnmapAsync(map.Id);
         await Client.ReleaseAsync(export.Id);
         Assert.Equal(ErrorCode.NotFound, (await Assert.ThrowsAsync<BufferActorsException>(() => Client.ReleaseAsync(export.Id))).Code);
         await AwaitNoLiveLifecycles();
