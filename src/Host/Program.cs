@@ -1,7 +1,9 @@
 using System.CommandLine;
+using BufferActors.Host;
 using BufferActors.Host.Commands;
 
 var root = new RootCommand("BufferActors: actor-managed lifecycles of Xen gntdev dma-bufs (export, wait, import) on Linux or on the simulator.");
 foreach (var command in DemoCommand.Create()) root.Subcommands.Add(command);
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(SimulatorCommands.Create());
 return root.Parse(args).Invoke();

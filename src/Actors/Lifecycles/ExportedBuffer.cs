@@ -47,8 +47,12 @@ public static class ExportedBuffer
     }
 
     /// <summary>Props for one export lifecycle.</summary>
-    public static Props Props(LifecycleId id, DeviceSession session, Export request, IActorRef requester, ExportSettings? settings = null) =>
-        Akka.Actor.Props.Create(() => new ExportedBufferActor(id, session, request, requester, settings ?? ExportSettings.Default));
+    public static Props Props(LifecycleId id, DeviceSession session, Export request, IActorRef requester, ExportSettings? settings = null)
+    {
+        // Only plain captured values inside the expression: anything else makes Akka compile it on every call.
+        var resolved = settings ?? ExportSettings.Default;
+        return Akka.Actor.Props.Create(() => new ExportedBufferActor(id, session, request, requester, resolved));
+    }
 
     internal sealed record ProbeRelease;
     internal sealed record WaitExpired(long WaiterId);

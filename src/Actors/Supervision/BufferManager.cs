@@ -25,6 +25,9 @@ public static class BufferManager
     }
 
     /// <summary>Props of the root manager.</summary>
-    public static Props Props(DeviceSession session, Settings? settings = null) =>
-        Akka.Actor.Props.Create(() => new BufferManagerActor(session, settings ?? Settings.Default));
+    public static Props Props(DeviceSession session, Settings? settings = null)
+    {
+        var resolved = settings ?? Settings.Default; // plain captures only: see ExportedBuffer.Props
+        return Akka.Actor.Props.Create(() => new BufferManagerActor(session, resolved));
+    }
 }

@@ -30,6 +30,9 @@ public static class DomainLifecycles
     public sealed record DomainStatus(DomainId Domain, bool Dead, int Buffers, long Pages, IReadOnlyList<LifecycleId> Lifecycles);
 
     /// <summary>Props.</summary>
-    public static Props Props(DomainId domain, DeviceSession session, Quotas quotas, ExportSettings? exportSettings = null) =>
-        Akka.Actor.Props.Create(() => new DomainSupervisorActor(domain, session, quotas, exportSettings ?? ExportSettings.Default));
+    public static Props Props(DomainId domain, DeviceSession session, Quotas quotas, ExportSettings? exportSettings = null)
+    {
+        var resolved = exportSettings ?? ExportSettings.Default; // plain captures only: see ExportedBuffer.Props
+        return Akka.Actor.Props.Create(() => new DomainSupervisorActor(domain, session, quotas, resolved));
+    }
 }

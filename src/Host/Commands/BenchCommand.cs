@@ -70,8 +70,8 @@ internal static class BenchCommand
 
     private static Command CreateLifecycle()
     {
-        var iterations = new Option<int>("--iterations") { DefaultValueFactory = _ => 2000, Description = "Timed lifecycles per path and buffer size." };
-        var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => 300, Description = "Untimed lifecycles per path and buffer size first." };
+        var iterations = new Option<int>("--iterations") { DefaultValueFactory = _ => 5000, Description = "Timed lifecycles per path and buffer size." };
+        var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => 500, Description = "Untimed lifecycles per path and buffer size first." };
         var concurrent = new Option<int>("--concurrent") { DefaultValueFactory = _ => 1000, Description = "Lifecycles in flight at once through the actors (0 skips the phase)." };
         var concurrentPages = new Option<int>("--concurrent-pages") { DefaultValueFactory = _ => 16, Description = "Pages per buffer in the concurrent phase." };
         var rounds = new Option<int>("--rounds") { DefaultValueFactory = _ => 5, Description = "Timed rounds per path in the concurrent phase (after one warm-up round)." };
@@ -112,12 +112,17 @@ internal static class BenchCommand
     /// and waits for the release — made directly on the simulated gntdev, and through the actors with the
     /// same device-level calls for the display. The frontend grants every buffer once before the run and
     /// ends its grants after it, so both paths reuse the same refs. Sequential lifecycles are timed one by
-    /// one in alternating blocks (direct, actors, actors, direct, ...) so drift hits both paths alike;
-    /// then <see cref="LifecycleBenchSettings.Concurrent"/> lifecycles run at once through the actors
+    /// one in alternating blocks (direct, actors, actors, direct, ...), the sizes interleaved, so drift hits
+    /// both paths and every size alike; then <see cref="LifecycleBenchSettings.Concurrent"/> lifecycles run at once through the actors
     /// versus one after another directly. Exit code 0 only when the ledger is back at its baseline.
     /// </summary>
     internal static async Task<int> Lifecycle(LifecycleBenchSettings s, TextWriter output)
     {
+        if (s.Iterations < 1 || s.Warmup < 0 || s.Concurrent < 0 || s.ConcurrentPages < 1 || s.Rounds < 1)
+        {
+            output.WriteLine("bench lifecycle: --iterations, --concurrent-pages and --rounds must be at least 1; --warmup and --concurrent at least 0");
+            return 2;
+        }
         int perDomain = DomainLifecycles.Quotas.Default.MaxBuffers;
         int concurrentDomains = s.Concurrent <= 0 ? 0 : (s.Concurrent + perDomain - 1) / perDomain;
         int sizesPages = s.Pages.Sum();
@@ -172,31 +177,34 @@ internal static class BenchCommand
             attachment.Detach();
             await client.DetachAsync(export.Id, display.Name).ConfigureAwait(false);
             await client.ReleaseAsync(export.Id).ConfigureAwait(false);
-            // Released, or NotFound once the lifecycle has already finished: both mean released.
+            // Released, or NotFound once the lifecycle has already retired: both mean released.
             if (await client.WaitReleasedAsync(export.Id, TimeSpan.FromSeconds(10)).ConfigureAwait(false) == WaitReleasedResult.TimedOut)
                 throw new InvalidOperationException($"actors: {export.Id} not released");
         }
 
         output.WriteLine($"lifecycle bench: export -> attach+map(ToDevice) -> detach -> release -> wait, DmaBufFlags.None, {Environment.ProcessorCount} cores, " +
             $"{RuntimeInformation.FrameworkDescription}, {RuntimeInformation.OSDescription}");
-        output.WriteLine($"  sequential: {s.Iterations} timed lifecycles per path and size after {s.Warmup} warm-up, alternating blocks of {BlockSize}");
+        output.WriteLine($"  sequential: {s.Iterations} timed lifecycles per path and size after {s.Warmup} warm-up rounds; blocks of {BlockSize}, " +
+            "direct and actors alternating (ABBA), sizes interleaved");
         output.WriteLine();
         output.WriteLine($"  {"pages",6} {"path",-7} {"mean us",9} {"p50 us",9} {"p99 us",9}   {"actor/direct mean",17} {"p50",6} {"p99",6}");
-        var ratios = new Dictionary<int, double>();
-        for (int i = 0; i < s.Pages.Length; i++)
-        {
-            var refs = sized[i];
-            var direct = new List<double>(s.Iterations);
-            var actors = new List<double>(s.Iterations);
-            for (int w = 0; w < s.Warmup; w++)
+        // Warm-up and measurement both cycle through the sizes, so JIT tiering, thread-pool growth and
+        // GC tuning early in the run do not land on whichever size happens to be measured first.
+        for (int w = 0; w < s.Warmup; w++)
+            foreach (var refs in sized)
             {
                 Direct(frontend.Id, refs);
                 await Actors(frontend.Id, refs).ConfigureAwait(false);
             }
-            for (int done = 0, round = 0; done < s.Iterations; round++)
+        var direct = s.Pages.Select(_ => new List<double>(s.Iterations)).ToArray();
+        var actors = s.Pages.Select(_ => new List<double>(s.Iterations)).ToArray();
+        for (int done = 0, round = 0; done < s.Iterations; round++)
+        {
+            int n = Math.Min(BlockSize, s.Iterations - done);
+            for (int i = 0; i < s.Pages.Length; i++)
             {
-                int n = Math.Min(BlockSize, s.Iterations - done);
-                bool directFirst = round % 2 == 0; // ABBA order
+                var refs = sized[i];
+                bool directFirst = (round + i) % 2 == 0; // ABBA order
                 for (int pass = 0; pass < 2; pass++)
                 {
                     if ((pass == 0) == directFirst)
@@ -204,20 +212,24 @@ internal static class BenchCommand
                         {
                             long t0 = Stopwatch.GetTimestamp();
                             Direct(frontend.Id, refs);
-                            direct.Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+                            direct[i].Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
                         }
                     else
                         for (int k = 0; k < n; k++)
                         {
                             long t0 = Stopwatch.GetTimestamp();
                             await Actors(frontend.Id, refs).ConfigureAwait(false);
-                            actors.Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+                            actors[i].Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
                         }
                 }
-                done += n;
             }
-            var d = Summary.Of(direct);
-            var a = Summary.Of(actors);
+            done += n;
+        }
+        var ratios = new Dictionary<int, double>();
+        for (int i = 0; i < s.Pages.Length; i++)
+        {
+            var d = Summary.Of(direct[i]);
+            var a = Summary.Of(actors[i]);
             ratios[s.Pages[i]] = a.Mean / d.Mean;
             output.WriteLine($"  {s.Pages[i],6} {"direct",-7} {d.Mean,9:F1} {d.P50,9:F1} {d.P99,9:F1}");
             output.WriteLine($"  {s.Pages[i],6} {"actors",-7} {a.Mean,9:F1} {a.P50,9:F1} {a.P99,9:F1}   {a.Mean / d.Mean,17:F2} {a.P50 / d.P50,6:F2} {a.P99 / d.P99,6:F2}");
