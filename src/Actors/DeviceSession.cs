@@ -13,6 +13,12 @@ public sealed class DeviceSession(IGrantDevice device)
     public IGrantDevice Device { get; } = device;
 
     /// <summary>
+    /// Identity of this open device instance, journaled with every kernel object. After a restart,
+    /// objects recorded under another instance died with it (the kernel closed that gntdev file).
+    /// </summary>
+    public Guid InstanceId { get; } = Guid.NewGuid();
+
+    /// <summary>
     /// Fault-injection seam for supervision tests: called by every lifecycle actor on entry to each
     /// message handler with the lifecycle and the handler's message name; throwing from it makes the
     /// handler fail. Null in production.

@@ -15,6 +15,8 @@ public enum ErrorCode
     InvalidArgument,
     /// <summary>The frontend domain is dead; no new lifecycle is started for it.</summary>
     DomainDead,
+    /// <summary>The journal failed or rejected the write; the lifecycle was stopped and released what it held.</summary>
+    Journal,
 }
 
 /// <summary>The reply to a request that failed; nothing else changed.</summary>

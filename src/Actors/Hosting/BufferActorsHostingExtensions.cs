@@ -1,5 +1,7 @@
 using Akka.Hosting;
 using BufferActors.Actors.Api;
+using BufferActors.Actors.Lifecycles;
+using BufferActors.Actors.Persistence;
 using BufferActors.Actors.Supervision;
 using BufferActors.Native.Linux;
 using BufferActors.Native.Simulation;
@@ -47,8 +49,19 @@ public static class BufferActorsHostingExtensions
     }
 
     /// <summary>Starts the root manager on an Akka.Hosting builder and registers it under <see cref="BufferManagerKey"/>.</summary>
-    public static AkkaConfigurationBuilder WithBufferActors(this AkkaConfigurationBuilder builder, DeviceSession session, BufferActorsOptions options) =>
-        builder.WithActors((system, registry) =>
+    public static AkkaConfigurationBuilder WithBufferActors(this AkkaConfigurationBuilder builder, DeviceSession session, BufferActorsOptions options)
+    {
+        if (options.Journal is { } journal)
+        {
+            journal.Prepare();
+            builder.AddHocon(journal.ToConfig(), HoconAddMode.Prepend);
+        }
+        return builder.WithActors((system, registry) =>
+        {
+            var journalActor = options.Journal is null ? null : system.ActorOf(LifecycleJournal.Props(), "journal");
+            var services = new LifecycleServices(session, journalActor, TimeProvider.System, TimeSpan.FromSeconds(10));
             registry.Register<BufferManagerKey>(system.ActorOf(
-                BufferManager.Props(session, new BufferManager.Settings(options.Quotas, options.Export)), "buffers")));
+                BufferManager.Props(services, new BufferManager.Settings(options.Quotas, options.Export)), "buffers"));
+        });
+    }
 }

@@ -27,12 +27,18 @@ public sealed record BufferActorsOptions
     /// <summary>Export timings; <see cref="ExportSettings.Default"/> by default.</summary>
     public ExportSettings Export { get; init; } = ExportSettings.Default;
 
+    /// <summary>
+    /// Where lifecycles are journaled: an embedded SQLite file <c>bufferactors-journal.db</c> by default;
+    /// PostgreSQL by connection string; null turns journaling off.
+    /// </summary>
+    public Persistence.JournalStorage? Journal { get; init; } = new Persistence.JournalStorage.Sqlite("bufferactors-journal.db");
+
     /// <summary>Timeout of each client request; 30 s by default.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// Reads options from configuration keys (e.g. the <c>BufferActors</c> section): <c>Device</c>
-    /// (linux | simulator), <c>DevicePath</c>, <c>MaxBuffersPerDomain</c>, <c>MaxPagesPerDomain</c>,
+    /// (linux | simulator), <c>DevicePath</c>, <c>Journal</c> (SQLite path, PostgreSQL connection string, or "none"), <c>MaxBuffersPerDomain</c>, <c>MaxPagesPerDomain</c>,
     /// <c>RequestTimeoutSeconds</c>. Absent keys keep their defaults; an invalid value throws with the key's name.
     /// </summary>
     public static BufferActorsOptions FromConfiguration(Func<string, string?> get)
@@ -46,6 +52,8 @@ public sealed record BufferActorsOptions
                     : throw new ArgumentException($"BufferActors:Device must be 'linux' or 'simulator', not '{device}'"),
             };
         if (get("DevicePath") is { } path) o = o with { DevicePath = path };
+        if (get("Journal") is { } journal)
+            o = o with { Journal = journal is "" or "none" ? null : Persistence.JournalStorage.Parse(journal) };
         int buffers = ReadInt(get, "MaxBuffersPerDomain") ?? o.Quotas.MaxBuffers;
         long pages = ReadInt(get, "MaxPagesPerDomain") ?? o.Quotas.MaxPages;
         o = o with { Quotas = new DomainLifecycles.Quotas(buffers, pages) };

@@ -47,11 +47,18 @@ public static class ExportedBuffer
     }
 
     /// <summary>Props for one export lifecycle.</summary>
-    public static Props Props(LifecycleId id, DeviceSession session, Export request, IActorRef requester, ExportSettings? settings = null)
+    public static Props Props(LifecycleId id, LifecycleServices services, Export request, IActorRef requester, ExportSettings? settings = null)
     {
         // Only plain captured values inside the expression: anything else makes Akka compile it on every call.
         var resolved = settings ?? ExportSettings.Default;
-        return Akka.Actor.Props.Create(() => new ExportedBufferActor(id, session, request, requester, resolved));
+        return Akka.Actor.Props.Create(() => new ExportedBufferActor(id, services, request, requester, resolved));
+    }
+
+    /// <summary>Props that adopt an export still live on this device instance after a restart.</summary>
+    public static Props Adopt(LifecycleServices services, Persistence.LifecycleRecord record, ExportSettings settings)
+    {
+        var id = record.Id;
+        return Akka.Actor.Props.Create(() => new ExportedBufferActor(id, services, record, settings));
     }
 
     internal sealed record ProbeRelease;

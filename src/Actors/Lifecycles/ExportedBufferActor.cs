@@ -1,4 +1,7 @@
 using Akka.Event;
+using LifecycleEvent = BufferActors.Actors.Persistence.LifecycleEvent;
+using LifecycleRecord = BufferActors.Actors.Persistence.LifecycleRecord;
+using Events = BufferActors.Actors.Persistence;
 using static BufferActors.Actors.Lifecycles.ExportedBuffer;
 
 namespace BufferActors.Actors.Lifecycles;
@@ -10,34 +13,45 @@ namespace BufferActors.Actors.Lifecycles;
 /// exactly once. If the actor stops for any reason (failure, domain death, shutdown) its fd is closed
 /// in <see cref="PostStop"/>; the kernel then releases the buffer when the last device lets go.
 /// </summary>
-public sealed class ExportedBufferActor : ReceiveActor, IWithTimers
+public sealed class ExportedBufferActor : JournaledLifecycleActor
 {
-    private readonly LifecycleId _id;
-    private readonly DeviceSession _session;
     private readonly ExportSettings _settings;
-    private readonly Dictionary<string, DmaDirection> _attachments = [];
     private readonly Dictionary<long, IActorRef> _waiters = [];
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Export? _request;
+    private readonly IActorRef? _requester;
     private ExportedDmaBuf? _export;
     private State _state = State.Exported;
     private bool _fdOpen;
     private long _nextWaiter;
     private TimeSpan _probeDelay;
-    private DateTime _closedAt;
+    private DateTimeOffset _closedAt;
     private bool _quarantined;
 
-    private readonly Export _request;
-    private readonly IActorRef _requester;
-
     /// <summary>Creates the lifecycle; the export itself happens in <see cref="PreStart"/>.</summary>
-    public ExportedBufferActor(LifecycleId id, DeviceSession session, Export request, IActorRef requester, ExportSettings settings)
+    public ExportedBufferActor(LifecycleId id, LifecycleServices services, Export request, IActorRef requester, ExportSettings settings)
+        : base(id, services, null)
     {
-        _id = id;
-        _session = session;
         _settings = settings;
         _request = request;
         _requester = requester;
+        Become();
+    }
 
+    /// <summary>Adopts an export that is still live on this device instance after a restart.</summary>
+    public ExportedBufferActor(LifecycleId id, LifecycleServices services, LifecycleRecord adopted, ExportSettings settings)
+        : base(id, services, adopted)
+    {
+        _settings = settings;
+        _export = new ExportedDmaBuf(adopted.Fd ?? -1, id.Domain, [.. adopted.Refs], adopted.Flags);
+        _fdOpen = true;
+        _state = adopted.State == "Releasing" ? State.Releasing : State.Exported;
+        _nextWaiter = adopted.OpenWaits.IsEmpty ? 0 : adopted.OpenWaits.Max() + 1;
+        Become();
+    }
+
+    private void Become()
+    {
         Handle<Attach>(OnAttach);
         Handle<Detach>(OnDetach);
         Handle<Release>(_ => OnRelease());
@@ -46,31 +60,35 @@ public sealed class ExportedBufferActor : ReceiveActor, IWithTimers
         Handle<ProbeRelease>(_ => OnProbe());
         Handle<LifecycleStatus.Get>(_ => Sender.Tell(Status()));
         Receive<Retire>(_ => Context.Stop(Self));
-        ReceiveAny(m => Sender.Tell(new OperationFailed(ErrorCode.InvalidArgument, $"{_id} does not take {m.GetType().Name}")));
+        RefuseOthers();
     }
 
-    /// <summary>Timers (wait deadlines, release probes); cancelled automatically when the actor stops.</summary>
-    public ITimerScheduler Timers { get; set; } = null!;
-
-    private void Handle<T>(Action<T> handler) => Receive<T>(m =>
-    {
-        _session.Checkpoint(_id, typeof(T).Name);
-        handler(m);
-    });
-
-    /// <summary>Exports; a refused export is answered to the requester and ends the lifecycle with nothing held.</summary>
+    /// <summary>Exports and journals it; a refused export is answered and ends the lifecycle with nothing held.</summary>
     protected override void PreStart()
     {
-        var failure = DeviceCall.Try(() => _export = _session.Export(_request.Flags, _request.Domain, _request.Refs));
+        if (_request is null || _requester is null)
+        {
+            if (_state == State.Releasing && Record.Attachments.IsEmpty) CloseAndProbe(); // adopted mid-release
+            return;
+        }
+        var requester = _requester;
+        var requested = new Events.ExportRequested(Id, Now, [.. _request.Refs], _request.Flags);
+        var failure = DeviceCall.Try(() => _export = Session.Export(_request.Flags, _request.Domain, _request.Refs));
         if (failure is not null)
         {
-            _requester.Tell(failure);
             _state = State.Released; // nothing is held
-            Context.Parent.Tell(new LifecycleFinished(_id));
+            Persist([requested, new Events.Failed(Id, Now, failure.Code, failure.Detail, failure.Errno)],
+                () => { requester.Tell(failure); Finished(); },
+                _ => { requester.Tell(failure); Finished(); });
             return;
         }
         _fdOpen = true;
-        _requester.Tell(new Exported(_id, _export!.Fd, _export.PageCount, _export.Flags));
+        var export = _export!;
+        var events = new List<LifecycleEvent> { requested, new Events.Exported(Id, Now, export.Fd, export.PageCount, Session.InstanceId) };
+        if (export.Flags != DmaBufFlags.None) events.Add(new Events.ReservationDecreased(Id, Now, export.PageCount));
+        Persist(events,
+            () => requester.Tell(new Exported(Id, export.Fd, export.PageCount, export.Flags)),
+            reason => JournalLost(requester, reason));
     }
 
     private void OnAttach(Attach m)
@@ -82,70 +100,88 @@ public sealed class ExportedBufferActor : ReceiveActor, IWithTimers
         }
         if (_state != State.Exported)
         {
-            Sender.Tell(new OperationFailed(ErrorCode.InvalidState, $"{_id} is {_state}: no new attachments"));
+            Sender.Tell(new OperationFailed(ErrorCode.InvalidState, $"{Id} is {_state}: no new attachments"));
             return;
         }
-        if (_attachments.TryGetValue(m.Consumer, out var dir) && dir != m.Direction)
+        if (Record.Attachments.TryGetValue(m.Consumer, out var dir))
         {
             // The exporter caches one direction per attachment; another one is EBUSY in the kernel.
-            Sender.Tell(new OperationFailed(ErrorCode.Device, $"{m.Consumer} is attached {dir}, not {m.Direction}", Errno.EBUSY));
+            Sender.Tell(dir == m.Direction
+                ? new Attached(Id, m.Consumer, m.Direction, Record.Attachments.Count)
+                : new OperationFailed(ErrorCode.Device, $"{m.Consumer} is attached {dir}, not {m.Direction}", Errno.EBUSY));
             return;
         }
-        _attachments[m.Consumer] = m.Direction;
-        Sender.Tell(new Attached(_id, m.Consumer, m.Direction, _attachments.Count));
+        var caller = Sender;
+        Persist(new Events.Attached(Id, Now, m.Consumer, m.Direction),
+            () => caller.Tell(new Attached(Id, m.Consumer, m.Direction, Record.Attachments.Count)),
+            reason => JournalLost(caller, reason));
     }
 
     private void OnDetach(Detach m)
     {
-        if (!_attachments.Remove(m.Consumer))
+        if (!Record.Attachments.ContainsKey(m.Consumer))
         {
-            Sender.Tell(new OperationFailed(ErrorCode.NotFound, $"{m.Consumer} is not attached to {_id}"));
+            Sender.Tell(new OperationFailed(ErrorCode.NotFound, $"{m.Consumer} is not attached to {Id}"));
             return;
         }
-        Sender.Tell(new Detached(_id, m.Consumer, _attachments.Count));
-        if (_state == State.Releasing && _attachments.Count == 0) CloseAndProbe();
+        var caller = Sender;
+        Persist(new Events.Detached(Id, Now, m.Consumer), () =>
+        {
+            caller.Tell(new Detached(Id, m.Consumer, Record.Attachments.Count));
+            if (_state == State.Releasing && Record.Attachments.IsEmpty) CloseAndProbe();
+        }, reason => JournalLost(caller, reason));
     }
 
     private void OnRelease()
     {
         if (_state != State.Exported)
         {
-            Sender.Tell(new ReleaseAccepted(_id, _attachments.Count));
+            Sender.Tell(new ReleaseAccepted(Id, Record.Attachments.Count));
             return;
         }
-        _state = State.Releasing;
-        Sender.Tell(new ReleaseAccepted(_id, _attachments.Count));
-        if (_attachments.Count == 0) CloseAndProbe();
+        var caller = Sender;
+        Persist(new Events.ReleaseRequested(Id, Now), () =>
+        {
+            _state = State.Releasing;
+            caller.Tell(new ReleaseAccepted(Id, Record.Attachments.Count));
+            if (Record.Attachments.IsEmpty) CloseAndProbe();
+        }, reason => JournalLost(caller, reason));
     }
 
     private void OnWaitReleased(WaitReleased m)
     {
         if (_state == State.Released)
         {
-            Sender.Tell(new WaitResult(_id, WaitReleasedResult.Released));
+            Sender.Tell(new WaitResult(Id, WaitReleasedResult.Released));
             return;
         }
         if (m.Timeout <= TimeSpan.Zero)
         {
-            Sender.Tell(new WaitResult(_id, WaitReleasedResult.TimedOut));
+            Sender.Tell(new WaitResult(Id, WaitReleasedResult.TimedOut));
             return;
         }
+        var caller = Sender;
         long waiter = _nextWaiter++;
-        Timers.StartSingleTimer(("wait", waiter), new WaitExpired(waiter), m.Timeout);
-        _waiters.Add(waiter, Sender);
+        Persist(new Events.WaitRequested(Id, Now, waiter, m.Timeout), () =>
+        {
+            Timers.StartSingleTimer(("wait", waiter), new WaitExpired(waiter), m.Timeout);
+            _waiters.Add(waiter, caller);
+        }, reason => JournalLost(caller, reason));
     }
 
     private void OnWaitExpired(WaitExpired m)
     {
-        if (_waiters.Remove(m.WaiterId, out var who)) who.Tell(new WaitResult(_id, WaitReleasedResult.TimedOut));
+        if (!_waiters.Remove(m.WaiterId, out var who)) return;
+        Persist(new Events.WaitAnswered(Id, Now, m.WaiterId, WaitReleasedResult.TimedOut),
+            () => who.Tell(new WaitResult(Id, WaitReleasedResult.TimedOut)),
+            reason => JournalLost(who, reason));
     }
 
     private void CloseAndProbe()
     {
-        _closedAt = DateTime.UtcNow;
+        _closedAt = Now;
         _fdOpen = false; // before the call: if the probe throws after the close, PostStop must not close the number again
-        var probe = _session.CloseAndProbe(_export!.Fd);
-        if (probe == WaitReleasedResult.TimedOut)
+        if (Session.CloseAndProbe(_export!.Fd) == WaitReleasedResult.TimedOut)
         {
             // Someone we were not told about still holds the buffer: poll with back-off, never give up silently.
             _state = State.AwaitingExternalRelease;
@@ -159,28 +195,41 @@ public sealed class ExportedBufferActor : ReceiveActor, IWithTimers
     private void OnProbe()
     {
         if (_state != State.AwaitingExternalRelease) return;
-        if (_session.Probe(_export!.Fd) != WaitReleasedResult.TimedOut)
+        if (Session.Probe(_export!.Fd) != WaitReleasedResult.TimedOut)
         {
             Finish();
             return;
         }
-        if (!_quarantined && DateTime.UtcNow - _closedAt >= _settings.QuarantineAfter)
+        if (!_quarantined && Now - _closedAt >= _settings.QuarantineAfter)
         {
             _quarantined = true;
-            _log.Warning("{0}: fd {1} still held after {2}; quarantined, still polling", _id, _export.Fd, _settings.QuarantineAfter);
+            _log.Warning("{0}: fd {1} still held after {2}; quarantined, still polling", Id, _export.Fd, _settings.QuarantineAfter);
         }
         _probeDelay = TimeSpan.FromTicks(Math.Min(_probeDelay.Ticks * 2, _settings.MaxProbe.Ticks));
         Timers.StartSingleTimer("probe", new ProbeRelease(), _probeDelay);
     }
 
+    /// <summary>The buffer is released: journal it with the reservation and every waiter's answer, then answer them.</summary>
     private void Finish()
     {
         _state = State.Released;
-        AnswerWaiters(WaitReleasedResult.Released);
-        Context.Parent.Tell(new LifecycleFinished(_id));
+        var events = new List<LifecycleEvent> { new Events.Released(Id, Now) };
+        if (Record.ReservationPages > 0) events.Add(new Events.ReservationRestored(Id, Now, Record.ReservationPages));
+        events.AddRange(_waiters.Keys.Select(w => new Events.WaitAnswered(Id, Now, w, WaitReleasedResult.Released)));
+        Persist(events, () =>
+        {
+            AnswerWaiters(WaitReleasedResult.Released);
+            Finished();
+        }, reason =>
+        {
+            // Released in the kernel all the same: callers hear it, the journal will show the lifecycle unfinished.
+            _log.Error("{0}: released but not journaled: {1}", Id, reason);
+            AnswerWaiters(WaitReleasedResult.Released);
+            Context.Stop(Self);
+        });
     }
 
-    private LifecycleStatus Status() => new(_id, _state.ToString(), _export?.Fd, _export?.PageCount ?? 0, _attachments.Count, _quarantined);
+    private LifecycleStatus Status() => new(Id, _state.ToString(), _export?.Fd, _export?.PageCount ?? 0, Record.Attachments.Count, _quarantined);
 
     /// <summary>Cleanup on every way out: close the fd if still open, answer every waiter.</summary>
     protected override void PostStop()
@@ -192,7 +241,7 @@ public sealed class ExportedBufferActor : ReceiveActor, IWithTimers
             if (_fdOpen && _export is not null)
             {
                 _fdOpen = false;
-                if (_session.CloseAndProbe(_export.Fd) == WaitReleasedResult.TimedOut) result = WaitReleasedResult.TimedOut;
+                if (Session.CloseAndProbe(_export.Fd) == WaitReleasedResult.TimedOut) result = WaitReleasedResult.TimedOut;
             }
         }
         finally
@@ -203,7 +252,7 @@ public sealed class ExportedBufferActor : ReceiveActor, IWithTimers
 
     private void AnswerWaiters(WaitReleasedResult result)
     {
-        foreach (var who in _waiters.Values) who.Tell(new WaitResult(_id, result));
+        foreach (var who in _waiters.Values) who.Tell(new WaitResult(Id, result));
         _waiters.Clear();
     }
 }

@@ -16,6 +16,6 @@ public static class GrantMap
     public sealed record Unmapped(LifecycleId Id);
 
     /// <summary>Props for one map lifecycle.</summary>
-    public static Props Props(LifecycleId id, DeviceSession session, Map request, IActorRef requester) =>
-        Akka.Actor.Props.Create(() => new GrantMapActor(id, session, request, requester));
+    public static Props Props(LifecycleId id, LifecycleServices services, Map request, IActorRef requester) =>
+        Akka.Actor.Props.Create(() => new GrantMapActor(id, services, request, requester));
 }

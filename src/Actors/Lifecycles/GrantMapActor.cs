@@ -1,51 +1,53 @@
+using LifecycleEvent = BufferActors.Actors.Persistence.LifecycleEvent;
+using LifecycleRecord = BufferActors.Actors.Persistence.LifecycleRecord;
+using Events = BufferActors.Actors.Persistence;
 using static BufferActors.Actors.Lifecycles.GrantMap;
 
 namespace BufferActors.Actors.Lifecycles;
 
 /// <summary>Foreign grant refs mapped into the host for CPU access; unmapped exactly once, on request or on any stop.</summary>
-public sealed class GrantMapActor : ReceiveActor
+public sealed class GrantMapActor : JournaledLifecycleActor
 {
-    private readonly LifecycleId _id;
-    private readonly DeviceSession _session;
     private readonly Map _request;
     private readonly IActorRef _requester;
     private GrantMapping? _mapping;
 
     /// <summary>Creates the lifecycle; the map happens in <see cref="PreStart"/>.</summary>
-    public GrantMapActor(LifecycleId id, DeviceSession session, Map request, IActorRef requester)
+    public GrantMapActor(LifecycleId id, LifecycleServices services, Map request, IActorRef requester) : base(id, services, null)
     {
-        _id = id;
-        _session = session;
         _request = request;
         _requester = requester;
-        Receive<Unmap>(_ =>
-        {
-            _session.Checkpoint(_id, nameof(Unmap));
-            UnmapOnce();
-            Sender.Tell(new Unmapped(_id));
-            Context.Parent.Tell(new LifecycleFinished(_id));
-        });
+        Handle<Unmap>(_ => OnUnmap());
+        Handle<LifecycleStatus.Get>(_ => Sender.Tell(new LifecycleStatus(Id, Record.State, null, _request.Refs.Count, 0, false)));
         Receive<Retire>(_ => Context.Stop(Self));
-        Receive<LifecycleStatus.Get>(_ =>
-        {
-            _session.Checkpoint(_id, nameof(LifecycleStatus.Get));
-            Sender.Tell(new LifecycleStatus(_id, _mapping is null ? "Unmapped" : "Mapped", null, _request.Refs.Count, 0, false));
-        });
-        ReceiveAny(m => Sender.Tell(new OperationFailed(ErrorCode.InvalidArgument, $"{_id} does not take {m.GetType().Name}")));
+        RefuseOthers();
     }
 
-    /// <summary>Maps; a refused map is answered to the requester and ends the lifecycle with nothing held.</summary>
+    /// <summary>Maps and journals the outcome; a refused map is answered and ends the lifecycle with nothing held.</summary>
     protected override void PreStart()
     {
+        var requested = new Events.MapRequested(Id, Now, [.. _request.Refs], _request.ReadOnly);
         var refs = _request.Refs as uint[] ?? [.. _request.Refs];
-        var failure = DeviceCall.Try(() => _mapping = _session.Device.MapGrantRefs(_request.Domain, refs, _request.ReadOnly));
+        var failure = DeviceCall.Try(() => _mapping = Session.Device.MapGrantRefs(_request.Domain, refs, _request.ReadOnly));
         if (failure is not null)
         {
-            _requester.Tell(failure);
-            Context.Parent.Tell(new LifecycleFinished(_id));
+            Persist([requested, new Events.Failed(Id, Now, failure.Code, failure.Detail, failure.Errno)],
+                () => { _requester.Tell(failure); Finished(); },
+                _ => { _requester.Tell(failure); Finished(); });
             return;
         }
-        _requester.Tell(new Mapped(_id, _mapping!.Pages));
+        Persist([requested, new Events.Mapped(Id, Now, _mapping!.Index, Session.InstanceId)],
+            () => _requester.Tell(new Mapped(Id, _mapping.Pages)),
+            reason => JournalLost(_requester, reason));
+    }
+
+    private void OnUnmap()
+    {
+        var caller = Sender;
+        UnmapOnce();
+        Persist([new Events.ReleaseRequested(Id, Now), new Events.Unmapped(Id, Now)],
+            () => { caller.Tell(new Unmapped(Id)); Finished(); },
+            reason => JournalLost(caller, reason));
     }
 
     /// <summary>Every way out unmaps, once.</summary>
@@ -55,7 +57,7 @@ public sealed class GrantMapActor : ReceiveActor
     {
         if (_mapping is null) return;
         // A failed unmap changes nothing in the device, so PostStop retrying it is not a double unmap.
-        _session.Device.UnmapGrantRefs(_mapping);
+        Session.Device.UnmapGrantRefs(_mapping);
         _mapping = null;
     }
 }

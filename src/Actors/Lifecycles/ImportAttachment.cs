@@ -16,6 +16,13 @@ public static class ImportAttachment
     public sealed record Released(LifecycleId Id);
 
     /// <summary>Props for one import lifecycle.</summary>
-    public static Props Props(LifecycleId id, DeviceSession session, Import request, IActorRef requester) =>
-        Akka.Actor.Props.Create(() => new ImportAttachmentActor(id, session, request, requester));
+    public static Props Props(LifecycleId id, LifecycleServices services, Import request, IActorRef requester) =>
+        Akka.Actor.Props.Create(() => new ImportAttachmentActor(id, services, request, requester));
+
+    /// <summary>Props that adopt an import still live on this device instance after a restart.</summary>
+    public static Props Adopt(LifecycleServices services, Persistence.LifecycleRecord record)
+    {
+        var id = record.Id;
+        return Akka.Actor.Props.Create(() => new ImportAttachmentActor(id, services, record));
+    }
 }

@@ -1,3 +1,6 @@
+using LifecycleEvent = BufferActors.Actors.Persistence.LifecycleEvent;
+using LifecycleRecord = BufferActors.Actors.Persistence.LifecycleRecord;
+using Events = BufferActors.Actors.Persistence;
 using static BufferActors.Actors.Lifecycles.ImportAttachment;
 
 namespace BufferActors.Actors.Lifecycles;
@@ -7,48 +10,63 @@ namespace BufferActors.Actors.Lifecycles;
 /// issues IMP_RELEASE exactly once: the kernel ends every grant, parking refs the frontend still maps
 /// on its deferred list with their pages pinned, then unmaps, detaches and drops the buffer.
 /// </summary>
-public sealed class ImportAttachmentActor : ReceiveActor
+public sealed class ImportAttachmentActor : JournaledLifecycleActor
 {
-    private readonly LifecycleId _id;
-    private readonly DeviceSession _session;
     private readonly Import _request;
-    private readonly IActorRef _requester;
-    private ImportedDmaBuf? _import;
+    private readonly IActorRef? _requester;
+    private int? _importedFd;
 
     /// <summary>Creates the lifecycle; the import happens in <see cref="PreStart"/>.</summary>
-    public ImportAttachmentActor(LifecycleId id, DeviceSession session, Import request, IActorRef requester)
+    public ImportAttachmentActor(LifecycleId id, LifecycleServices services, Import request, IActorRef requester) : base(id, services, null)
     {
-        _id = id;
-        _session = session;
         _request = request;
         _requester = requester;
-        Receive<Release>(_ =>
-        {
-            _session.Checkpoint(_id, nameof(Release));
-            ReleaseOnce();
-            Sender.Tell(new Released(_id));
-            Context.Parent.Tell(new LifecycleFinished(_id));
-        });
-        Receive<Retire>(_ => Context.Stop(Self));
-        Receive<LifecycleStatus.Get>(_ =>
-        {
-            _session.Checkpoint(_id, nameof(LifecycleStatus.Get));
-            Sender.Tell(new LifecycleStatus(_id, _import is null ? "Released" : "Granted", _request.Fd, _request.PageCount, 0, false));
-        });
-        ReceiveAny(m => Sender.Tell(new OperationFailed(ErrorCode.InvalidArgument, $"{_id} does not take {m.GetType().Name}")));
+        Become();
     }
 
-    /// <summary>Imports; a refused import is answered to the requester and ends the lifecycle with nothing held.</summary>
+    /// <summary>Adopts an import that is still live on this device instance after a restart.</summary>
+    public ImportAttachmentActor(LifecycleId id, LifecycleServices services, LifecycleRecord adopted) : base(id, services, adopted)
+    {
+        _request = new Import(id.Domain, adopted.Fd ?? -1, adopted.PageCount);
+        _importedFd = adopted.Fd;
+        Become();
+    }
+
+    private void Become()
+    {
+        Handle<Release>(_ => OnRelease());
+        Handle<LifecycleStatus.Get>(_ => Sender.Tell(new LifecycleStatus(Id, Record.State, _request.Fd, _request.PageCount, 0, false)));
+        Receive<Retire>(_ => Context.Stop(Self));
+        RefuseOthers();
+    }
+
+    /// <summary>Imports and journals the outcome; a refused import is answered and ends the lifecycle with nothing held.</summary>
     protected override void PreStart()
     {
-        var failure = DeviceCall.Try(() => _import = _session.Device.ImportDmaBuf(_request.Fd, _request.PageCount, _request.Domain));
+        if (_requester is null) return; // adopted
+        var requested = new Events.ImportRequested(Id, Now, _request.Fd, _request.PageCount);
+        ImportedDmaBuf? import = null;
+        var failure = DeviceCall.Try(() => import = Session.Device.ImportDmaBuf(_request.Fd, _request.PageCount, _request.Domain));
         if (failure is not null)
         {
-            _requester.Tell(failure);
-            Context.Parent.Tell(new LifecycleFinished(_id));
+            Persist([requested, new Events.Failed(Id, Now, failure.Code, failure.Detail, failure.Errno)],
+                () => { _requester.Tell(failure); Finished(); },
+                _ => { _requester.Tell(failure); Finished(); });
             return;
         }
-        _requester.Tell(new Imported(_id, _import!.Fd, _import.Refs));
+        _importedFd = import!.Fd;
+        Persist([requested, new Events.Granted(Id, Now, [.. import.Refs], Session.InstanceId)],
+            () => _requester.Tell(new Imported(Id, import.Fd, import.Refs)),
+            reason => JournalLost(_requester, reason));
+    }
+
+    private void OnRelease()
+    {
+        var caller = Sender;
+        ReleaseOnce();
+        Persist([new Events.ReleaseRequested(Id, Now), new Events.AccessEnded(Id, Now)],
+            () => { caller.Tell(new Released(Id)); Finished(); },
+            reason => JournalLost(caller, reason));
     }
 
     /// <summary>Every way out releases the import, once.</summary>
@@ -56,9 +74,9 @@ public sealed class ImportAttachmentActor : ReceiveActor
 
     private void ReleaseOnce()
     {
-        if (_import is null) return;
+        if (_importedFd is not { } fd) return;
         // A failed release changes nothing in the device, so PostStop retrying it is not a double release.
-        _session.Device.ReleaseImport(_import.Fd);
-        _import = null;
+        Session.Device.ReleaseImport(fd);
+        _importedFd = null;
     }
 }

@@ -1,4 +1,5 @@
 using BufferActors.Actors.Lifecycles;
+using BufferActors.Actors.Persistence;
 
 namespace BufferActors.Actors.Supervision;
 
@@ -25,9 +26,32 @@ public static class BufferManager
     }
 
     /// <summary>Props of the root manager.</summary>
-    public static Props Props(DeviceSession session, Settings? settings = null)
+    public static Props Props(DeviceSession session, Settings? settings = null) =>
+        Props(LifecycleServices.Unjournaled(session), settings);
+
+    /// <summary>Props of the root manager with explicit services (e.g. a journal).</summary>
+    public static Props Props(LifecycleServices services, Settings? settings = null)
     {
         var resolved = settings ?? Settings.Default; // plain captures only: see ExportedBuffer.Props
-        return Akka.Actor.Props.Create(() => new BufferManagerActor(session, resolved));
+        return Akka.Actor.Props.Create(() => new BufferManagerActor(services, resolved));
+    }
+
+    /// <summary>Ask what the start-up recovery found.</summary>
+    public sealed record GetRecoveryReport;
+
+    /// <summary>
+    /// What a start on an existing journal found: lifecycles adopted again (still live on this device
+    /// instance), lifecycles closed as <c>Reclaimed</c> (their device instance died with the old process),
+    /// and the frontend domains whose backends must tell them their buffers are gone.
+    /// </summary>
+    public sealed record RecoveryReport(
+        long EventsRecovered,
+        bool FromSnapshot,
+        IReadOnlyList<LifecycleId> Adopted,
+        IReadOnlyList<(LifecycleId Id, string Reason)> Reclaimed,
+        IReadOnlyList<DomainId> FrontendsToTell)
+    {
+        /// <summary>The report of a start without a journal.</summary>
+        public static RecoveryReport Empty { get; } = new(0, false, [], [], []);
     }
 }

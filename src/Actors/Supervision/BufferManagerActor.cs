@@ -1,4 +1,5 @@
 using BufferActors.Actors.Lifecycles;
+using BufferActors.Actors.Persistence;
 using static BufferActors.Actors.Supervision.BufferManager;
 
 namespace BufferActors.Actors.Supervision;
@@ -7,17 +8,81 @@ namespace BufferActors.Actors.Supervision;
 /// The root: validates requests, gives each new lifecycle its stable id, creates one supervisor per
 /// frontend domain on demand, routes lifecycle commands to it, and aggregates status.
 /// </summary>
-public sealed class BufferManagerActor : ReceiveActor
+public sealed class BufferManagerActor : ReceiveActor, IWithUnboundedStash
 {
-    private readonly DeviceSession _session;
+    private readonly LifecycleServices _services;
     private readonly BufferManager.Settings _settings;
     private long _nextSequence = 1;
+    private RecoveryReport _report = RecoveryReport.Empty;
 
-    /// <summary>Creates the manager.</summary>
-    public BufferManagerActor(DeviceSession session, BufferManager.Settings settings)
+    /// <summary>Creates the manager. With a journal it first recovers, stashing requests until then.</summary>
+    public BufferManagerActor(LifecycleServices services, BufferManager.Settings settings)
     {
-        _session = session;
+        _services = services;
         _settings = settings;
+        if (services.Journal is null) Ready();
+        else Recovering();
+    }
+
+    /// <inheritdoc />
+    public IStash Stash { get; set; } = null!;
+
+    private DeviceSession Session => _services.Session;
+
+    /// <inheritdoc />
+    protected override void PreStart() => _services.Journal?.Tell(new LifecycleJournal.GetLive());
+
+    private void Recovering()
+    {
+        Receive<LifecycleJournal.Live>(live =>
+        {
+            Reconcile(live);
+            Become(Ready);
+            Stash.UnstashAll();
+        });
+        ReceiveAny(_ => Stash.Stash());
+    }
+
+    /// <summary>
+    /// Lifecycles recorded on this very device instance are adopted again; the others died with the
+    /// old gntdev instance (the kernel released imports and maps, and releases exports when their
+    /// consumers let go) and are closed with a <see cref="Reclaimed"/> event.
+    /// </summary>
+    private void Reconcile(LifecycleJournal.Live live)
+    {
+        _nextSequence = Math.Max(_nextSequence, live.NextSequence);
+        var adopted = new List<LifecycleId>();
+        var reclaimed = new List<(LifecycleId, string)>();
+        var events = new List<LifecycleEvent>();
+        foreach (var record in live.Lifecycles)
+        {
+            bool sameInstance = record.Device == Session.InstanceId;
+            if (sameInstance && record.Id.Kind != LifecycleKind.Map)
+            {
+                Route(record.Id.Domain, new DomainLifecycles.Adopt(record), create: true);
+                adopted.Add(record.Id);
+                continue;
+            }
+            string reason = (record.Id.Kind, sameInstance) switch
+            {
+                (LifecycleKind.Map, true) => "a mapping cannot be adopted; it is unmapped when this process exits",
+                (LifecycleKind.Map, false) => "unmapped when the old process exited",
+                (LifecycleKind.Import, _) => "the old gntdev instance was closed: its grants were ended (or deferred by the kernel until the frontend unmaps)",
+                _ => "the old gntdev instance is gone: the kernel releases the buffer when its last consumer lets go",
+            };
+            reclaimed.Add((record.Id, reason));
+            events.Add(new Reclaimed(record.Id, _services.Clock.GetUtcNow(), reason));
+        }
+        if (events.Count > 0) _services.Journal!.Tell(new LifecycleJournal.Record(0, events));
+        var tell = reclaimed.Where(r => r.Item1.Kind != LifecycleKind.Map).Select(r => r.Item1.Domain).Distinct().OrderBy(d => d.Value).ToList();
+        _report = new RecoveryReport(live.EventsRecovered, live.FromSnapshot, adopted, reclaimed, tell);
+    }
+
+    private void Ready()
+    {
+        Receive<LifecycleJournal.Recorded>(_ => { });
+        Receive<LifecycleJournal.RecordFailed>(_ => { });
+        Receive<GetRecoveryReport>(_ => Sender.Tell(_report));
         Receive<ExportedBuffer.Export>(m => StartLifecycle(LifecycleKind.Export, m.Domain, m, m.Refs.Count));
         Receive<ImportAttachment.Import>(m => StartLifecycle(LifecycleKind.Import, m.Domain, m, m.PageCount));
         Receive<GrantMap.Map>(m => StartLifecycle(LifecycleKind.Map, m.Domain, m, m.Refs.Count));
@@ -36,9 +101,9 @@ public sealed class BufferManagerActor : ReceiveActor
             Sender.Tell(new OperationFailed(ErrorCode.InvalidArgument, $"domain id 0x{domain.Value:X4} is reserved", Errno.EINVAL));
             return;
         }
-        if (pages <= 0 || pages > _session.Device.PageLimit)
+        if (pages <= 0 || pages > Session.Device.PageLimit)
         {
-            Sender.Tell(new OperationFailed(ErrorCode.InvalidArgument, $"page count {pages} outside 1..{_session.Device.PageLimit}", Errno.EINVAL));
+            Sender.Tell(new OperationFailed(ErrorCode.InvalidArgument, $"page count {pages} outside 1..{Session.Device.PageLimit}", Errno.EINVAL));
             return;
         }
         var id = new LifecycleId(kind, domain, _nextSequence++);
@@ -61,7 +126,7 @@ public sealed class BufferManagerActor : ReceiveActor
                 });
                 return;
             }
-            supervisor = Context.ActorOf(DomainLifecycles.Props(domain, _session, _settings.Quotas, _settings.Export), name);
+            supervisor = Context.ActorOf(DomainLifecycles.Props(domain, _services, _settings.Quotas, _settings.Export), name);
         }
         supervisor.Forward(message);
     }

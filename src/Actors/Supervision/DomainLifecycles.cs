@@ -17,6 +17,9 @@ public static class DomainLifecycles
     /// <summary>Start a lifecycle (<paramref name="Request"/> is an Export, Import or Map request) under a fresh id.</summary>
     public sealed record Start(LifecycleId Id, object Request, int PageCount);
 
+    /// <summary>Recreate a lifecycle still live on this device instance after a restart.</summary>
+    public sealed record Adopt(Persistence.LifecycleRecord Record);
+
     /// <summary>The frontend domain died: end everything it owns, in dependency order.</summary>
     public sealed record DomainDied(DomainId Domain);
 
@@ -30,9 +33,9 @@ public static class DomainLifecycles
     public sealed record DomainStatus(DomainId Domain, bool Dead, int Buffers, long Pages, IReadOnlyList<LifecycleId> Lifecycles);
 
     /// <summary>Props.</summary>
-    public static Props Props(DomainId domain, DeviceSession session, Quotas quotas, ExportSettings? exportSettings = null)
+    public static Props Props(DomainId domain, LifecycleServices services, Quotas quotas, ExportSettings? exportSettings = null)
     {
         var resolved = exportSettings ?? ExportSettings.Default; // plain captures only: see ExportedBuffer.Props
-        return Akka.Actor.Props.Create(() => new DomainSupervisorActor(domain, session, quotas, resolved));
+        return Akka.Actor.Props.Create(() => new DomainSupervisorActor(domain, services, quotas, resolved));
     }
 }

@@ -11,7 +11,7 @@ namespace BufferActors.Actors.Supervision;
 public sealed class DomainSupervisorActor : ReceiveActor
 {
     private readonly DomainId _domain;
-    private readonly DeviceSession _session;
+    private readonly LifecycleServices _services;
     private readonly Quotas _quotas;
     private readonly ExportSettings _exportSettings;
     private readonly Dictionary<IActorRef, (LifecycleId Id, int Pages)> _live = [];
@@ -20,13 +20,14 @@ public sealed class DomainSupervisorActor : ReceiveActor
     private bool _exportsReleased;
 
     /// <summary>Creates the supervisor.</summary>
-    public DomainSupervisorActor(DomainId domain, DeviceSession session, Quotas quotas, ExportSettings exportSettings)
+    public DomainSupervisorActor(DomainId domain, LifecycleServices services, Quotas quotas, ExportSettings exportSettings)
     {
         _domain = domain;
-        _session = session;
+        _services = services;
         _quotas = quotas;
         _exportSettings = exportSettings;
         Receive<Start>(OnStart);
+        Receive<Adopt>(OnAdopt);
         Receive<ILifecycleCommand>(Route);
         Receive<LifecycleFinished>(OnFinished);
         Receive<Terminated>(OnTerminated);
@@ -60,9 +61,9 @@ public sealed class DomainSupervisorActor : ReceiveActor
         }
         var props = m.Request switch
         {
-            ExportedBuffer.Export e => ExportedBuffer.Props(m.Id, _session, e, Sender, _exportSettings),
-            ImportAttachment.Import i => ImportAttachment.Props(m.Id, _session, i, Sender),
-            GrantMap.Map g => GrantMap.Props(m.Id, _session, g, Sender),
+            ExportedBuffer.Export e => ExportedBuffer.Props(m.Id, _services, e, Sender, _exportSettings),
+            ImportAttachment.Import i => ImportAttachment.Props(m.Id, _services, i, Sender),
+            GrantMap.Map g => GrantMap.Props(m.Id, _services, g, Sender),
             _ => null,
         };
         if (props is null)
@@ -73,6 +74,20 @@ public sealed class DomainSupervisorActor : ReceiveActor
         var child = Context.ActorOf(props, m.Id.ActorName);
         Context.Watch(child);
         _live[child] = (m.Id, m.PageCount);
+    }
+
+    private void OnAdopt(Adopt m)
+    {
+        var props = m.Record.Id.Kind switch
+        {
+            LifecycleKind.Export => ExportedBuffer.Adopt(_services, m.Record, _exportSettings),
+            LifecycleKind.Import => ImportAttachment.Adopt(_services, m.Record),
+            _ => null, // a mapping cannot be rebuilt from the journal: see docs/journal.md
+        };
+        if (props is null) return;
+        var child = Context.ActorOf(props, m.Record.Id.ActorName);
+        Context.Watch(child);
+        _live[child] = (m.Record.Id, m.Record.PageCount);
     }
 
     private void Route(ILifecycleCommand m)

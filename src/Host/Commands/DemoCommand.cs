@@ -15,10 +15,21 @@ internal static class DemoCommand
     {
         var seed = new Option<int>("--seed") { Description = "Simulator seed.", DefaultValueFactory = _ => 1 };
         var pages = new Option<int>("--pages") { Description = "Framebuffer size in 4 KiB pages (2025 = 1080p, 8100 = 4K).", DefaultValueFactory = _ => 2025 };
+        var journal = new Option<string>("--journal")
+        {
+            Description = "Where lifecycles are journaled: a SQLite file (default bufferactors-journal.db), a PostgreSQL connection string, or 'none'.",
+            DefaultValueFactory = _ => "bufferactors-journal.db",
+        };
         var demo = new Command("demo", "Display backend on the simulator: 2 frontends share 3 framebuffers each, the display flips them, one frontend crashes; checks nothing leaked.");
         demo.Options.Add(seed);
         demo.Options.Add(pages);
-        demo.SetAction((result, _) => new Scenarios.DisplayBackendScenario(Console.Out, result.GetValue(seed), result.GetValue(pages)).RunAsync());
+        demo.Options.Add(journal);
+        demo.SetAction((result, _) =>
+        {
+            string location = result.GetValue(journal)!;
+            var storage = location is "none" or "" ? null : Actors.Persistence.JournalStorage.Parse(location);
+            return new Scenarios.DisplayBackendScenario(Console.Out, result.GetValue(seed), result.GetValue(pages), storage).RunAsync();
+        });
         yield return demo;
 
         var native = new Command("native-demo", "Export a frontend framebuffer, hand it to a simulated display, wait for its release, import a camera buffer, straight on the native interface.");

@@ -2,6 +2,7 @@ using Akka.Hosting;
 using BufferActors.Actors.Api;
 using BufferActors.Actors.Hosting;
 using BufferActors.Actors.Lifecycles;
+using BufferActors.Actors.Persistence;
 using BufferActors.Native;
 using BufferActors.Native.Simulation;
 using Microsoft.Extensions.DependencyInjection;
@@ -14,7 +15,7 @@ namespace BufferActors.Host.Scenarios;
 /// framebuffers, the display attaches to them and flips between them, one frontend crashes mid-way,
 /// and the run ends with the simulator's ledger at baseline.
 /// </summary>
-internal sealed class DisplayBackendScenario(TextWriter output, int seed, int framebufferPages, int frontends = 2, int buffersPerFrontend = 3, int flips = 12)
+internal sealed class DisplayBackendScenario(TextWriter output, int seed, int framebufferPages, JournalStorage? journal, int frontends = 2, int buffersPerFrontend = 3, int flips = 12)
 {
     private sealed class Frontend(SimulatedDomain domain)
     {
@@ -32,7 +33,7 @@ internal sealed class DisplayBackendScenario(TextWriter output, int seed, int fr
         var display = sim.AddDevice("display");
         var host = new HostBuilder()
             .ConfigureServices(s => s.AddSingleton(sim).AddBufferActors(
-                new BufferActorsOptions { Device = GrantDeviceKind.Simulator },
+                new BufferActorsOptions { Device = GrantDeviceKind.Simulator, Journal = journal },
                 akka => akka.ConfigureLoggers(l => l.LogLevel = Akka.Event.LogLevel.WarningLevel)))
             .Build();
         await host.StartAsync();
@@ -40,6 +41,12 @@ internal sealed class DisplayBackendScenario(TextWriter output, int seed, int fr
         var backend = ((SimulatedGrantDevice)host.Services.GetRequiredService<IGrantDevice>()).Process;
 
         output.WriteLine($"Display backend on the simulated Xen + gntdev (seed {seed}): {frontends} frontends x {buffersPerFrontend} framebuffers of {framebufferPages} pages");
+        output.WriteLine(journal switch
+        {
+            JournalStorage.Sqlite s => $"  journal: SQLite {Path.GetFullPath(s.Path)} (read it back with: bufferactors replay --journal {s.Path})",
+            JournalStorage.PostgreSql => "  journal: PostgreSQL",
+            _ => "  journal: off",
+        });
         var fronts = new List<Frontend>();
         for (int d = 1; d <= frontends; d++)
         {

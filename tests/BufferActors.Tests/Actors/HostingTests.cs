@@ -9,7 +9,9 @@ public sealed class HostingTests
     public async Task TheReadmeDemoCleansUpTheCrashedFrontendAndEndsAtBaseline()
     {
         var output = new StringWriter();
-        int exit = await new DisplayBackendScenario(output, seed: 3, framebufferPages: 64).RunAsync();
+        string journal = Path.Combine(Path.GetTempPath(), $"ba-demo-{Guid.NewGuid():N}.db");
+        int exit = await new DisplayBackendScenario(output, seed: 3, framebufferPages: 64, new BufferActors.Actors.Persistence.JournalStorage.Sqlite(journal)).RunAsync();
+        Assert.True(File.Exists(journal), "the demo writes its journal");
         var text = output.ToString();
         Assert.Equal(0, exit);
         Assert.Contains("d2 crashes", text);

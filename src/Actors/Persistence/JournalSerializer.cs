@@ -1,0 +1,68 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Akka.Serialization;
+
+namespace BufferActors.Actors.Persistence;
+
+/// <summary>
+/// Serializes journal events and snapshots as compact UTF-8 JSON (System.Text.Json): readable in the
+/// database for post-mortems, stable across refactors (type discriminators, not CLR type names), and
+/// several times faster than Akka's default Newtonsoft serializer.
+/// </summary>
+public sealed class JournalSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
+{
+    private const string EventManifest = "E1";
+    private const string SnapshotManifest = "S1";
+
+    /// <summary>Options shared by the journal and the replay tool.</summary>
+    public static JsonSerializerOptions Options { get; } = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        Converters = { new JsonStringEnumConverter(), new LifecycleIdJsonConverter() },
+    };
+
+    /// <inheritdoc />
+    public override int Identifier => 7741;
+
+    /// <inheritdoc />
+    public override string Manifest(object o) => o switch
+    {
+        LifecycleEvent => EventManifest,
+        LifecycleJournal.Snapshot => SnapshotManifest,
+        _ => throw new ArgumentException($"{nameof(JournalSerializer)} cannot serialize {o.GetType()}"),
+    };
+
+    /// <inheritdoc />
+    public override byte[] ToBinary(object obj) => obj switch
+    {
+        LifecycleEvent e => JsonSerializer.SerializeToUtf8Bytes(e, Options),
+        LifecycleJournal.Snapshot s => JsonSerializer.SerializeToUtf8Bytes(s, Options),
+        _ => throw new ArgumentException($"{nameof(JournalSerializer)} cannot serialize {obj.GetType()}"),
+    };
+
+    /// <inheritdoc />
+    public override object FromBinary(byte[] bytes, string manifest) => manifest switch
+    {
+        EventManifest => Deserialize<LifecycleEvent>(bytes),
+        SnapshotManifest => Deserialize<LifecycleJournal.Snapshot>(bytes),
+        _ => throw new JournalFormatException($"unknown manifest '{manifest}'"),
+    };
+
+    /// <summary>Reads one event written by this serializer (used by replay).</summary>
+    public static LifecycleEvent ReadEvent(byte[] bytes) => Deserialize<LifecycleEvent>(bytes);
+
+    private static T Deserialize<T>(byte[] bytes)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<T>(bytes, Options) ?? throw new JournalFormatException("empty payload");
+        }
+        catch (JsonException e)
+        {
+            throw new JournalFormatException($"corrupt {typeof(T).Name}: {e.Message}");
+        }
+    }
+}
+
+/// <summary>A journal payload is corrupt or of an unknown version.</summary>
+public sealed class JournalFormatException(string message) : Exception(message);

@@ -1,0 +1,132 @@
+using Akka.Persistence;
+using static BufferActors.Actors.Persistence.LifecycleJournal;
+
+namespace BufferActors.Actors.Persistence;
+
+/// <summary>
+/// The write-ahead journal of every lifecycle. Lifecycles send their events here and answer their
+/// callers only once the events are durable. Writes are group-committed: while one atomic write is in
+/// flight, new records queue up and go out together as the next write, so many lifecycles share one
+/// transaction (the baseline shows one awaited write per event is ~50x slower than batched inserts).
+/// The state is the index of live lifecycles, changed only by <see cref="Apply"/>; snapshots of it keep
+/// recovery proportional to what is live.
+/// </summary>
+public sealed class LifecycleJournalActor : ReceivePersistentActor
+{
+    private readonly LifecycleJournal.Settings _settings;
+    private readonly Dictionary<LifecycleId, LifecycleRecord> _live = [];
+    private List<(Record Record, IActorRef Sender)> _queued = [];
+    private List<(Record Record, IActorRef Sender)>? _inFlight;
+    private List<LifecycleEvent>? _inFlightEvents;
+    private long _nextSequence = 1;
+    private long _eventsSinceSnapshot;
+    private long _eventsRecovered;
+    private bool _fromSnapshot;
+
+    /// <summary>Creates the journal.</summary>
+    public LifecycleJournalActor(LifecycleJournal.Settings settings)
+    {
+        _settings = settings;
+        Recover<SnapshotOffer>(offer =>
+        {
+            var snapshot = (Snapshot)offer.Snapshot;
+            _live.Clear();
+            foreach (var r in snapshot.Live) _live[r.Id] = r;
+            _nextSequence = snapshot.NextSequence;
+            _fromSnapshot = true;
+        });
+        Recover<LifecycleEvent>(e =>
+        {
+            _eventsRecovered++;
+            Apply(e);
+        });
+        Command<Record>(OnRecord);
+        Command<GetLive>(_ => Sender.Tell(new Live([.. _live.Values.OrderBy(r => r.Id.Sequence)], _nextSequence, _eventsRecovered, _fromSnapshot)));
+        // History stays for audit and replay; recovery starts from the newest snapshot regardless.
+        Command<SaveSnapshotSuccess>(_ => { });
+        Command<SaveSnapshotFailure>(_ => { });
+    }
+
+    /// <inheritdoc />
+    public override string PersistenceId => _settings.PersistenceId;
+
+    private void OnRecord(Record record)
+    {
+        if (record.Events.Count == 0)
+        {
+            Sender.Tell(new Recorded(record.Correlation));
+            return;
+        }
+        _queued.Add((record, Sender));
+        if (_inFlight is null) Flush();
+    }
+
+    /// <summary>Writes everything queued as one atomic write; the next flush starts when it completes.</summary>
+    private void Flush()
+    {
+        if (_queued.Count == 0) return;
+        var batch = new List<(Record, IActorRef)>();
+        var events = new List<LifecycleEvent>();
+        while (_queued.Count > 0 && (events.Count == 0 || events.Count + _queued[0].Record.Events.Count <= _settings.MaxBatch))
+        {
+            batch.Add(_queued[0]);
+            events.AddRange(_queued[0].Record.Events);
+            _queued.RemoveAt(0);
+        }
+        _inFlight = batch;
+        _inFlightEvents = events;
+        int remaining = events.Count;
+        PersistAllAsync(events, e =>
+        {
+            Apply(e);
+            if (--remaining > 0) return;
+            foreach (var (r, sender) in batch) sender.Tell(new Recorded(r.Correlation));
+            _inFlight = null;
+            _inFlightEvents = null;
+            MaybeSnapshot();
+            Flush();
+        });
+    }
+
+    private void MaybeSnapshot()
+    {
+        if (_eventsSinceSnapshot < _settings.SnapshotEvery) return;
+        _eventsSinceSnapshot = 0;
+        SaveSnapshot(new Snapshot([.. _live.Values], _nextSequence));
+    }
+
+    /// <summary>The only place the index changes.</summary>
+    private void Apply(LifecycleEvent e)
+    {
+        _eventsSinceSnapshot++;
+        if (e.Id.Sequence >= _nextSequence) _nextSequence = e.Id.Sequence + 1;
+        var record = (_live.TryGetValue(e.Id, out var r) ? r : LifecycleRecord.Start(e.Id, e.At)).Apply(e);
+        if (e.IsTerminal) _live.Remove(e.Id);
+        else _live[e.Id] = record;
+    }
+
+    /// <summary>A rejected write (e.g. not serializable) leaves the journal usable: its callers are told, the next batch goes.</summary>
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        // Called once per event of the rejected atomic write: act on the first, for the batch in flight.
+        if (_inFlightEvents is null || !_inFlightEvents.Exists(e => ReferenceEquals(e, @event))) return;
+        FailInFlight($"journal rejected the write: {cause.Message}");
+        Flush();
+    }
+
+    /// <summary>A failed write stops the journal (Akka's rule); every caller waiting on it is told first.</summary>
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        FailInFlight($"journal write failed: {cause.Message}");
+        foreach (var (r, sender) in _queued) sender.Tell(new RecordFailed(r.Correlation, "journal stopped after a write failure"));
+        _queued = [];
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    private void FailInFlight(string reason)
+    {
+        foreach (var (r, sender) in _inFlight ?? []) sender.Tell(new RecordFailed(r.Correlation, reason));
+        _inFlight = null;
+        _inFlightEvents = null;
+    }
+}

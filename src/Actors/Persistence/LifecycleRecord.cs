@@ -1,0 +1,55 @@
+using System.Collections.Immutable;
+
+namespace BufferActors.Actors.Persistence;
+
+/// <summary>
+/// The journaled state of one lifecycle: the fold of its events. Immutable; <see cref="Apply"/> returns
+/// the next state. Live lifecycles are indexed by the journal and recreated from this after a restart.
+/// </summary>
+public sealed record LifecycleRecord(
+    LifecycleId Id,
+    string State,
+    int? Fd,
+    Guid? Device,
+    ImmutableArray<uint> Refs,
+    DmaBufFlags Flags,
+    int PageCount,
+    ulong? MapIndex,
+    int ReservationPages,
+    ImmutableDictionary<string, DmaDirection> Attachments,
+    ImmutableHashSet<long> OpenWaits,
+    DateTimeOffset Since,
+    DateTimeOffset Updated)
+{
+    /// <summary>The state before the first event.</summary>
+    public static LifecycleRecord Start(LifecycleId id, DateTimeOffset at) =>
+        new(id, "Requested", null, null, [], DmaBufFlags.None, 0, null, 0,
+            ImmutableDictionary<string, DmaDirection>.Empty, [], at, at);
+
+    /// <summary>True once a terminal event was applied.</summary>
+    public bool IsFinished => State is "Released" or "AccessEnded" or "Unmapped" or "Failed" or "Reclaimed";
+
+    /// <summary>Applies one event of this lifecycle.</summary>
+    public LifecycleRecord Apply(LifecycleEvent e) => (e switch
+    {
+        ExportRequested r => this with { State = "Requested", Refs = [.. r.Refs], Flags = r.Flags, PageCount = r.Refs.Length },
+        Exported x => this with { State = "Exported", Fd = x.Fd, Device = x.Device, PageCount = x.PageCount },
+        ReservationDecreased d => this with { ReservationPages = ReservationPages + d.Pages },
+        Attached a => this with { Attachments = Attachments.SetItem(a.Consumer, a.Direction) },
+        Detached d => this with { Attachments = Attachments.Remove(d.Consumer) },
+        ReleaseRequested => this with { State = "Releasing" },
+        Released => this with { State = "Released" },
+        ReservationRestored r => this with { ReservationPages = ReservationPages - r.Pages },
+        WaitRequested w => this with { OpenWaits = OpenWaits.Add(w.Waiter) },
+        WaitAnswered w => this with { OpenWaits = OpenWaits.Remove(w.Waiter) },
+        ImportRequested i => this with { State = "Requested", Fd = i.Fd, PageCount = i.PageCount },
+        Granted g => this with { State = "Granted", Refs = [.. g.Refs], Device = g.Device },
+        AccessEnded => this with { State = "AccessEnded" },
+        MapRequested m => this with { State = "Requested", Refs = [.. m.Refs], PageCount = m.Refs.Length },
+        Mapped m => this with { State = "Mapped", MapIndex = m.Index, Device = m.Device },
+        Unmapped => this with { State = "Unmapped" },
+        Failed => this with { State = "Failed" },
+        Reclaimed => this with { State = "Reclaimed" },
+        _ => throw new ArgumentException($"unknown event {e.GetType().Name}"),
+    }) with { Updated = e.At };
+}
