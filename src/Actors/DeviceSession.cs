@@ -5,7 +5,9 @@ namespace BufferActors.Actors;
 /// then ask whether the buffer is released" atomic with respect to new exports: WAIT_RELEASED finds
 /// buffers by fd number, and a new export must not take a just-closed number between the two calls.
 /// </summary>
-public sealed class DeviceSession(IGrantDevice device)
+/// <param name="device">The open device.</param>
+/// <param name="instanceId">Identity of the open instance; a fresh one unless the same instance is being re-wrapped.</param>
+public sealed class DeviceSession(IGrantDevice device, Guid? instanceId = null)
 {
     private readonly object _exportLock = new();
 
@@ -16,7 +18,7 @@ public sealed class DeviceSession(IGrantDevice device)
     /// Identity of this open device instance, journaled with every kernel object. After a restart,
     /// objects recorded under another instance died with it (the kernel closed that gntdev file).
     /// </summary>
-    public Guid InstanceId { get; } = Guid.NewGuid();
+    public Guid InstanceId { get; } = instanceId ?? Guid.NewGuid();
 
     /// <summary>
     /// Fault-injection seam for supervision tests: called by every lifecycle actor on entry to each

@@ -213,9 +213,11 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     private void Finish()
     {
         _state = State.Released;
-        var events = new List<LifecycleEvent> { new Events.Released(Id, Now) };
+        // The terminal event goes last: everything before it still belongs to the live lifecycle.
+        var events = new List<LifecycleEvent>();
         if (Record.ReservationPages > 0) events.Add(new Events.ReservationRestored(Id, Now, Record.ReservationPages));
         events.AddRange(_waiters.Keys.Select(w => new Events.WaitAnswered(Id, Now, w, WaitReleasedResult.Released)));
+        events.Add(new Events.Released(Id, Now));
         Persist(events, () =>
         {
             AnswerWaiters(WaitReleasedResult.Released);

@@ -100,7 +100,13 @@ public sealed class LifecycleJournalActor : ReceivePersistentActor
     {
         _eventsSinceSnapshot++;
         if (e.Id.Sequence >= _nextSequence) _nextSequence = e.Id.Sequence + 1;
-        var record = (_live.TryGetValue(e.Id, out var r) ? r : LifecycleRecord.Start(e.Id, e.At)).Apply(e);
+        if (!_live.TryGetValue(e.Id, out var r))
+        {
+            // An event after the terminal one would resurrect a finished lifecycle: only opening events start one.
+            if (e is not (ExportRequested or ImportRequested or MapRequested)) return;
+            r = LifecycleRecord.Start(e.Id, e.At);
+        }
+        var record = r.Apply(e);
         if (e.IsTerminal) _live.Remove(e.Id);
         else _live[e.Id] = record;
     }

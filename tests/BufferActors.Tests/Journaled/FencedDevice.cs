@@ -1,0 +1,24 @@
+using BufferActors.Native;
+
+namespace BufferActors.Tests.Journaled;
+
+/// <summary>
+/// A device an old host loses at once when fenced: every later call does nothing, as if the host's
+/// actors had died without running any cleanup while the device instance itself lived on.
+/// </summary>
+internal sealed class FencedDevice(IGrantDevice inner) : IGrantDevice
+{
+    private volatile bool _fenced;
+
+    public void Fence() => _fenced = true;
+
+    public int PageLimit => inner.PageLimit;
+    public GrantMapping MapGrantRefs(DomainId domain, ReadOnlySpan<uint> refs, bool readOnly = false) => inner.MapGrantRefs(domain, refs, readOnly);
+    public void UnmapGrantRefs(GrantMapping mapping) { if (!_fenced) inner.UnmapGrantRefs(mapping); }
+    public ExportedDmaBuf ExportDmaBuf(DmaBufFlags flags, DomainId domain, ReadOnlySpan<uint> refs) => inner.ExportDmaBuf(flags, domain, refs);
+    public WaitReleasedResult WaitReleased(int fd, uint timeoutMs) => _fenced ? WaitReleasedResult.TimedOut : inner.WaitReleased(fd, timeoutMs);
+    public ImportedDmaBuf ImportDmaBuf(int fd, int count, DomainId domain) => inner.ImportDmaBuf(fd, count, domain);
+    public void ReleaseImport(int fd) { if (!_fenced) inner.ReleaseImport(fd); }
+    public void CloseFd(int fd) { if (!_fenced) inner.CloseFd(fd); }
+    public void Dispose() { }
+}

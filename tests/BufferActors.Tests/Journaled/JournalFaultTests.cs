@@ -1,0 +1,98 @@
+using Akka.Configuration;
+using Akka.Persistence.TestKit;
+using BufferActors.Actors;
+using BufferActors.Actors.Persistence;
+using BufferActors.Native;
+using BufferActors.Native.Simulation;
+
+namespace BufferActors.Tests.Journaled;
+
+/// <summary>
+/// Journal faults (Akka.Persistence.TestKit): a failed or rejected write stops the lifecycle, which
+/// releases what it holds; the caller gets a typed error; what was acknowledged stays journaled.
+/// </summary>
+public sealed class JournalFaultTests : IDisposable
+{
+    private static readonly DomainId Dom1 = new(1);
+    private readonly XenSimulator _sim = new(new SimulatorOptions { Seed = 5 });
+    private readonly SimulatorLedger _baseline;
+    private readonly SimulatedDomain _frontend;
+    private readonly SimulatedGrantDevice _gntdev;
+
+    public JournalFaultTests()
+    {
+        _baseline = _sim.Ledger();
+        _frontend = _sim.CreateDomain(1);
+        _gntdev = _sim.OpenGrantDevice();
+    }
+
+    private static Config TestJournalConfig => ConfigurationFactory.ParseString("""
+        akka.persistence.journal.plugin = "akka.persistence.journal.test"
+        akka.persistence.journal.test {
+          class = "Akka.Persistence.TestKit.TestJournal, Akka.Persistence.TestKit"
+          plugin-dispatcher = "akka.actor.default-dispatcher"
+        }
+        """).WithFallback(new JournalStorage.InMemory().ToConfig());
+
+    private static ITestJournal TestJournalOf(JournaledHost host) =>
+        TestJournal.FromRef(Akka.Persistence.Persistence.Instance.Apply(host.System).JournalFor(null));
+
+    [Fact]
+    public async Task AFailedWriteStopsTheLifecycle_ReleasesIt_AndTheCallerGetsAJournalError()
+    {
+        var refs = _frontend.GrantPages(DomainId.Dom0, _frontend.AllocatePages(4), 4);
+        await using (var host = new JournaledHost(new DeviceSession(_gntdev), TestJournalConfig, TimeSpan.FromSeconds(2)))
+        {
+            var export = await host.Client.ExportAsync(Dom1, refs, DmaBufFlags.WriteCombine);
+            Assert.Single((await host.LiveAsync()).Lifecycles); // acknowledged, so journaled
+            await TestJournalOf(host).OnWrite.Fail();
+
+            var e = await Assert.ThrowsAsync<BufferActorsException>(() => host.Client.AttachAsync(export.Id, "display", DmaDirection.ToDevice));
+            Assert.Equal(ErrorCode.Journal, e.Code);
+            await AwaitLedger(l => l.Exports == 0); // stopped and released: fd closed, grants unmapped, reservation back
+
+            // The journal stopped after the failure (Akka's rule): a new lifecycle cannot be journaled, so it is refused and leaves nothing.
+            var next = await Assert.ThrowsAsync<BufferActorsException>(() => host.Client.ExportAsync(Dom1, refs));
+            Assert.Equal(ErrorCode.Journal, next.Code);
+            await AwaitLedger(l => l.Exports == 0);
+        }
+        EndAndAssertBaseline(refs);
+    }
+
+    [Fact]
+    public async Task ARejectedWriteFailsOnlyThatStep_AndTheJournalGoesOn()
+    {
+        var refs = _frontend.GrantPages(DomainId.Dom0, _frontend.AllocatePages(2), 2);
+        await using (var host = new JournaledHost(new DeviceSession(_gntdev), TestJournalConfig, TimeSpan.FromSeconds(2)))
+        {
+            var journal = TestJournalOf(host);
+            await journal.OnWrite.Reject();
+            var e = await Assert.ThrowsAsync<BufferActorsException>(() => host.Client.ExportAsync(Dom1, refs, DmaBufFlags.Coherent));
+            Assert.Equal(ErrorCode.Journal, e.Code);
+            await AwaitLedger(l => l.Exports == 0 && l.ReservationPages == 0);
+
+            await journal.OnWrite.Pass();
+            var export = await host.Client.ExportAsync(Dom1, refs);
+            Assert.Single((await host.LiveAsync()).Lifecycles);
+            await host.Client.ReleaseAsync(export.Id);
+            Assert.NotEqual(WaitReleasedResult.TimedOut, await host.Client.WaitReleasedAsync(export.Id, TimeSpan.FromSeconds(5)));
+        }
+        EndAndAssertBaseline(refs);
+    }
+
+    private async Task AwaitLedger(Func<SimulatorLedger, bool> condition)
+    {
+        for (int i = 0; i < 300 && !condition(_sim.Ledger()); i++) await Task.Delay(10);
+        Assert.True(condition(_sim.Ledger()), $"ledger: {_sim.Ledger()}");
+    }
+
+    private void EndAndAssertBaseline(uint[] refs)
+    {
+        foreach (var r in refs) Assert.True(_frontend.EndAccess(r), $"ref {r} still mapped");
+        _gntdev.Dispose();
+        Assert.Empty(_sim.Violations);
+        Assert.Empty(_sim.Ledger().DifferencesFrom(_baseline));
+    }
+
+    public void Dispose() => _sim.Dispose();
+}

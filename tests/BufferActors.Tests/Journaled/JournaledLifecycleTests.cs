@@ -1,0 +1,198 @@
+using Akka.Configuration;
+using BufferActors.Actors;
+using BufferActors.Actors.Persistence;
+using BufferActors.Native;
+using BufferActors.Native.Simulation;
+using Microsoft.Data.Sqlite;
+
+namespace BufferActors.Tests.Journaled;
+
+/// <summary>Lifecycles journaled to a SQLite file: acknowledged means journaled; restarts adopt or reclaim.</summary>
+public sealed class JournaledLifecycleTests : IDisposable
+{
+    private static readonly DomainId Dom1 = new(1);
+    private readonly string _path = Path.Combine(Path.GetTempPath(), $"ba-journal-{Guid.NewGuid():N}.db");
+    private readonly XenSimulator _sim = new(new SimulatorOptions { Seed = 11 });
+    private readonly SimulatorLedger _baseline;
+    private readonly SimulatedDomain _frontend;
+    private readonly JournalStorage _storage;
+
+    public JournaledLifecycleTests()
+    {
+        _baseline = _sim.Ledger();
+        _frontend = _sim.CreateDomain(1);
+        _storage = new JournalStorage.Sqlite(_path);
+        _storage.Prepare();
+    }
+
+    private Config JournalConfig => _storage.ToConfig();
+
+    [Fact]
+    public async Task EveryAcknowledgedStepIsInTheJournal_AndAFinishedLifecycleIsNotLiveAfterRestart()
+    {
+        var refs = _frontend.GrantPages(DomainId.Dom0, _frontend.AllocatePages(4), 4);
+        var gntdev = _sim.OpenGrantDevice();
+        var session = new DeviceSession(gntdev);
+        await using (var host = new JournaledHost(session, JournalConfig))
+        {
+            var export = await host.Client.ExportAsync(Dom1, refs, DmaBufFlags.WriteCombine);
+            Assert.Equal(3, CountEvents()); // requested, exported, reservation decreased: durable before the reply
+            await host.Client.AttachAsync(export.Id, "display", DmaDirection.ToDevice);
+            Assert.Equal(4, CountEvents());
+            var live = Assert.Single((await host.LiveAsync()).Lifecycles);
+            Assert.Equal("display", Assert.Single(live.Attachments).Key);
+            Assert.Equal(4, live.ReservationPages);
+            await host.Client.DetachAsync(export.Id, "display");
+            await host.Client.ReleaseAsync(export.Id);
+            Assert.NotEqual(WaitReleasedResult.TimedOut, await host.Client.WaitReleasedAsync(export.Id, TimeSpan.FromSeconds(5)));
+        }
+        await using (var restarted = new JournaledHost(new DeviceSession(gntdev), JournalConfig))
+        {
+            var live = await restarted.LiveAsync();
+            Assert.Empty(live.Lifecycles);
+            Assert.Equal(2, live.NextSequence); // ids continue after a restart
+            var report = await restarted.RecoveryAsync();
+            Assert.Empty(report.Reclaimed);
+            Assert.Empty(report.Adopted);
+        }
+        Assert.Contains(Kinds(), k => k == "released");
+        Assert.Contains(Kinds(), k => k == "reservation-restored");
+        gntdev.Dispose();
+        EndGrants(refs);
+        AssertAtBaseline();
+    }
+
+    [Fact]
+    public async Task AfterTheHostProcessDies_ARestartReclaimsWhatDiedWithIt_AndReportsTheFrontends()
+    {
+        var refs = _frontend.GrantPages(DomainId.Dom0, _frontend.AllocatePages(6), 6);
+        var process = _sim.StartProcess("backend-1");
+        var gntdev = _sim.OpenGrantDevice(process);
+        var display = _sim.AddDevice("display");
+        var camera = _sim.AddDevice("camera");
+        DmaBufAttachment scanout;
+        await using (var host = new JournaledHost(new DeviceSession(gntdev), JournalConfig))
+        {
+            var export = await host.Client.ExportAsync(Dom1, refs[..4], DmaBufFlags.Coherent);
+            scanout = display.Attach(process, export.Fd);
+            await host.Client.AttachAsync(export.Id, "display", DmaDirection.ToDevice);
+            int fd = camera.AllocateBuffer(process, 2);
+            await host.Client.ImportAsync(Dom1, fd, 2);
+            await host.Client.MapAsync(Dom1, refs[4..]);
+            Assert.Equal(3, (await host.LiveAsync()).Lifecycles.Count);
+
+            process.Exit(); // SIGKILL: the kernel closes everything the process held
+        }
+
+        var process2 = _sim.StartProcess("backend-2");
+        var gntdev2 = _sim.OpenGrantDevice(process2);
+        await using (var restarted = new JournaledHost(new DeviceSession(gntdev2), JournalConfig))
+        {
+            var report = await restarted.RecoveryAsync();
+            Assert.Equal(3, report.Reclaimed.Count);
+            Assert.Empty(report.Adopted);
+            Assert.Equal([Dom1], report.FrontendsToTell);
+            await AwaitEmptyLive(restarted);
+        }
+        Assert.Equal(3, Kinds().Count(k => k == "reclaimed"));
+
+        Assert.Equal(1, _sim.Ledger().Exports); // the display still holds the export
+        scanout.Detach();
+        gntdev2.Dispose();
+        EndGrants(refs);
+        AssertAtBaseline();
+    }
+
+    [Fact]
+    public async Task WhenTheDeviceInstanceSurvivedARestart_ItsLiveLifecyclesAreAdoptedAndFinishNormally()
+    {
+        var refs = _frontend.GrantPages(DomainId.Dom0, _frontend.AllocatePages(3), 3);
+        var process = _sim.StartProcess("backend");
+        var gntdev = _sim.OpenGrantDevice(process);
+        var fenced = new FencedDevice(gntdev);
+        var instance = Guid.NewGuid();
+        var display = _sim.AddDevice("display");
+        ExportedBufferLifecycle adoptedId;
+        DmaBufAttachment scanout;
+        await using (var host = new JournaledHost(new DeviceSession(fenced, instance), JournalConfig))
+        {
+            var export = await host.Client.ExportAsync(Dom1, refs, DmaBufFlags.WriteCombine);
+            scanout = display.Attach(process, export.Fd);
+            await host.Client.AttachAsync(export.Id, "display", DmaDirection.ToDevice);
+            adoptedId = new(export.Id, export.Fd);
+            fenced.Fence(); // the old host's actors die without touching the device
+        }
+
+        await using (var restarted = new JournaledHost(new DeviceSession(gntdev, instance), JournalConfig))
+        {
+            var report = await restarted.RecoveryAsync();
+            Assert.Equal([adoptedId.Id], report.Adopted);
+            Assert.Empty(report.Reclaimed);
+            var status = await restarted.Client.StatusAsync(adoptedId.Id);
+            Assert.Equal(adoptedId.Fd, status.Fd);
+            Assert.Equal(1, status.Attachments);
+
+            var accepted = await restarted.Client.ReleaseAsync(adoptedId.Id);
+            Assert.Equal(1, accepted.PendingAttachments);
+            scanout.Detach();
+            await restarted.Client.DetachAsync(adoptedId.Id, "display");
+            Assert.NotEqual(WaitReleasedResult.TimedOut, await restarted.Client.WaitReleasedAsync(adoptedId.Id, TimeSpan.FromSeconds(5)));
+            await AwaitEmptyLive(restarted);
+        }
+        gntdev.Dispose();
+        EndGrants(refs);
+        AssertAtBaseline();
+    }
+
+    private sealed record ExportedBufferLifecycle(LifecycleId Id, int Fd);
+
+    private static async Task AwaitEmptyLive(JournaledHost host)
+    {
+        for (int i = 0; i < 200 && (await host.LiveAsync()).Lifecycles.Count > 0; i++) await Task.Delay(10);
+        Assert.Empty((await host.LiveAsync()).Lifecycles);
+    }
+
+    private int CountEvents()
+    {
+        using var c = new SqliteConnection($"Data Source={_path}");
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT COUNT(*) FROM journal";
+        return Convert.ToInt32(cmd.ExecuteScalar());
+    }
+
+    private List<string> Kinds()
+    {
+        using var c = new SqliteConnection($"Data Source={_path}");
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT message FROM journal ORDER BY ordering";
+        var kinds = new List<string>();
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+        {
+            var e = JournalSerializer.ReadEvent((byte[])r[0]);
+            kinds.Add(System.Text.Json.JsonSerializer.SerializeToElement(e, JournalSerializer.Options).GetProperty("$e").GetString()!);
+        }
+        return kinds;
+    }
+
+    private void EndGrants(uint[] refs)
+    {
+        foreach (var r in refs) Assert.True(_frontend.EndAccess(r), $"ref {r} still mapped");
+    }
+
+    private void AssertAtBaseline()
+    {
+        _sim.Tick();
+        Assert.Empty(_sim.Violations);
+        Assert.Empty(_sim.Ledger().DifferencesFrom(_baseline));
+    }
+
+    public void Dispose()
+    {
+        _sim.Dispose();
+        SqliteConnection.ClearAllPools();
+        foreach (var f in new[] { _path, _path + "-wal", _path + "-shm" }) File.Delete(f);
+    }
+}
