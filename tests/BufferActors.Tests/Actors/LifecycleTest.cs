@@ -16,7 +16,7 @@ namespace BufferActors.Tests.Actors;
 public abstract class LifecycleTest : Akka.TestKit.Xunit2.TestKit
 {
     protected static readonly DomainId Dom1 = new(1);
-    private readonly List<(SimulatedDomain Domain, uint Ref)> _grants = [];
+    private readonly FrontendGrants _grants;
 
     protected LifecycleTest(BufferManager.Settings? settings = null, Action<LifecycleId, string>? checkpoint = null)
     {
@@ -29,6 +29,7 @@ public abstract class LifecycleTest : Akka.TestKit.Xunit2.TestKit
         Session = new DeviceSession(Gntdev) { HandlerCheckpoint = checkpoint };
         Manager = Sys.ActorOf(BufferManager.Props(Session, settings), "buffers");
         Client = new BufferActorsClient(Manager, TimeSpan.FromSeconds(5));
+        _grants = new FrontendGrants(Frontend);
     }
 
     protected XenSimulator Sim { get; }
@@ -41,19 +42,9 @@ public abstract class LifecycleTest : Akka.TestKit.Xunit2.TestKit
     protected IActorRef Manager { get; }
     protected BufferActorsClient Client { get; }
 
-    protected uint[] Share(int pages, SimulatedDomain? from = null)
-    {
-        from ??= Frontend;
-        var refs = from.GrantPages(DomainId.Dom0, from.AllocatePages(pages), pages);
-        foreach (var r in refs) _grants.Add((from, r));
-        return refs;
-    }
+    protected uint[] Share(int pages, SimulatedDomain? from = null) => _grants.Share(pages, from: from);
 
-    protected void Revoke(uint gref)
-    {
-        Assert.True(Frontend.EndAccess(gref));
-        _grants.Remove((Frontend, gref));
-    }
+    protected void Revoke(uint gref) => _grants.Revoke(gref);
 
     /// <summary>Waits until the manager reports no live lifecycle.</summary>
     protected async Task AwaitNoLiveLifecycles()
@@ -65,9 +56,7 @@ public abstract class LifecycleTest : Akka.TestKit.Xunit2.TestKit
     protected void AssertLedgerAtBaseline()
     {
         Sim.Tick();
-        foreach (var (domain, r) in _grants)
-            Assert.True(domain.EndAccess(r), $"{domain.Id} ref {r} still mapped by the backend");
-        _grants.Clear();
+        _grants.EndAll();
         Gntdev.Dispose();
         Assert.Empty(Sim.Violations);
         Assert.Empty(Sim.Ledger().DifferencesFrom(Baseline));

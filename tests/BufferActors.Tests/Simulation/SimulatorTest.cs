@@ -10,7 +10,7 @@ namespace BufferActors.Tests.Simulation;
 public abstract class SimulatorTest : IDisposable
 {
     protected static readonly DomainId Dom1 = new(1);
-    private readonly List<(SimulatedDomain Domain, uint Ref)> _frontendGrants = [];
+    private readonly FrontendGrants _grants;
 
     protected SimulatorTest(SimulatorOptions? options = null)
     {
@@ -20,6 +20,7 @@ public abstract class SimulatorTest : IDisposable
         Process = Sim.StartProcess("backend");
         Gntdev = Sim.OpenGrantDevice(Process);
         Display = Sim.AddDevice("display");
+        _grants = new FrontendGrants(Frontend);
     }
 
     protected XenSimulator Sim { get; }
@@ -30,21 +31,10 @@ public abstract class SimulatorTest : IDisposable
     protected SimulatedDevice Display { get; }
 
     /// <summary>The frontend allocates <paramref name="pages"/> pages and grants them to dom0.</summary>
-    protected uint[] Share(int pages, bool readOnly = false, SimulatedDomain? from = null)
-    {
-        from ??= Frontend;
-        var refs = from.GrantPages(DomainId.Dom0, from.AllocatePages(pages), pages, readOnly);
-        foreach (var r in refs) _frontendGrants.Add((from, r));
-        return refs;
-    }
+    protected uint[] Share(int pages, bool readOnly = false, SimulatedDomain? from = null) => _grants.Share(pages, readOnly, from);
 
     /// <summary>The frontend revokes one of its grants before the backend maps it.</summary>
-    protected void Revoke(uint gref, SimulatedDomain? from = null)
-    {
-        from ??= Frontend;
-        Assert.True(from.EndAccess(gref));
-        _frontendGrants.Remove((from, gref));
-    }
+    protected void Revoke(uint gref, SimulatedDomain? from = null) => _grants.Revoke(gref, from);
 
     /// <summary>
     /// Ends with the ledger at baseline: the frontend ends every grant it made (which only succeeds
@@ -53,9 +43,7 @@ public abstract class SimulatorTest : IDisposable
     /// </summary>
     protected void AssertLedgerAtBaseline()
     {
-        foreach (var (domain, r) in _frontendGrants)
-            Assert.True(domain.EndAccess(r), $"{domain.Id} ref {r} still mapped by the backend");
-        _frontendGrants.Clear();
+        _grants.EndAll();
         Gntdev.Dispose();
         Assert.Empty(Sim.Violations);
         Assert.Empty(Sim.Ledger().DifferencesFrom(Baseline));
