@@ -30,7 +30,11 @@ public sealed class BufferManagerActor : ReceiveActor, IWithUnboundedStash
     private DeviceSession Session => _services.Session;
 
     /// <inheritdoc />
-    protected override void PreStart() => _services.Journal?.Tell(new LifecycleJournal.GetLive());
+    protected override void PreStart()
+    {
+        Context.ActorOf(Akka.Actor.Props.Create(() => new DeadLetterAnswerer()), "dead-letter-answerer");
+        _services.Journal?.Tell(new LifecycleJournal.GetLive());
+    }
 
     private void Recovering()
     {
@@ -120,7 +124,7 @@ public sealed class BufferManagerActor : ReceiveActor, IWithUnboundedStash
             {
                 Sender.Tell(message switch
                 {
-                    ExportedBuffer.WaitReleased w => new ExportedBuffer.WaitResult(w.Id, WaitReleasedResult.NotFound),
+                    ILifecycleCommand c => DeadLetterAnswerer.NotFound(c),
                     DomainLifecycles.DomainDied d => new DomainLifecycles.DomainCleanupStarted(d.Domain, 0),
                     _ => new OperationFailed(ErrorCode.NotFound, $"no live lifecycle of {domain}"),
                 });
@@ -133,7 +137,7 @@ public sealed class BufferManagerActor : ReceiveActor, IWithUnboundedStash
 
     private void AggregateStatus()
     {
-        var asks = Context.GetChildren()
+        var asks = Context.GetChildren().Where(c => c.Path.Name.StartsWith("domain-", StringComparison.Ordinal))
             .Select(c => c.Ask<DomainLifecycles.DomainStatus>(new DomainLifecycles.GetStatus(), TimeSpan.FromSeconds(5)))
             .ToList();
         Task.WhenAll(asks)

@@ -99,9 +99,7 @@ public sealed class DomainSupervisorActor : ReceiveActor
             return;
         }
         // Finished lifecycles are gone: a wait on one is answered "not found", which means released.
-        Sender.Tell(m is ExportedBuffer.WaitReleased w
-            ? new ExportedBuffer.WaitResult(w.Id, WaitReleasedResult.NotFound)
-            : new OperationFailed(ErrorCode.NotFound, $"no live lifecycle {m.Id}"));
+        Sender.Tell(DeadLetterAnswerer.NotFound(m));
     }
 
     private void OnFinished(LifecycleFinished m)

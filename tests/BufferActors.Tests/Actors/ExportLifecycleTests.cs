@@ -1,3 +1,4 @@
+using Akka.Actor;
 using BufferActors.Actors;
 using BufferActors.Native;
 using BufferActors.Native.Simulation;
@@ -58,6 +59,24 @@ public sealed class ExportLifecycleTests : LifecycleTest
             Assert.NotEqual(WaitReleasedResult.TimedOut, await wait);
             Assert.True(await status, "a status request racing the release went unanswered");
         }
+        await AwaitNoLiveLifecycles();
+        AssertLedgerAtBaseline();
+    }
+
+    [Fact]
+    public async Task CommandsThatReachAStoppedLifecycleAreAnsweredNotLeftToTimeOut()
+    {
+        var export = await Client.ExportAsync(Dom1, Share(2));
+        var lifecycle = await Sys.ActorSelection($"/user/buffers/domain-1/{export.Id.ActorName}").ResolveOne(TimeSpan.FromSeconds(3));
+        Watch(lifecycle);
+        lifecycle.Tell(Akka.Actor.PoisonPill.Instance, Akka.Actor.ActorRefs.NoSender); // stopped the hard way, as by a failure
+        ExpectTerminated(lifecycle);
+
+        // Straight to the dead actor: the message lands in dead letters, and is answered from there.
+        var answer = await lifecycle.Ask<object>(new BufferActors.Actors.Lifecycles.ExportedBuffer.WaitReleased(export.Id, TimeSpan.FromSeconds(30)), TimeSpan.FromSeconds(5));
+        Assert.Equal(WaitReleasedResult.NotFound, Assert.IsType<BufferActors.Actors.Lifecycles.ExportedBuffer.WaitResult>(answer).Result);
+        var status = await lifecycle.Ask<object>(new BufferActors.Actors.Lifecycles.LifecycleStatus.Get(export.Id), TimeSpan.FromSeconds(5));
+        Assert.Equal(ErrorCode.NotFound, Assert.IsType<OperationFailed>(status).Code);
         await AwaitNoLiveLifecycles();
         AssertLedgerAtBaseline();
     }

@@ -1,0 +1,34 @@
+using Akka.Event;
+using BufferActors.Actors.Lifecycles;
+
+namespace BufferActors.Actors.Supervision;
+
+/// <summary>
+/// Answers lifecycle commands that reached a lifecycle after it stopped (they land in dead letters,
+/// e.g. when a lifecycle was stopped by a failure with commands still in its mailbox): the caller gets
+/// the same "not found" answer a finished lifecycle gets — for a wait, NotFound, which means
+/// released — instead of waiting for its ask to time out.
+/// </summary>
+public sealed class DeadLetterAnswerer : ReceiveActor
+{
+    /// <summary>Creates the answerer.</summary>
+    public DeadLetterAnswerer()
+    {
+        Receive<DeadLetter>(d => d.Message is ILifecycleCommand && !d.Sender.IsNobody() && !Equals(d.Sender, Context.System.DeadLetters),
+            d => d.Sender.Tell(NotFound((ILifecycleCommand)d.Message)));
+        Receive<DeadLetter>(_ => { });
+    }
+
+    /// <summary>The answer for a command whose lifecycle no longer exists.</summary>
+    public static object NotFound(ILifecycleCommand command) => command switch
+    {
+        ExportedBuffer.WaitReleased w => new ExportedBuffer.WaitResult(w.Id, WaitReleasedResult.NotFound),
+        _ => new OperationFailed(ErrorCode.NotFound, $"no live lifecycle {command.Id}"),
+    };
+
+    /// <inheritdoc />
+    protected override void PreStart() => Context.System.EventStream.Subscribe(Self, typeof(DeadLetter));
+
+    /// <inheritdoc />
+    protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
+}
