@@ -87,7 +87,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         var events = new List<LifecycleEvent> { requested, new Events.Exported(Id, Now, export.Fd, export.PageCount, Session.InstanceId) };
         if (export.Flags != DmaBufFlags.None) events.Add(new Events.ReservationDecreased(Id, Now, export.PageCount));
         Persist(events,
-            () => requester.Tell(new Exported(Id, export.Fd, export.PageCount, export.Flags)),
+            () => requester.Tell(new Exported(Id, export.Fd, export.PageCount, export.Flags) { Lifecycle = Self }),
             reason => JournalLost(requester, reason));
     }
 
