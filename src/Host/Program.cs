@@ -6,4 +6,5 @@ var root = new RootCommand("BufferActors: actor-managed lifecycles of Xen gntdev
 foreach (var command in DemoCommand.Create()) root.Subcommands.Add(command);
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(SimulatorCommands.Create());
+root.Subcommands.Add(CrashTargetCommand.Create());
 return root.Parse(args).Invoke();

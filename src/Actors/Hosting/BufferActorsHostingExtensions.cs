@@ -5,6 +5,7 @@ using BufferActors.Actors.Persistence;
 using BufferActors.Actors.Supervision;
 using BufferActors.Native.Linux;
 using BufferActors.Native.Simulation;
+using BufferActors.Native.Simulation.Remote;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace BufferActors.Actors.Hosting;
@@ -16,8 +17,10 @@ public sealed class BufferManagerKey;
 public static class BufferActorsHostingExtensions
 {
     /// <summary>
-    /// Registers the grant device chosen by <paramref name="options"/> (the real Linux device, or the
-    /// simulator — for which an <see cref="XenSimulator"/> must be registered or is created), the
+    /// Registers the grant device chosen by <paramref name="options"/> (the real Linux device; the
+    /// in-process simulator, for which an <see cref="XenSimulator"/> must be registered; or a simulator
+    /// in its own process, connected with <see cref="RemoteGrantDevice.Connect"/> on
+    /// <see cref="BufferActorsOptions.SimulatorSocket"/>), the
     /// <see cref="DeviceSession"/>, an actor system running the root manager, and a
     /// <see cref="BufferActorsClient"/> singleton for hosts to inject.
     /// </summary>
@@ -33,6 +36,8 @@ public static class BufferActorsHostingExtensions
         services.AddSingleton<IGrantDevice>(sp => options.Device switch
         {
             GrantDeviceKind.Linux => LinuxGrantDevice.Open(options.DevicePath),
+            GrantDeviceKind.Remote => RemoteGrantDevice.Connect(options.SimulatorSocket ?? throw new InvalidOperationException(
+                "BufferActors is configured for a remote simulator: set BufferActorsOptions.SimulatorSocket to its Unix socket")),
             _ => (sp.GetService<XenSimulator>() ?? throw new InvalidOperationException(
                     "BufferActors is configured for the simulator: register an XenSimulator singleton first"))
                 .OpenGrantDevice(),

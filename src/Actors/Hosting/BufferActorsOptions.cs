@@ -10,6 +10,13 @@ public enum GrantDeviceKind
     Linux,
     /// <summary>The in-process simulated Xen + gntdev (an <see cref="Native.Simulation.XenSimulator"/> registered in DI).</summary>
     Simulator,
+    /// <summary>
+    /// A simulator running as its own process (<c>bufferactors simulator serve</c>), reached over the Unix
+    /// socket <see cref="BufferActorsOptions.SimulatorSocket"/> with
+    /// <see cref="Native.Simulation.Remote.RemoteGrantDevice"/>. The connection is this host's gntdev
+    /// instance: when the host process dies, the simulator closes it as the kernel would.
+    /// </summary>
+    Remote,
 }
 
 /// <summary>Settings of an embedded BufferActors; every property has a documented default.</summary>
@@ -20,6 +27,12 @@ public sealed record BufferActorsOptions
 
     /// <summary>Path of the Linux grant device; <c>/dev/xen/gntdev</c> by default.</summary>
     public string DevicePath { get; init; } = "/dev/xen/gntdev";
+
+    /// <summary>
+    /// Unix socket of the simulator served in its own process, used when <see cref="Device"/> is
+    /// <see cref="GrantDeviceKind.Remote"/> (and required then); null by default.
+    /// </summary>
+    public string? SimulatorSocket { get; init; }
 
     /// <summary>Per-domain quotas; <see cref="DomainLifecycles.Quotas.Default"/> by default.</summary>
     public DomainLifecycles.Quotas Quotas { get; init; } = DomainLifecycles.Quotas.Default;
@@ -38,7 +51,7 @@ public sealed record BufferActorsOptions
 
     /// <summary>
     /// Reads options from configuration keys (e.g. the <c>BufferActors</c> section): <c>Device</c>
-    /// (linux | simulator), <c>DevicePath</c>, <c>Journal</c> (SQLite path, PostgreSQL connection string, or "none"), <c>MaxBuffersPerDomain</c>, <c>MaxPagesPerDomain</c>,
+    /// (linux | simulator | remote), <c>DevicePath</c>, <c>SimulatorSocket</c> (required with <c>Device=remote</c>), <c>Journal</c> (SQLite path, PostgreSQL connection string, or "none"), <c>MaxBuffersPerDomain</c>, <c>MaxPagesPerDomain</c>,
     /// <c>RequestTimeoutSeconds</c>. Absent keys keep their defaults; an invalid value throws with the key's name.
     /// </summary>
     public static BufferActorsOptions FromConfiguration(Func<string, string?> get)
@@ -49,9 +62,12 @@ public sealed record BufferActorsOptions
             {
                 Device = Enum.TryParse<GrantDeviceKind>(device, ignoreCase: true, out var kind)
                     ? kind
-                    : throw new ArgumentException($"BufferActors:Device must be 'linux' or 'simulator', not '{device}'"),
+                    : throw new ArgumentException($"BufferActors:Device must be 'linux', 'simulator' or 'remote', not '{device}'"),
             };
         if (get("DevicePath") is { } path) o = o with { DevicePath = path };
+        if (get("SimulatorSocket") is { Length: > 0 } socket) o = o with { SimulatorSocket = socket };
+        if (o.Device == GrantDeviceKind.Remote && o.SimulatorSocket is null)
+            throw new ArgumentException("BufferActors:SimulatorSocket must name the simulator's Unix socket when BufferActors:Device is 'remote'");
         if (get("Journal") is { } journal)
             o = o with { Journal = journal is "" or "none" ? null : Persistence.JournalStorage.Parse(journal) };
         int buffers = ReadInt(get, "MaxBuffersPerDomain") ?? o.Quotas.MaxBuffers;
