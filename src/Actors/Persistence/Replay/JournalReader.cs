@@ -1,0 +1,138 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Akka.Configuration;
+using Akka.Persistence.Query;
+using Akka.Persistence.Sql;
+using Akka.Persistence.Sql.Query;
+using Akka.Streams;
+
+namespace BufferActors.Actors.Persistence.Replay;
+
+/// <summary>
+/// Reads every event of the lifecycle journal with Akka.Persistence.Query (<c>CurrentEventsByPersistenceId</c>
+/// on the SQL read journal) in a short-lived actor system of its own, after checking the database is a
+/// readable journal. Reading never writes: tables are not created, a missing file is not created.
+/// </summary>
+public static class JournalReader
+{
+    /// <summary>The persistence id every lifecycle event is journaled under.</summary>
+    public static string PersistenceId { get; } = new LifecycleJournal.Settings().PersistenceId;
+
+    /// <summary>Where <paramref name="storage"/> is, for people: a SQLite file's full path, or a PostgreSQL host and database (never the password).</summary>
+    public static string Describe(JournalStorage storage) => JournalPreflight.Describe(storage);
+
+    /// <summary>Reads the journal and rebuilds every lifecycle's timeline.</summary>
+    /// <inheritdoc cref="ReadAsync" path="/param"/>
+    /// <inheritdoc cref="ReadAsync" path="/exception"/>
+    public static async Task<JournalTimeline> ReadTimelineAsync(JournalStorage storage, CancellationToken cancellationToken = default) =>
+        JournalTimeline.Build(await ReadAsync(storage, cancellationToken).ConfigureAwait(false));
+
+    /// <summary>Reads every event journaled under <see cref="PersistenceId"/>, in sequence order.</summary>
+    /// <param name="storage">A SQLite file or a PostgreSQL database (as parsed by <see cref="JournalStorage.Parse"/>).</param>
+    /// <param name="cancellationToken">Stops the read; the actor system is shut down either way.</param>
+    /// <exception cref="JournalUnreadableException">The journal cannot be read at all (missing, empty, not SQLite, truncated, corrupt, no journal table, unreachable).</exception>
+    /// <exception cref="JournalFormatException">An event's payload cannot be read; the message names its sequence number.</exception>
+    public static async Task<IReadOnlyList<JournalEntry>> ReadAsync(JournalStorage storage, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(storage);
+        JournalPreflight.Check(storage);
+        string where = JournalPreflight.Describe(storage);
+
+        ActorSystem system;
+        try
+        {
+            system = ActorSystem.Create("bufferactors-replay", ReplayConfig(storage));
+        }
+        catch (Exception e) when (e is ConfigurationException or ArgumentException or TypeLoadException)
+        {
+            throw new JournalUnreadableException($"cannot configure a reader for {where}: {e.Message}", e);
+        }
+
+        var entries = new List<JournalEntry>();
+        try
+        {
+            var journal = PersistenceQuery.Get(system).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier);
+            var done = journal
+                .CurrentEventsByPersistenceId(PersistenceId, 0L, long.MaxValue)
+                .RunForeach(envelope => entries.Add(envelope.Event switch
+                {
+                    LifecycleEvent e => new JournalEntry(envelope.SequenceNr, e),
+                    UnreadablePayload u => throw new JournalFormatException(
+                        $"event at sequence {envelope.SequenceNr} (manifest '{u.Manifest}') cannot be read: {u.Reason}"),
+                    var other => throw new JournalFormatException(
+                        $"event at sequence {envelope.SequenceNr} is a {other?.GetType().Name ?? "null"}, not a lifecycle event"),
+                }), system.Materializer());
+            await done.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return entries;
+        }
+        catch (Exception e) when (Unwrap(e) is JournalFormatException format)
+        {
+            throw new JournalFormatException($"{where}: {format.Message}");
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Preflight has ruled out the usual causes; anything left (a plugin or driver error mid-read) is still
+            // an unreadable journal, reported with the last event that was read.
+            var cause = Unwrap(e);
+            string after = entries.Count == 0 ? "before the first event" : $"after sequence {entries[^1].SequenceNr}";
+            throw new JournalUnreadableException($"reading {where} failed {after}: {cause.GetType().Name}: {cause.Message}", cause);
+        }
+        finally
+        {
+            await system.Terminate().WaitAsync(TimeSpan.FromSeconds(10), CancellationToken.None)
+                .ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The storage's own journal configuration, with the SQL read journal pointed at the same connection and
+    /// provider, table creation switched off, Akka silent on stdout (replay's output may be one JSON document),
+    /// and <see cref="ReplaySerializer"/> in place of the journal serializer.
+    /// </summary>
+    private static Config ReplayConfig(JournalStorage storage)
+    {
+        var journalConfig = storage.ToConfig();
+        const string writePlugin = "akka.persistence.journal.sql";
+        string connection = journalConfig.GetString($"{writePlugin}.connection-string");
+        string provider = journalConfig.GetString($"{writePlugin}.provider-name");
+        var hocon = $$"""
+            akka.loglevel = OFF
+            akka.stdout-loglevel = OFF
+            akka.log-dead-letters = off
+            akka.log-dead-letters-during-shutdown = off
+            akka.persistence.journal.sql.auto-initialize = off
+            akka.persistence.snapshot-store.sql.auto-initialize = off
+            akka.persistence.query.journal.sql {
+              write-plugin = "{{writePlugin}}"
+              connection-string = {{Quote(connection)}}
+              provider-name = {{Quote(provider)}}
+            }
+            akka.actor.serializers.bufferactors-journal = "{{typeof(ReplaySerializer).FullName}}, {{typeof(ReplaySerializer).Assembly.GetName().Name}}"
+            """;
+        return ConfigurationFactory.ParseString(hocon)
+            .WithFallback(journalConfig)
+            .WithFallback(SqlPersistence.DefaultQueryConfiguration);
+    }
+
+    // A JSON string is a valid HOCON quoted string, whatever the path or password contains.
+    private static string Quote(string value) =>
+        JsonSerializer.Serialize(value, new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+
+    private static Exception Unwrap(Exception e)
+    {
+        while (true)
+        {
+            switch (e)
+            {
+                case AggregateException { InnerExceptions.Count: 1 } a:
+                    e = a.InnerExceptions[0];
+                    continue;
+                case System.Reflection.TargetInvocationException { InnerException: { } inner }:
+                    e = inner;
+                    continue;
+                default:
+                    return e;
+            }
+        }
+    }
+}
