@@ -28,6 +28,7 @@ internal static class BenchCommand
         scale.SetAction(r => SimulatorScale(r.GetValue(domains), r.GetValue(buffers), r.GetValue(pages), Console.Out));
         bench.Subcommands.Add(scale);
         bench.Subcommands.Add(CreateLifecycle());
+        foreach (var command in JournalBenchCommand.Create()) bench.Subcommands.Add(command);
         return bench;
     }
 

@@ -1,0 +1,664 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Persistence;
+using Akka.Persistence.Sql.Journal;
+using BufferActors.Actors;
+using BufferActors.Actors.Persistence;
+using BufferActors.Native;
+using Microsoft.Data.Sqlite;
+using static BufferActors.Actors.Persistence.LifecycleJournal;
+using Settings = BufferActors.Actors.Persistence.LifecycleJournal.Settings;
+
+namespace BufferActors.Host.Commands;
+
+/// <summary>
+/// <c>bench journal</c> and <c>bench recovery</c>: the lifecycle journal's write throughput against raw
+/// batched inserts of the same rows, and the cold start of a large journal. Figures go in
+/// docs/performance.md, never in timed tests.
+/// </summary>
+internal static class JournalBenchCommand
+{
+    private static readonly Config Quiet = ConfigurationFactory.ParseString("akka.loglevel = WARNING\nakka.stdout-loglevel = WARNING");
+    private static readonly TimeSpan Patience = TimeSpan.FromMinutes(10);
+
+    /// <summary>The subcommands, for <c>bench</c>.</summary>
+    public static IEnumerable<Command> Create() => [CreateJournal(), CreateRecovery()];
+
+    // ---------------------------------------------------------------- bench journal
+
+    internal sealed record JournalBenchSettings(int Events, int Lifecycles, int Pages, string? Journal, bool Keep, string? Hocon = null);
+
+    private static Command CreateJournal()
+    {
+        var events = new Option<int>("--events") { DefaultValueFactory = _ => 200_000, Description = "Events persisted in the timed run." };
+        var lifecycles = new Option<int>("--lifecycles") { DefaultValueFactory = _ => 200, Description = "Concurrent senders; each runs export lifecycles one after another, one record (1–3 events) in flight, like a lifecycle actor." };
+        var pages = new Option<int>("--pages") { DefaultValueFactory = _ => 16, Description = "Pages (grant refs) per exported buffer: sets the size of ExportRequested." };
+        var journal = new Option<string?>("--journal") { Description = "SQLite file or PostgreSQL connection string (default: a fresh temporary SQLite file). Raw inserts are compared on SQLite only." };
+        var keep = new Option<bool>("--keep") { Description = "Keep the temporary SQLite files." };
+        var hocon = new Option<string?>("--hocon") { Description = "Extra HOCON over the journal's configuration, for experiments (e.g. 'akka.persistence.journal.sql.batch-size = 500')." };
+        var command = new Command("journal", "Persisted lifecycle events per second through LifecycleJournalActor versus raw batched inserts of the same rows (Microsoft.Data.Sqlite), in one run.");
+        foreach (var option in new Option[] { events, lifecycles, pages, journal, keep, hocon }) command.Options.Add(option);
+        command.SetAction(r => Journal(new JournalBenchSettings(r.GetValue(events), r.GetValue(lifecycles), r.GetValue(pages), r.GetValue(journal), r.GetValue(keep), r.GetValue(hocon)),
+            Console.Out).GetAwaiter().GetResult());
+        return command;
+    }
+
+    /// <summary>
+    /// Warm-up, then <see cref="JournalBenchSettings.Events"/> events from <see cref="JournalBenchSettings.Lifecycles"/>
+    /// concurrent senders through the journal actor; then the rows it wrote (read back: same columns, same
+    /// payload bytes) inserted raw into fresh files with the same schema and WAL: 100 rows per transaction
+    /// (the baseline's raw figure), one transaction per journal write (same sizes), and the latter with the
+    /// tag rows the journal also writes.
+    /// </summary>
+    internal static async Task<int> Journal(JournalBenchSettings s, TextWriter output)
+    {
+        if (s.Events < 1 || s.Lifecycles < 1 || s.Pages < 1)
+        {
+            output.WriteLine("bench journal: --events, --lifecycles and --pages must be at least 1");
+            return 2;
+        }
+        var scratch = Directory.CreateTempSubdirectory("ba-journal-bench-").FullName;
+        try
+        {
+            var storage = s.Journal is null ? new JournalStorage.Sqlite(Path.Combine(scratch, "journal.db")) : JournalStorage.Parse(s.Journal);
+            string run = $"bench-{DateTime.UtcNow:yyyyMMddHHmmss}-{Guid.NewGuid().ToString("N")[..6]}";
+            var workload = new Workload(s.Lifecycles, s.Pages, 0);
+            output.WriteLine($"journal bench: {s.Lifecycles} concurrent senders, export lifecycles of {s.Pages} pages (6 records of 1–3 events, 8–10 events each), " +
+                $"{Describe(storage)}; {Environment.ProcessorCount} cores, {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.OSDescription}");
+            if (s.Hocon is not null) output.WriteLine($"  extra HOCON: {s.Hocon}");
+            int warmEvents = (int)Math.Min(20_000, Math.Max(1_000, s.Events / 10L));
+            string direct = $"akka.persistence.journal.sql.class = \"{typeof(DirectSqliteWriteJournal).FullName}, {typeof(DirectSqliteWriteJournal).Assembly.GetName().Name}\"";
+
+            // Warm-up on their own files (or persistence id): JIT of the serializer, linq2db's statements, Akka.Streams.
+            var warmStorage = storage is JournalStorage.Sqlite ? new JournalStorage.Sqlite(Path.Combine(scratch, "warmup.db")) : storage;
+            await RunJournal(warmStorage, $"{run}-warmup", warmEvents, s.Lifecycles, workload, s.Hocon).ConfigureAwait(false);
+            if (storage is JournalStorage.Sqlite)
+                await RunJournal(new JournalStorage.Sqlite(Path.Combine(scratch, "warmup-direct.db")), $"{run}-warmup", warmEvents, s.Lifecycles, workload, direct).ConfigureAwait(false);
+
+            var result = await RunJournal(storage, run, s.Events, s.Lifecycles, workload, s.Hocon).ConfigureAwait(false);
+            double journalRate = result.Events / result.Elapsed.TotalSeconds;
+            var sizes = result.WriteSizes.Order().ToArray();
+            output.WriteLine();
+            output.WriteLine($"  journal: {result.Events:N0} events in {result.Records:N0} records, {result.Elapsed.TotalSeconds:F2} s = {journalRate:N0} events/s; " +
+                $"process CPU {result.Cpu.TotalMicroseconds / result.Events:F0} us per event ({result.Cpu / result.Elapsed:F2} cores busy)");
+            if (sizes.Length > 0)
+                output.WriteLine($"    {sizes.Length:N0} atomic writes (= transactions); events per write mean {sizes.Average():F0}, p50 {sizes[sizes.Length / 2]}, " +
+                    $"max {sizes[^1]}; write time mean {result.WriteMillis.Average():F2} ms ({result.WriteMillis.Sum() / result.Elapsed.TotalMilliseconds:P0} of the run), p99 {Percentile(result.WriteMillis, 0.99):F2} ms");
+            output.WriteLine($"    serializer (System.Text.Json, JournalSerializer.Options): {SerializerMicros(workload, 100_000):F2} us per event");
+
+            if (storage is not JournalStorage.Sqlite sqlite)
+            {
+                output.WriteLine("  raw inserts: compared on SQLite only (run without --journal, or with a SQLite path)");
+                return 0;
+            }
+            // The same journal actor with the plugin's writes replaced by prepared statements (bench-only):
+            // what linq2db and the plugin's write pipeline cost on top of SQLite itself.
+            var directRun = await RunJournal(new JournalStorage.Sqlite(Path.Combine(scratch, "direct.db")), run, s.Events, s.Lifecycles, workload, direct).ConfigureAwait(false);
+            double directRate = directRun.Events / directRun.Elapsed.TotalSeconds;
+
+            var rows = RawRows.Read(sqlite.Path, run);
+            output.WriteLine($"    payload (message column) mean {rows.Rows.Average(r => ((byte[])r[rows.MessageColumn]!).Length):F0} bytes; " +
+                $"{rows.Tags.Count:N0} tag rows ({(double)rows.Tags.Count / rows.Rows.Count:F1} per event)");
+            bool sameSplit = sizes.Length > 0 && result.WriteSizes.Sum() == rows.Rows.Count;
+            var journalSplit = sameSplit ? result.WriteSizes : Chunks(rows.Rows.Count, 100);
+
+            // Warm the raw path too, on a scratch file.
+            var warmRows = rows with { Rows = [.. rows.Rows.Take(5_000)], Tags = [.. rows.Tags.Where(t => t.Row < 5_000)] };
+            InsertRaw(Path.Combine(scratch, "raw-warmup.db"), warmRows, Chunks(warmRows.Rows.Count, 100), withTags: true);
+
+            var variants = new (string Name, IReadOnlyList<int> Split, bool Tags)[]
+            {
+                ("raw, 100 rows per transaction", Chunks(rows.Rows.Count, 100), false),
+                ("raw, one transaction per journal write", journalSplit, false),
+                ("raw + tag rows, one transaction per journal write", journalSplit, true),
+            };
+            var rates = new double[variants.Length];
+            for (int i = 0; i < variants.Length; i++)
+                rates[i] = rows.Rows.Count / InsertRaw(Path.Combine(scratch, $"raw-{i}.db"), rows, variants[i].Split, variants[i].Tags).TotalSeconds;
+
+            output.WriteLine();
+            output.WriteLine($"  {"path",-58} {"rows/s",10} {"journal/this",13}");
+            output.WriteLine($"  {"journal: LifecycleJournalActor + Akka.Persistence.Sql",-58} {journalRate,10:N0}");
+            output.WriteLine($"  {"same actor, plugin writes by prepared statements (bench)",-58} {directRate,10:N0} {journalRate / directRate,13:F2}" +
+                $"   ({directRun.Cpu.TotalMicroseconds / directRun.Events:F0} us CPU per event)");
+            for (int i = 0; i < variants.Length; i++)
+                output.WriteLine($"  {variants[i].Name,-58} {rates[i],10:N0} {journalRate / rates[i],13:F2}");
+            if (!sameSplit) output.WriteLine("  (journal write sizes unknown: the per-write variants used 100 rows)");
+            output.WriteLine();
+            double ratio = journalRate / rates[0];
+            output.WriteLine($"  target journal/raw (100 rows per transaction) >= 0.5: {(ratio >= 0.5 ? "met" : "NOT met")} ({ratio:F2}); " +
+                $"ceiling for any journal writing these rows and their tag rows: {rates[2] / rates[0]:F2}");
+            return 0;
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            if (s.Keep) output.WriteLine($"  files kept in {scratch}");
+            else Directory.Delete(scratch, recursive: true);
+        }
+    }
+
+    /// <summary>Microseconds to serialize one event of <paramref name="workload"/> as the journal does.</summary>
+    private static double SerializerMicros(Workload workload, int count)
+    {
+        var events = workload.Records(0).SelectMany(r => r).Take(count).ToList();
+        foreach (var e in events.Take(1_000)) JsonSerializer.SerializeToUtf8Bytes(e, JournalSerializer.Options);
+        long t0 = Stopwatch.GetTimestamp();
+        long bytes = 0;
+        foreach (var e in events) bytes += JsonSerializer.SerializeToUtf8Bytes(e, JournalSerializer.Options).Length;
+        GC.KeepAlive(bytes);
+        return Stopwatch.GetElapsedTime(t0).TotalMicroseconds / events.Count;
+    }
+
+    private static string Describe(JournalStorage storage) => storage switch
+    {
+        JournalStorage.Sqlite s => $"SQLite (WAL) {s.Path}",
+        JournalStorage.PostgreSql => "PostgreSQL",
+        _ => storage.ToString(),
+    };
+
+    internal sealed record JournalRun(long Events, long Records, TimeSpan Elapsed, TimeSpan Cpu, int[] WriteSizes, double[] WriteMillis);
+
+    /// <summary>Runs <paramref name="events"/> events from <paramref name="senders"/> senders through a new journal actor.</summary>
+    private static async Task<JournalRun> RunJournal(JournalStorage storage, string persistenceId, long events, int senders, Workload workload, string? hocon = null)
+    {
+        storage.Prepare();
+        var config = ConfigurationFactory.ParseString(hocon ?? "").WithFallback(ConfigurationFactory.ParseString($"akka.persistence.journal.sql.class = \"{typeof(CountingSqlWriteJournal).FullName}, {typeof(CountingSqlWriteJournal).Assembly.GetName().Name}\""))
+            .WithFallback(Quiet).WithFallback(storage.ToConfig());
+        var system = ActorSystem.Create("journal-bench", config);
+        try
+        {
+            var journal = system.ActorOf(LifecycleJournal.Props(new Settings(PersistenceId: persistenceId)), "journal");
+            await journal.Ask<Live>(new GetLive(), Patience).ConfigureAwait(false); // recovered, tables created
+            CountingSqlWriteJournal.Reset();
+            var done = new List<Task<(long Events, long Records)>>();
+            var actors = new List<IActorRef>();
+            for (int i = 0; i < senders; i++)
+            {
+                var completion = new TaskCompletionSource<(long, long)>(TaskCreationOptions.RunContinuationsAsynchronously);
+                long quota = events / senders + (i < events % senders ? 1 : 0);
+                int index = i;
+                actors.Add(system.ActorOf(Akka.Actor.Props.Create(() => new LifecycleSender(journal, workload, index, quota, completion)), $"sender-{i}"));
+                done.Add(completion.Task);
+            }
+            var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+            long t0 = Stopwatch.GetTimestamp();
+            foreach (var a in actors) a.Tell(LifecycleSender.Go.Instance);
+            var counts = await Task.WhenAll(done).WaitAsync(Patience).ConfigureAwait(false);
+            var elapsed = Stopwatch.GetElapsedTime(t0);
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu0;
+            var writes = CountingSqlWriteJournal.Writes.ToArray();
+            return new JournalRun(counts.Sum(c => c.Events), counts.Sum(c => c.Records), elapsed, cpu, [.. writes.Select(w => w.Rows)], [.. writes.Select(w => w.Millis)]);
+        }
+        finally
+        {
+            await system.Terminate().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The records lifecycle actors send: export lifecycles, one after another per sender, each step acknowledged before the next.</summary>
+    /// <param name="Senders">Number of senders (sequence numbers are interleaved between them).</param>
+    /// <param name="Pages">Refs per buffer.</param>
+    /// <param name="LeaveLiveEvery">Every n-th lifecycle stops after it is attached and stays live (0: none).</param>
+    internal sealed record Workload(int Senders, int Pages, int LeaveLiveEvery)
+    {
+        private static readonly Guid Device = Guid.Parse("0b5e7a1c-2d3f-4e5a-8b9c-1d2e3f4a5b6c");
+
+        public IEnumerable<IReadOnlyList<LifecycleEvent>> Records(int sender)
+        {
+            for (long k = 0; ; k++)
+            {
+                long sequence = k * Senders + sender + 1;
+                var id = new LifecycleId(LifecycleKind.Export, new DomainId((ushort)(1 + sequence % 64)), sequence);
+                bool coherent = sequence % 4 == 0;
+                var refs = new uint[Pages];
+                for (int p = 0; p < Pages; p++) refs[p] = (uint)((sequence * Pages + p) % 1_000_000 + 8);
+                int fd = (int)(sequence % 1000) + 10;
+                var now = DateTimeOffset.UtcNow;
+                var exported = new List<LifecycleEvent> { new ExportRequested(id, now, refs, coherent ? DmaBufFlags.Coherent : DmaBufFlags.None), new Exported(id, now, fd, Pages, Device) };
+                if (coherent) exported.Add(new ReservationDecreased(id, now, Pages));
+                yield return exported;
+                yield return [new Attached(id, DateTimeOffset.UtcNow, "display", DmaDirection.ToDevice)];
+                if (LeaveLiveEvery > 0 && sequence % LeaveLiveEvery == 0) continue;
+                yield return [new Detached(id, DateTimeOffset.UtcNow, "display")];
+                yield return [new ReleaseRequested(id, DateTimeOffset.UtcNow)];
+                yield return [new WaitRequested(id, DateTimeOffset.UtcNow, 0, TimeSpan.FromSeconds(10))];
+                now = DateTimeOffset.UtcNow;
+                yield return coherent
+                    ? [new ReservationRestored(id, now, Pages), new WaitAnswered(id, now, 0, WaitReleasedResult.Released), new Released(id, now)]
+                    : [new WaitAnswered(id, now, 0, WaitReleasedResult.Released), new Released(id, now)];
+            }
+        }
+    }
+
+    /// <summary>Sends one record, waits for its acknowledgement, sends the next — as a lifecycle actor does.</summary>
+    private sealed class LifecycleSender : ReceiveActor
+    {
+        public sealed class Go
+        {
+            public static readonly Go Instance = new();
+        }
+
+        public LifecycleSender(IActorRef journal, Workload workload, int index, long quota, TaskCompletionSource<(long Events, long Records)> done)
+        {
+            var source = workload.Records(index).GetEnumerator();
+            long events = 0, correlation = 0;
+            int inFlight = 0;
+            void Next()
+            {
+                if (events >= quota)
+                {
+                    done.TrySetResult((events, correlation));
+                    return;
+                }
+                source.MoveNext();
+                inFlight = source.Current.Count;
+                journal.Tell(new Record(++correlation, source.Current));
+            }
+            Receive<Go>(_ => Next());
+            Receive<Recorded>(_ =>
+            {
+                events += inFlight;
+                Next();
+            });
+            Receive<RecordFailed>(f => done.TrySetException(new InvalidOperationException($"journal refused a record: {f.Reason}")));
+        }
+    }
+
+    /// <summary>The rows the journal wrote for one persistence id, read back to be inserted raw.</summary>
+    private sealed record RawRows(string[] Columns, int MessageColumn, List<object?[]> Rows, string[] TagColumns, List<(int Row, object?[] Values)> Tags, string[] Schema)
+    {
+        public static RawRows Read(string path, string persistenceId)
+        {
+            using var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly");
+            connection.Open();
+            var columns = ColumnsOf(connection, "journal").Where(c => c != "ordering").ToArray();
+            var tagColumns = ColumnsOf(connection, "tags").Where(c => c != "ordering_id").ToArray();
+            var rows = new List<object?[]>();
+            var indexOf = new Dictionary<long, int>();
+            using (var command = connection.CreateCommand())
+            {
+                command.CommandText = $"SELECT ordering, {string.Join(", ", columns)} FROM journal WHERE persistence_id = $p ORDER BY ordering";
+                command.Parameters.AddWithValue("$p", persistenceId);
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    var values = new object?[columns.Length];
+                    for (int i = 0; i < columns.Length; i++) values[i] = reader.IsDBNull(i + 1) ? null : reader.GetValue(i + 1);
+                    indexOf[reader.GetInt64(0)] = rows.Count;
+                    rows.Add(values);
+                }
+            }
+            var tags = new List<(int, object?[])>();
+            if (tagColumns.Length > 0)
+            using (var command = connection.CreateCommand())
+            {
+                command.CommandText = $"SELECT ordering_id, {string.Join(", ", tagColumns)} FROM tags WHERE persistence_id = $p ORDER BY ordering_id";
+                command.Parameters.AddWithValue("$p", persistenceId);
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    var values = new object?[tagColumns.Length];
+                    for (int i = 0; i < tagColumns.Length; i++) values[i] = reader.IsDBNull(i + 1) ? null : reader.GetValue(i + 1);
+                    tags.Add((indexOf[reader.GetInt64(0)], values));
+                }
+            }
+            var schema = new List<string>();
+            using (var command = connection.CreateCommand())
+            {
+                command.CommandText = "SELECT sql FROM sqlite_master WHERE tbl_name IN ('journal', 'tags') AND sql IS NOT NULL ORDER BY CASE type WHEN 'table' THEN 0 ELSE 1 END";
+                using var reader = command.ExecuteReader();
+                while (reader.Read()) schema.Add(reader.GetString(0));
+            }
+            return new RawRows(columns, Array.IndexOf(columns, "message"), rows, tagColumns, tags, [.. schema]);
+        }
+
+        private static List<string> ColumnsOf(SqliteConnection connection, string table)
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = $"SELECT name FROM pragma_table_info('{table}') ORDER BY cid";
+            using var reader = command.ExecuteReader();
+            var names = new List<string>();
+            while (reader.Read()) names.Add(reader.GetString(0));
+            return names;
+        }
+    }
+
+    /// <summary>
+    /// Inserts <paramref name="rows"/> into a fresh SQLite file with the journal's schema and WAL, one
+    /// transaction per entry of <paramref name="split"/>, with one prepared statement per table; returns
+    /// the time from the first insert to the last commit.
+    /// </summary>
+    private static TimeSpan InsertRaw(string path, RawRows rows, IReadOnlyList<int> split, bool withTags)
+    {
+        var storage = new JournalStorage.Sqlite(path);
+        storage.Prepare(); // WAL, as the journal's file
+        using var connection = new SqliteConnection($"Data Source={path}");
+        connection.Open();
+        foreach (var ddl in rows.Schema)
+        {
+            using var create = connection.CreateCommand();
+            create.CommandText = ddl;
+            create.ExecuteNonQuery();
+        }
+        using var insert = connection.CreateCommand();
+        insert.CommandText = $"INSERT INTO journal ({string.Join(", ", rows.Columns)}) VALUES ({string.Join(", ", rows.Columns.Select((_, i) => $"$c{i}"))})"
+            + (withTags ? " RETURNING ordering" : "");
+        var parameters = rows.Columns.Select((_, i) => insert.Parameters.Add(new SqliteParameter($"$c{i}", null))).ToArray();
+        using var tagInsert = connection.CreateCommand();
+        tagInsert.CommandText = $"INSERT INTO tags (ordering_id, {string.Join(", ", rows.TagColumns)}) VALUES ($o, {string.Join(", ", rows.TagColumns.Select((_, i) => $"$t{i}"))})";
+        var orderingParameter = tagInsert.Parameters.Add(new SqliteParameter("$o", null));
+        var tagParameters = rows.TagColumns.Select((_, i) => tagInsert.Parameters.Add(new SqliteParameter($"$t{i}", null))).ToArray();
+        var tagsByRow = rows.Tags.ToLookup(t => t.Row, t => t.Values);
+
+        long t0 = Stopwatch.GetTimestamp();
+        int next = 0;
+        foreach (int size in split)
+        {
+            using var transaction = connection.BeginTransaction();
+            insert.Transaction = transaction;
+            tagInsert.Transaction = transaction;
+            for (int end = Math.Min(rows.Rows.Count, next + size); next < end; next++)
+            {
+                var values = rows.Rows[next];
+                for (int c = 0; c < values.Length; c++) parameters[c].Value = values[c] ?? DBNull.Value;
+                if (!withTags)
+                {
+                    insert.ExecuteNonQuery();
+                    continue;
+                }
+                orderingParameter.Value = insert.ExecuteScalar();
+                foreach (var tag in tagsByRow[next])
+                {
+                    for (int c = 0; c < tag.Length; c++) tagParameters[c].Value = tag[c] ?? DBNull.Value;
+                    tagInsert.ExecuteNonQuery();
+                }
+            }
+            transaction.Commit();
+        }
+        return Stopwatch.GetElapsedTime(t0);
+    }
+
+    private static int[] Chunks(int total, int size) => [.. Enumerable.Range(0, (total + size - 1) / size).Select(i => Math.Min(size, total - i * size))];
+
+    private static double Percentile(double[] values, double q)
+    {
+        if (values.Length == 0) return 0;
+        var sorted = values.Order().ToArray();
+        return sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
+    }
+
+    // ---------------------------------------------------------------- bench recovery
+
+    internal sealed record RecoveryBenchSettings(long Events, int Live, int Lifecycles, string? Journal, bool Reuse, bool Stock, bool RecoverOnly);
+
+    private static Command CreateRecovery()
+    {
+        var events = new Option<long>("--events") { DefaultValueFactory = _ => 1_000_000, Description = "Events written to the fresh journal before the cold start." };
+        var live = new Option<int>("--live") { DefaultValueFactory = _ => 3_000, Description = "Lifecycles left live (spread over the history); the rest finish." };
+        var lifecycles = new Option<int>("--lifecycles") { DefaultValueFactory = _ => 200, Description = "Concurrent senders while writing." };
+        var journal = new Option<string?>("--journal") { Description = "SQLite file to write (default: a temporary file, deleted afterwards)." };
+        var reuse = new Option<bool>("--reuse") { Description = "With --journal: if the file already holds a journal, skip writing and only time the recovery." };
+        var stock = new Option<bool>("--stock") { DefaultValueFactory = _ => true, Description = "Also time a full replay without snapshots (the stock recovery)." };
+        var recoverOnly = new Option<bool>("--recover-only") { Hidden = true, Description = "Internal: one cold start of --journal in this process, printed as one line." };
+        var command = new Command("recovery", "Cold start of a large SQLite journal: a new actor system and LifecycleJournalActor until GetLive answers (snapshot + tail), versus a full replay.");
+        foreach (var option in new Option[] { events, live, lifecycles, journal, reuse, stock, recoverOnly }) command.Options.Add(option);
+        command.SetAction(r => Recovery(new RecoveryBenchSettings(r.GetValue(events), r.GetValue(live), r.GetValue(lifecycles), r.GetValue(journal),
+            r.GetValue(reuse), r.GetValue(stock), r.GetValue(recoverOnly)), Console.Out).GetAwaiter().GetResult());
+        return command;
+    }
+
+    /// <summary>
+    /// Writes the history through the journal actor (its own snapshots every 10,000 events, as in
+    /// production), then times cold starts: in a new process (nothing JIT-compiled: what a restarted
+    /// backend sees) and in this one; then, optionally, the same journal replayed in full with snapshots
+    /// switched off.
+    /// </summary>
+    internal static async Task<int> Recovery(RecoveryBenchSettings s, TextWriter output)
+    {
+        if (s.RecoverOnly)
+        {
+            if (s.Journal is null) return 2;
+            var (elapsed, live) = await ColdStart(new JournalStorage.Sqlite(s.Journal), snapshots: true).ConfigureAwait(false);
+            output.WriteLine(FormattableString.Invariant($"RECOVERED ms={elapsed.TotalMilliseconds:F1} events={live.EventsRecovered} snapshot={live.FromSnapshot} live={live.Lifecycles.Count}"));
+            return 0;
+        }
+        if (s.Events < 1 || s.Live < 0 || s.Lifecycles < 1)
+        {
+            output.WriteLine("bench recovery: --events and --lifecycles must be at least 1, --live at least 0");
+            return 2;
+        }
+        string? scratch = s.Journal is null ? Directory.CreateTempSubdirectory("ba-recovery-bench-").FullName : null;
+        string path = s.Journal ?? Path.Combine(scratch!, "journal.db");
+        var storage = new JournalStorage.Sqlite(path);
+        try
+        {
+            output.WriteLine($"recovery bench: SQLite (WAL) {path}; {Environment.ProcessorCount} cores, {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.OSDescription}");
+            bool reused = s.Reuse && File.Exists(path) && CountEvents(path) > 0;
+            if (!reused)
+            {
+                if (File.Exists(path))
+                {
+                    output.WriteLine($"  {path} exists: give a new path, or --reuse to time its recovery");
+                    return 2;
+                }
+                // An export lifecycle is 8–10 events (3.25 when left live after attaching).
+                long lifecycles = Math.Max(1, s.Events * 10 / 85);
+                int leaveLiveEvery = s.Live == 0 ? 0 : (int)Math.Max(2, lifecycles / s.Live);
+                var write = await RunJournal(storage, new Settings().PersistenceId, s.Events, s.Lifecycles, new Workload(s.Lifecycles, 16, leaveLiveEvery)).ConfigureAwait(false);
+                output.WriteLine($"  wrote {write.Events:N0} events through the journal actor ({s.Lifecycles} senders) in {write.Elapsed.TotalSeconds:F1} s = " +
+                    $"{write.Events / write.Elapsed.TotalSeconds:N0} events/s, snapshots every {new Settings().SnapshotEvery:N0} events");
+            }
+            var (events, snapshots, newestSnapshotBytes) = (CountEvents(path), CountSnapshots(path).Count, CountSnapshots(path).NewestBytes);
+            output.WriteLine($"  journal: {events:N0} events, {snapshots:N0} snapshots (newest {newestSnapshotBytes / 1024.0:N0} KiB), file {FileSize(path) / 1048576.0:N0} MiB");
+            output.WriteLine();
+
+            // Cold start in a new process: runtime, JIT, Akka, linq2db and SQLite all start from nothing.
+            var child = await RecoverInChildProcess(path).ConfigureAwait(false);
+            output.WriteLine($"  cold start, new process: GetLive answered {child.InsideMs:N0} ms after the command started " +
+                $"(process wall time {child.WallMs:N0} ms); {child.Events:N0} events replayed after the snapshot (snapshot used: {child.Snapshot}), {child.Live:N0} live lifecycles");
+            // And in this process (JIT warm from writing): the storage-bound part.
+            var (warm, live) = await ColdStart(storage, snapshots: true).ConfigureAwait(false);
+            output.WriteLine($"  cold start, this process (JIT warm): {warm.TotalMilliseconds:N0} ms; {live.EventsRecovered:N0} events replayed, snapshot used: {live.FromSnapshot}, {live.Lifecycles.Count:N0} live");
+            bool met = child.InsideMs < 5_000;
+            if (s.Stock)
+            {
+                var (full, fullLive) = await ColdStart(storage, snapshots: false).ConfigureAwait(false);
+                bool same = fullLive.Lifecycles.Select(r => r.Id).SequenceEqual(live.Lifecycles.Select(r => r.Id)) && fullLive.NextSequence == live.NextSequence;
+                output.WriteLine($"  full replay, no snapshot (stock recovery): {full.TotalSeconds:F1} s for {fullLive.EventsRecovered:N0} events = " +
+                    $"{fullLive.EventsRecovered / full.TotalSeconds:N0} events/s; same live index as from the snapshot: {(same ? "yes" : "NO")}");
+                output.WriteLine($"  snapshot + tail vs full replay: {full.TotalMilliseconds / warm.TotalMilliseconds:F0}x faster");
+                if (!same) met = false;
+            }
+            output.WriteLine();
+            output.WriteLine($"  target cold start < 5 s: {(met ? "met" : "NOT met")} ({child.InsideMs / 1000:F2} s in a new process)");
+            return met ? 0 : 1;
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            if (scratch is not null) Directory.Delete(scratch, recursive: true);
+        }
+    }
+
+    /// <summary>A new actor system and journal actor on <paramref name="storage"/>, timed until GetLive answers; terminated afterwards.</summary>
+    private static async Task<(TimeSpan Elapsed, Live Live)> ColdStart(JournalStorage storage, bool snapshots)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        var config = Quiet.WithFallback(storage.ToConfig());
+        // Stock recovery: an empty in-memory snapshot store, so every event is replayed.
+        if (!snapshots) config = ConfigurationFactory.ParseString("akka.persistence.snapshot-store.plugin = \"akka.persistence.snapshot-store.inmem\"").WithFallback(config);
+        var system = ActorSystem.Create("recovery-bench", config);
+        try
+        {
+            var journal = system.ActorOf(LifecycleJournal.Props(), "journal");
+            var live = await journal.Ask<Live>(new GetLive(), Patience).ConfigureAwait(false);
+            return (Stopwatch.GetElapsedTime(t0), live);
+        }
+        finally
+        {
+            await system.Terminate().ConfigureAwait(false);
+        }
+    }
+
+    private sealed record ChildRecovery(double InsideMs, double WallMs, long Events, bool Snapshot, int Live);
+
+    private static async Task<ChildRecovery> RecoverInChildProcess(string path)
+    {
+        string exe = Environment.ProcessPath ?? throw new InvalidOperationException("no process path");
+        var start = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (Path.GetFileNameWithoutExtension(exe) == "dotnet") start.ArgumentList.Add(typeof(JournalBenchCommand).Assembly.Location);
+        foreach (var a in new[] { "bench", "recovery", "--recover-only", "--journal", path }) start.ArgumentList.Add(a);
+        long t0 = Stopwatch.GetTimestamp();
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {exe}");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(Patience).ConfigureAwait(false);
+        double wall = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+        var line = (await stdout.ConfigureAwait(false)).Split('\n').FirstOrDefault(l => l.StartsWith("RECOVERED ", StringComparison.Ordinal))
+            ?? throw new InvalidOperationException($"child recovery failed (exit {process.ExitCode}): {await stderr.ConfigureAwait(false)}");
+        var fields = line["RECOVERED ".Length..].Split(' ').Select(f => f.Split('=')).ToDictionary(f => f[0], f => f[1]);
+        return new ChildRecovery(double.Parse(fields["ms"], CultureInfo.InvariantCulture), wall, long.Parse(fields["events"], CultureInfo.InvariantCulture),
+            bool.Parse(fields["snapshot"]), int.Parse(fields["live"], CultureInfo.InvariantCulture));
+    }
+
+    private static long CountEvents(string path) => Scalar(path, "SELECT COUNT(*) FROM journal");
+
+    private static (long Count, long NewestBytes) CountSnapshots(string path) =>
+        (Scalar(path, "SELECT COUNT(*) FROM snapshot"), Scalar(path, "SELECT COALESCE((SELECT LENGTH(snapshot) FROM snapshot ORDER BY sequence_number DESC LIMIT 1), 0)"));
+
+    private static long FileSize(string path) =>
+        new[] { path, path + "-wal" }.Where(File.Exists).Sum(p => new FileInfo(p).Length);
+
+    private static long Scalar(string path, string sql)
+    {
+        try
+        {
+            using var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly");
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+        }
+        catch (SqliteException)
+        {
+            return 0; // no such table yet
+        }
+    }
+}
+
+/// <summary>
+/// The stock Akka.Persistence.Sql journal, counting the events of each atomic write and timing it, so
+/// the journal bench can report (and replay raw) the transaction sizes the journal actor produced.
+/// Used by the benches only.
+/// </summary>
+public sealed class CountingSqlWriteJournal(Config journalConfig) : SqlWriteJournal(journalConfig)
+{
+    /// <summary>Events per write and its duration, since the last <see cref="Reset"/>.</summary>
+    public static ConcurrentQueue<(int Rows, double Millis)> Writes { get; private set; } = new();
+
+    /// <summary>Forgets the writes so far.</summary>
+    public static void Reset() => Writes = new();
+
+    /// <inheritdoc />
+    protected override Task<IImmutableList<Exception>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)
+    {
+        var list = messages as IReadOnlyCollection<AtomicWrite> ?? [.. messages];
+        int rows = list.Sum(w => ((IImmutableList<IPersistentRepresentation>)w.Payload).Count);
+        long t0 = Stopwatch.GetTimestamp();
+        var writes = Writes;
+        var task = base.WriteMessagesAsync(list, cancellationToken);
+        task.ContinueWith(_ => writes.Enqueue((rows, Stopwatch.GetElapsedTime(t0).TotalMilliseconds)),
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return task;
+    }
+}
+
+/// <summary>
+/// Bench-only: the stock SQL journal whose writes bypass linq2db and the plugin's write queue — the same
+/// rows (journal columns, payload bytes, tag rows) inserted with prepared Microsoft.Data.Sqlite
+/// statements, one transaction per write, on one connection; reads and recovery stay stock. It shows how
+/// much of the journal's cost is the plugin's write path rather than SQLite. Not a production journal:
+/// no rejections (a serialization failure fails the whole write) and SQLite only.
+/// </summary>
+public sealed class DirectSqliteWriteJournal(Config journalConfig) : SqlWriteJournal(journalConfig)
+{
+    private readonly string _connectionString = journalConfig.GetString("connection-string");
+    private readonly string _writerUuid = Guid.NewGuid().ToString("N");
+    private SqliteConnection? _connection;
+    private SqliteCommand? _insert;
+    private SqliteCommand? _tag;
+
+    /// <inheritdoc />
+    protected override Task<IImmutableList<Exception>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)
+    {
+        var writes = messages.ToList();
+        var serialization = Context.System.Serialization;
+        long created = DateTime.UtcNow.Ticks;
+        var rows = new List<(string Pid, long Seq, byte[] Message, string Manifest, int Serializer, string[] Tags)>();
+        foreach (var write in writes)
+            foreach (var p in (IImmutableList<IPersistentRepresentation>)write.Payload)
+            {
+                object payload = p.Payload;
+                string[] tags = [];
+                if (payload is Akka.Persistence.Journal.Tagged tagged)
+                {
+                    payload = tagged.Payload;
+                    tags = [.. tagged.Tags];
+                }
+                var serializer = serialization.FindSerializerFor(payload);
+                string manifest = serializer is Akka.Serialization.SerializerWithStringManifest m ? m.Manifest(payload) : "";
+                rows.Add((p.PersistenceId, p.SequenceNr, serializer.ToBinary(payload), manifest, serializer.Identifier, tags));
+            }
+        return Task.Run<IImmutableList<Exception>>(() =>
+        {
+            Open();
+            using var transaction = _connection!.BeginTransaction();
+            _insert!.Transaction = transaction;
+            _tag!.Transaction = transaction;
+            foreach (var r in rows)
+            {
+                var ps = _insert.Parameters;
+                (ps[0].Value, ps[1].Value, ps[2].Value, ps[3].Value, ps[4].Value, ps[5].Value, ps[6].Value) = (created, r.Pid, r.Seq, r.Message, r.Manifest, r.Serializer, _writerUuid);
+                long ordering = (long)_insert.ExecuteScalar()!;
+                foreach (var tag in r.Tags)
+                {
+                    (_tag.Parameters[0].Value, _tag.Parameters[1].Value, _tag.Parameters[2].Value, _tag.Parameters[3].Value) = (ordering, tag, r.Seq, r.Pid);
+                    _tag.ExecuteNonQuery();
+                }
+            }
+            transaction.Commit();
+            return ImmutableList.Create(new Exception[writes.Count]); // all null: no rejection
+        }, cancellationToken);
+    }
+
+    private void Open()
+    {
+        if (_connection is not null) return;
+        _connection = new SqliteConnection(_connectionString);
+        _connection.Open();
+        _insert = _connection.CreateCommand();
+        _insert.CommandText = "INSERT INTO journal (created, deleted, persistence_id, sequence_number, message, manifest, identifier, writer_uuid) " +
+            "VALUES ($c, 0, $p, $s, $m, $mf, $i, $w) RETURNING ordering";
+        foreach (var name in new[] { "$c", "$p", "$s", "$m", "$mf", "$i", "$w" }) _insert.Parameters.Add(new SqliteParameter(name, null));
+        _tag = _connection.CreateCommand();
+        _tag.CommandText = "INSERT INTO tags (ordering_id, tag, sequence_nr, persistence_id) VALUES ($o, $t, $s, $p)";
+        foreach (var name in new[] { "$o", "$t", "$s", "$p" }) _tag.Parameters.Add(new SqliteParameter(name, null));
+    }
+
+    /// <inheritdoc />
+    protected override void PostStop()
+    {
+        _insert?.Dispose();
+        _tag?.Dispose();
+        _connection?.Dispose();
+        base.PostStop();
+    }
+}
