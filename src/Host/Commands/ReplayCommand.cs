@@ -22,6 +22,9 @@ internal static class ReplayCommand
     /// <summary>The journal could not be read; the reason is on stderr.</summary>
     public const int Unreadable = 2;
 
+    /// <summary>With <c>--simulate</c>: the re-execution diverged from the record at least once.</summary>
+    public const int Diverged = 3;
+
     public static Command Create()
     {
         var journal = new Option<string>("--journal")
@@ -31,16 +34,26 @@ internal static class ReplayCommand
         };
         var json = new Option<bool>("--json") { Description = "Print one JSON object on stdout (lifecycles, live, anomalies, totals) instead of the table." };
         var html = new Option<string?>("--html") { Description = "Also write a self-contained HTML timeline (one row per lifecycle) to this file.", HelpName = "out.html" };
+        var simulate = new Option<bool>("--simulate")
+        {
+            Description = "Also re-execute the journal's device operations against a fresh simulator, deterministically, and report " +
+                          "where the re-run diverges from the record (exit code 3 when it does).",
+        };
+        var seed = new Option<int>("--seed") { Description = "The simulator's seed for --simulate.", DefaultValueFactory = _ => 0 };
         var command = new Command("replay",
             "Rebuild every lifecycle's timeline from the journal and report anomalies: lifecycles never finished, " +
             "unmap before detach, waits never answered, reservation not restored, refs never ended. " +
             "Exit code 0 when the journal was read, even if it shows anomalies; 2 when the journal is unreadable " +
             "(missing, empty, not SQLite, truncated, corrupt, no journal table, an unreadable event), with the reason on stderr; " +
-            "1 on bad arguments or when the --html file cannot be written.");
+            "1 on bad arguments or when the --html file cannot be written; " +
+            "with --simulate, 3 when re-executing the journal against the simulator diverges from the record.");
         command.Options.Add(journal);
         command.Options.Add(json);
         command.Options.Add(html);
+        command.Options.Add(simulate);
+        command.Options.Add(seed);
         command.SetAction((result, ct) => ReplayAsync(result.GetValue(journal)!, result.GetValue(json), result.GetValue(html),
+            result.GetValue(simulate) ? result.GetValue(seed) : null,
             result.InvocationConfiguration.Output, result.InvocationConfiguration.Error, ct));
         return command;
     }
@@ -52,8 +65,12 @@ internal static class ReplayCommand
         return root.Parse(["replay", .. args]).InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, cancellationToken);
     }
 
-    /// <summary>Reads the journal at <paramref name="location"/> and reports; never throws for an unreadable journal.</summary>
-    internal static async Task<int> ReplayAsync(string location, bool json, string? htmlPath, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads the journal at <paramref name="location"/> and reports; never throws for an unreadable journal. With a
+    /// <paramref name="simulateSeed"/>, also re-executes it against the simulator (<see cref="JournalReexecution"/>).
+    /// </summary>
+    internal static async Task<int> ReplayAsync(string location, bool json, string? htmlPath, int? simulateSeed, TextWriter output, TextWriter error,
+        CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(location))
         {
@@ -63,9 +80,12 @@ internal static class ReplayCommand
         var storage = JournalStorage.Parse(location);
         string where = JournalReader.Describe(storage);
         JournalTimeline timeline;
+        ReexecutionResult? rerun = null;
         try
         {
-            timeline = await JournalReader.ReadTimelineAsync(storage, cancellationToken).ConfigureAwait(false);
+            var entries = await JournalReader.ReadAsync(storage, cancellationToken).ConfigureAwait(false);
+            timeline = JournalTimeline.Build(entries);
+            if (simulateSeed is { } seed) rerun = JournalReexecution.Run(entries, seed);
         }
         catch (JournalUnreadableException e)
         {
@@ -99,15 +119,45 @@ internal static class ReplayCommand
 
         if (json)
         {
-            await output.WriteLineAsync(ReplayJson.ToJson(timeline, where, indented: true)).ConfigureAwait(false);
+            await output.WriteLineAsync(ReplayJson.ToJson(timeline, where, indented: true, rerun)).ConfigureAwait(false);
             // stdout holds exactly the one JSON object; anything for people goes to stderr.
             if (htmlPath is not null) await error.WriteLineAsync($"replay: timeline written to {Path.GetFullPath(htmlPath)}").ConfigureAwait(false);
-            return Ok;
+            return ExitCode(rerun);
         }
 
         WriteTable(output, timeline, where);
         if (htmlPath is not null) await output.WriteLineAsync($"Timeline written to {Path.GetFullPath(htmlPath)}").ConfigureAwait(false);
-        return Ok;
+        if (rerun is not null)
+        {
+            await output.WriteLineAsync().ConfigureAwait(false);
+            WriteReexecution(output, rerun);
+        }
+        return ExitCode(rerun);
+    }
+
+    private static int ExitCode(ReexecutionResult? rerun) => rerun is { Divergences.Count: > 0 } ? Diverged : Ok;
+
+    private static void WriteReexecution(TextWriter o, ReexecutionResult r)
+    {
+        o.WriteLine($"Re-execution against the simulator (seed {r.Seed}): re-executed {r.Operations} operations, {r.Divergences.Count} divergences");
+        if (r.FirstDivergence is { } first)
+        {
+            o.WriteLine($"  first divergence at sequence {first.SequenceNr}: {ReplayJson.Id(first.Lifecycle)} {first.Operation}: " +
+                        $"recorded {first.Expected}, re-run {first.Actual}");
+            foreach (var d in r.Divergences.Skip(1))
+                o.WriteLine($"  sequence {d.SequenceNr}: {ReplayJson.Id(d.Lifecycle)} {d.Operation}: recorded {d.Expected}, re-run {d.Actual}");
+        }
+        if (r.Notes.Count > 0)
+        {
+            o.WriteLine($"Notes ({r.Notes.Count}, informational, not divergences):");
+            foreach (var n in r.Notes)
+                o.WriteLine($"  sequence {n.SequenceNr}: {ReplayJson.Id(n.Lifecycle)} {n.Operation}: recorded {n.Expected}, re-run {n.Actual}");
+        }
+        foreach (var v in r.Violations) o.WriteLine($"  simulator invariant violated: {v}");
+        var l = r.Ledger;
+        o.WriteLine($"Ledger at the end: maps {l.Maps}, mapped grants {l.MappedGrants}, granted refs {l.GrantedRefs}, dma-bufs {l.DmaBufs}, " +
+                    $"attachments {l.Attachments}, open fds {l.OpenFds}, exports {l.Exports}, imports {l.Imports}, " +
+                    $"reservation {l.ReservationPages} pages{(l.ReservationByDomain.Length > 0 ? $" ({l.ReservationByDomain})" : "")}, deferred refs {l.DeferredRefs}");
     }
 
     private static void WriteTable(TextWriter o, JournalTimeline t, string where)

@@ -11,7 +11,7 @@ namespace BufferActors.Host.Commands;
 internal static class ReplayJson
 {
     /// <summary>Writes the document. The default encoder escapes &lt;, &gt; and &amp;, so the output can sit inside a &lt;script&gt; element.</summary>
-    public static void Write(Utf8JsonWriter w, JournalTimeline timeline, string journal)
+    public static void Write(Utf8JsonWriter w, JournalTimeline timeline, string journal, ReexecutionResult? simulate = null)
     {
         w.WriteStartObject();
         w.WriteString("journal", journal);
@@ -79,17 +79,62 @@ internal static class ReplayJson
         w.WriteStartObject("byKind");
         foreach (var kind in Enum.GetValues<LifecycleKind>())
             w.WriteNumber(kind.ToString().ToLowerInvariant(), timeline.Lifecycles.Count(l => l.Kind == kind));
+        w.WriteEndObject(); // byKind
+        w.WriteEndObject(); // totals
+        if (simulate is not null) WriteSimulate(w, simulate);
         w.WriteEndObject();
+    }
+
+    /// <summary><c>simulate</c>: the re-execution against the simulator (<c>replay --simulate</c>).</summary>
+    private static void WriteSimulate(Utf8JsonWriter w, ReexecutionResult r)
+    {
+        w.WriteStartObject("simulate");
+        w.WriteNumber("seed", r.Seed);
+        w.WriteNumber("operations", r.Operations);
+        WriteDivergences(w, "divergences", r.Divergences);
+        WriteDivergences(w, "notes", r.Notes);
+        w.WriteStartArray("violations");
+        foreach (var v in r.Violations) w.WriteStringValue(v);
+        w.WriteEndArray();
+        var l = r.Ledger;
+        w.WriteStartObject("ledger");
+        w.WriteNumber("maps", l.Maps);
+        w.WriteNumber("mappedGrants", l.MappedGrants);
+        w.WriteNumber("grantedRefs", l.GrantedRefs);
+        w.WriteNumber("dmaBufs", l.DmaBufs);
+        w.WriteNumber("attachments", l.Attachments);
+        w.WriteNumber("openFds", l.OpenFds);
+        w.WriteNumber("exports", l.Exports);
+        w.WriteNumber("imports", l.Imports);
+        w.WriteNumber("reservationPages", l.ReservationPages);
+        w.WriteNumber("deferredRefs", l.DeferredRefs);
+        w.WriteString("reservationByDomain", l.ReservationByDomain);
         w.WriteEndObject();
         w.WriteEndObject();
     }
 
+    private static void WriteDivergences(Utf8JsonWriter w, string name, IReadOnlyList<Divergence> list)
+    {
+        w.WriteStartArray(name);
+        foreach (var d in list)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("sequenceNr", d.SequenceNr);
+            w.WriteString("lifecycle", Id(d.Lifecycle));
+            w.WriteString("operation", d.Operation);
+            w.WriteString("expected", d.Expected);
+            w.WriteString("actual", d.Actual);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+
     /// <summary>The document as a string.</summary>
-    public static string ToJson(JournalTimeline timeline, string journal, bool indented)
+    public static string ToJson(JournalTimeline timeline, string journal, bool indented, ReexecutionResult? simulate = null)
     {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = indented }))
-            Write(w, timeline, journal);
+            Write(w, timeline, journal, simulate);
         return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
     }
 
