@@ -85,7 +85,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         _fdOpen = true;
         var export = _export!;
         var events = new List<LifecycleEvent> { requested, new Events.Exported(Id, Now, export.Fd, export.PageCount, Session.InstanceId) };
-        if (export.Flags != DmaBufFlags.None) events.Add(new Events.ReservationDecreased(Id, Now, export.PageCount));
+        if ((export.Flags & (DmaBufFlags.WriteCombine | DmaBufFlags.Coherent)) != 0) events.Add(new Events.ReservationDecreased(Id, Now, export.PageCount));
         Persist(events,
             () => requester.Tell(new Exported(Id, export.Fd, export.PageCount, export.Flags) { Lifecycle = Self }),
             reason => JournalLost(requester, reason));

@@ -43,6 +43,12 @@ public sealed class GrantMapActor : JournaledLifecycleActor
 
     private void OnUnmap()
     {
+        if (Record.IsFinished)
+        {
+            // A second unmap that raced the first one's retirement: the lifecycle is over.
+            Sender.Tell(new OperationFailed(ErrorCode.NotFound, $"{Id} is already unmapped"));
+            return;
+        }
         var caller = Sender;
         UnmapOnce();
         Persist([new Events.ReleaseRequested(Id, Now), new Events.Unmapped(Id, Now)],

@@ -62,6 +62,12 @@ public sealed class ImportAttachmentActor : JournaledLifecycleActor
 
     private void OnRelease()
     {
+        if (Record.IsFinished)
+        {
+            // A second release that raced the first one's retirement: the lifecycle is over.
+            Sender.Tell(new OperationFailed(ErrorCode.NotFound, $"{Id} is already released"));
+            return;
+        }
         var caller = Sender;
         ReleaseOnce();
         Persist([new Events.ReleaseRequested(Id, Now), new Events.AccessEnded(Id, Now)],

@@ -91,7 +91,8 @@ public sealed class BufferManagerActor : ReceiveActor, IWithUnboundedStash
         Receive<ImportAttachment.Import>(m => StartLifecycle(LifecycleKind.Import, m.Domain, m, m.PageCount));
         Receive<GrantMap.Map>(m => StartLifecycle(LifecycleKind.Map, m.Domain, m, m.Refs.Count));
         Receive<ILifecycleCommand>(m => Route(m.Id.Domain, m, create: false));
-        Receive<DomainLifecycles.DomainDied>(m => Route(m.Domain, m, create: false));
+        // A death is remembered even for a domain that never had a lifecycle: later requests are refused.
+        Receive<DomainLifecycles.DomainDied>(m => Route(m.Domain, m, create: !m.Domain.IsReserved));
         Receive<GetStatus>(_ => AggregateStatus());
     }
 

@@ -109,7 +109,8 @@ public sealed class SimulatedGrantDevice : IGrantDevice
             domain.EnsureReal(op);
 
             // A DMA-able buffer hands its frames back to the hypervisor; foreign frames are mapped over them.
-            bool dma = flags != DmaBufFlags.None;
+            // Only the two DMA bits matter; the kernel ignores any other bit.
+            bool dma = (flags & (DmaBufFlags.WriteCombine | DmaBufFlags.Coherent)) != 0;
             if (dma)
             {
                 Inject(FaultSite.ReservationDecrease, op);

@@ -87,6 +87,15 @@ public sealed class ExportRulesTests : SimulatorTest
     }
 
     [Fact]
+    public void Rule3_FlagBitsOtherThanTheTwoDmaFlagsAreIgnored()
+    {
+        var export = Gntdev.ExportDmaBuf((DmaBufFlags)4, Dom1, Share(3));
+        Assert.Equal(0, Sim.Ledger().ReservationPages);
+        Gntdev.CloseFd(export.Fd);
+        AssertLedgerAtBaseline();
+    }
+
+    [Fact]
     public void Rule3_FailedReservationDecreaseFailsTheExportAndLeaksNothing()
     {
         var refs = Share(8);
