@@ -12,17 +12,12 @@ public sealed class BufferActorsClient(IActorRef manager, TimeSpan? askTimeout =
 {
     private readonly TimeSpan _timeout = askTimeout ?? TimeSpan.FromSeconds(30);
 
-    // Commands for a lifecycle go straight to its actor once known: two hops (manager, domain
-    // supervisor) fewer per request. A command that reaches a stopped lifecycle is still answered
-    // (NotFound) by the manager's dead-letter answerer, so a stale entry costs nothing but a miss.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<LifecycleId, IActorRef> _lifecycles = new();
-
     /// <summary>The root manager actor.</summary>
     public IActorRef Manager { get; } = manager;
 
     /// <summary>Exports a frontend's refs as a dma-buf (DMABUF_EXP_FROM_REFS); the reply carries the fd to hand to the device.</summary>
-    public async Task<ExportedBuffer.Exported> ExportAsync(DomainId domain, IReadOnlyList<uint> refs, DmaBufFlags flags = DmaBufFlags.None, CancellationToken ct = default) =>
-        Remember(await Ask<ExportedBuffer.Exported>(new ExportedBuffer.Export(domain, refs, flags), ct).ConfigureAwait(false), r => (r.Id, r.Lifecycle));
+    public Task<ExportedBuffer.Exported> ExportAsync(DomainId domain, IReadOnlyList<uint> refs, DmaBufFlags flags = DmaBufFlags.None, CancellationToken ct = default) =>
+        Ask<ExportedBuffer.Exported>(new ExportedBuffer.Export(domain, refs, flags), ct);
 
     /// <summary>Records that <paramref name="consumer"/> attached to the export and maps it in <paramref name="direction"/>.</summary>
     public Task<ExportedBuffer.Attached> AttachAsync(LifecycleId export, string consumer, DmaDirection direction, CancellationToken ct = default) =>
@@ -41,16 +36,16 @@ public sealed class BufferActorsClient(IActorRef manager, TimeSpan? askTimeout =
         (await Ask<ExportedBuffer.WaitResult>(new ExportedBuffer.WaitReleased(export, timeout), ct, timeout + _timeout)).Result;
 
     /// <summary>Imports the dma-buf <paramref name="fd"/> and grants its pages to <paramref name="domain"/> (DMABUF_IMP_TO_REFS).</summary>
-    public async Task<ImportAttachment.Imported> ImportAsync(DomainId domain, int fd, int pageCount, CancellationToken ct = default) =>
-        Remember(await Ask<ImportAttachment.Imported>(new ImportAttachment.Import(domain, fd, pageCount), ct).ConfigureAwait(false), r => (r.Id, r.Lifecycle));
+    public Task<ImportAttachment.Imported> ImportAsync(DomainId domain, int fd, int pageCount, CancellationToken ct = default) =>
+        Ask<ImportAttachment.Imported>(new ImportAttachment.Import(domain, fd, pageCount), ct);
 
     /// <summary>Releases an import (DMABUF_IMP_RELEASE); refs still mapped by the frontend are deferred by the kernel, not dropped.</summary>
     public Task<ImportAttachment.Released> ReleaseImportAsync(LifecycleId import, CancellationToken ct = default) =>
         Ask<ImportAttachment.Released>(new ImportAttachment.Release(import), ct);
 
     /// <summary>Maps a frontend's refs for CPU access.</summary>
-    public async Task<GrantMap.Mapped> MapAsync(DomainId domain, IReadOnlyList<uint> refs, bool readOnly = false, CancellationToken ct = default) =>
-        Remember(await Ask<GrantMap.Mapped>(new GrantMap.Map(domain, refs, readOnly), ct).ConfigureAwait(false), r => (r.Id, r.Lifecycle));
+    public Task<GrantMap.Mapped> MapAsync(DomainId domain, IReadOnlyList<uint> refs, bool readOnly = false, CancellationToken ct = default) =>
+        Ask<GrantMap.Mapped>(new GrantMap.Map(domain, refs, readOnly), ct);
 
     /// <summary>Unmaps a map.</summary>
     public Task<GrantMap.Unmapped> UnmapAsync(LifecycleId map, CancellationToken ct = default) =>
@@ -68,18 +63,9 @@ public sealed class BufferActorsClient(IActorRef manager, TimeSpan? askTimeout =
     public Task<BufferManager.Status> SnapshotAsync(CancellationToken ct = default) =>
         Ask<BufferManager.Status>(new BufferManager.GetStatus(), ct);
 
-    private T Remember<T>(T reply, Func<T, (LifecycleId Id, IActorRef? Actor)> lifecycle)
-    {
-        var (id, actor) = lifecycle(reply);
-        if (actor is not null) _lifecycles[id] = actor;
-        return reply;
-    }
-
     private async Task<T> Ask<T>(object message, CancellationToken ct, TimeSpan? timeout = null)
     {
-        var target = message is ILifecycleCommand c && _lifecycles.TryGetValue(c.Id, out var actor) ? actor : Manager;
-        var reply = await target.Ask<object>(message, timeout ?? _timeout, ct).ConfigureAwait(false);
-        if (message is ILifecycleCommand done && IsFinal(reply)) _lifecycles.TryRemove(done.Id, out _);
+        var reply = await Manager.Ask<object>(message, timeout ?? _timeout, ct).ConfigureAwait(false);
         return reply switch
         {
             T ok => ok,
@@ -87,9 +73,4 @@ public sealed class BufferActorsClient(IActorRef manager, TimeSpan? askTimeout =
             _ => throw new InvalidOperationException($"unexpected reply {reply.GetType().Name} to {message.GetType().Name}"),
         };
     }
-
-    /// <summary>Replies after which the lifecycle is gone (or going): forget its address.</summary>
-    private static bool IsFinal(object reply) => reply is ImportAttachment.Released or GrantMap.Unmapped
-        or ExportedBuffer.WaitResult { Result: not WaitReleasedResult.TimedOut }
-        or OperationFailed { Code: ErrorCode.NotFound or ErrorCode.Journal };
 }

@@ -7,11 +7,7 @@ public static class ExportedBuffer
     public sealed record Export(DomainId Domain, IReadOnlyList<uint> Refs, DmaBufFlags Flags);
 
     /// <summary>The export exists: hand <paramref name="Fd"/> to the device.</summary>
-    public sealed record Exported(LifecycleId Id, int Fd, int PageCount, DmaBufFlags Flags)
-    {
-        /// <summary>The lifecycle actor, so clients can address it without going through the manager.</summary>
-        public IActorRef? Lifecycle { get; init; }
-    }
+    public sealed record Exported(LifecycleId Id, int Fd, int PageCount, DmaBufFlags Flags);
 
     /// <summary>A consumer (device) attached to the buffer and maps it in <paramref name="Direction"/>.</summary>
     public sealed record Attach(LifecycleId Id, string Consumer, DmaDirection Direction) : ILifecycleCommand;

@@ -87,7 +87,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         var events = new List<LifecycleEvent> { requested, new Events.Exported(Id, Now, export.Fd, export.PageCount, Session.InstanceId) };
         if ((export.Flags & (DmaBufFlags.WriteCombine | DmaBufFlags.Coherent)) != 0) events.Add(new Events.ReservationDecreased(Id, Now, export.PageCount));
         Persist(events,
-            () => requester.Tell(new Exported(Id, export.Fd, export.PageCount, export.Flags) { Lifecycle = Self }),
+            () => requester.Tell(new Exported(Id, export.Fd, export.PageCount, export.Flags)),
             reason => JournalLost(requester, reason));
     }
 

@@ -7,11 +7,7 @@ public static class GrantMap
     public sealed record Map(DomainId Domain, IReadOnlyList<uint> Refs, bool ReadOnly);
 
     /// <summary>Mapped; <paramref name="Pages"/> aliases the frontend's memory until unmapped.</summary>
-    public sealed record Mapped(LifecycleId Id, PageView Pages)
-    {
-        /// <summary>The lifecycle actor, so clients can address it without going through the manager.</summary>
-        public IActorRef? Lifecycle { get; init; }
-    }
+    public sealed record Mapped(LifecycleId Id, PageView Pages);
 
     /// <summary>Unmap.</summary>
     public sealed record Unmap(LifecycleId Id) : ILifecycleCommand;

@@ -37,7 +37,7 @@ public sealed class GrantMapActor : JournaledLifecycleActor
             return;
         }
         Persist([requested, new Events.Mapped(Id, Now, _mapping!.Index, Session.InstanceId)],
-            () => _requester.Tell(new Mapped(Id, _mapping.Pages) { Lifecycle = Self }),
+            () => _requester.Tell(new Mapped(Id, _mapping.Pages)),
             reason => JournalLost(_requester, reason));
     }
 

@@ -7,11 +7,7 @@ public static class ImportAttachment
     public sealed record Import(DomainId Domain, int Fd, int PageCount);
 
     /// <summary>The pages are granted: hand <paramref name="Refs"/> to the frontend.</summary>
-    public sealed record Imported(LifecycleId Id, int Fd, IReadOnlyList<uint> Refs)
-    {
-        /// <summary>The lifecycle actor, so clients can address it without going through the manager.</summary>
-        public IActorRef? Lifecycle { get; init; }
-    }
+    public sealed record Imported(LifecycleId Id, int Fd, IReadOnlyList<uint> Refs);
 
     /// <summary>End the grants and let go of the buffer.</summary>
     public sealed record Release(LifecycleId Id) : ILifecycleCommand;

@@ -56,7 +56,7 @@ public sealed class ImportAttachmentActor : JournaledLifecycleActor
         }
         _importedFd = import!.Fd;
         Persist([requested, new Events.Granted(Id, Now, [.. import.Refs], Session.InstanceId)],
-            () => _requester.Tell(new Imported(Id, import.Fd, import.Refs) { Lifecycle = Self }),
+            () => _requester.Tell(new Imported(Id, import.Fd, import.Refs)),
             reason => JournalLost(_requester, reason));
     }
 
