@@ -6,6 +6,7 @@ var root = new RootCommand("BufferActors: actor-managed lifecycles of Xen gntdev
 foreach (var command in DemoCommand.Create()) root.Subcommands.Add(command);
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(SimulatorCommands.Create());
+root.Subcommands.Add(BufferActors.Host.Simulate.SimulateCommand.Create());
 root.Subcommands.Add(CrashTargetCommand.Create());
 root.Subcommands.Add(ReplayCommand.Create());
 return root.Parse(args).Invoke();

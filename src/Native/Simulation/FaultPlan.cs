@@ -93,7 +93,7 @@ public sealed class FaultPlan
             if (n >= rule.Occurrence && n < rule.Occurrence + rule.Times)
                 return Record(new InjectedFault(site, rule.Errno));
         }
-        if (_probability > 0 && site != FaultSite.MapPage && _random.NextDouble() < _probability)
+        if (_probability > 0 && !IsReleasePath(site) && site != FaultSite.MapPage && _random.NextDouble() < _probability)
             return Record(RandomFault(site));
         return null;
     }
@@ -124,6 +124,12 @@ public sealed class FaultPlan
             }, page));
         return null;
     }
+
+    /// <summary>
+    /// UNMAP_GRANT_REF and IMP_RELEASE have no transient failure in the kernel (only "no such object"),
+    /// so random plans never fail them; explicit <see cref="FailAt"/> rules still can.
+    /// </summary>
+    private static bool IsReleasePath(FaultSite site) => site is FaultSite.UnmapGrantRefs or FaultSite.ImportRelease;
 
     private InjectedFault Record(InjectedFault fault)
     {

@@ -1,0 +1,66 @@
+using BufferActors.Actors;
+using BufferActors.Native;
+using BufferActors.Native.Simulation;
+
+namespace BufferActors.Host.Simulate;
+
+/// <summary>
+/// Watches a simulation run and records every broken invariant as a string: after each operation the
+/// simulator saw no violation (no dma-buf released while attached, no device page freed while
+/// granted), and every export the device still has attached keeps its frontend refs mapped (no unmap
+/// while attached); every zero-copy read sees what the frontend wrote; every WaitReleased completes
+/// exactly once with a result; at quiescence every lifecycle has ended and the ledger (maps, grants,
+/// dma-bufs, attachments, fds, exports, imports, reservation, deferred refs) is back at its baseline.
+/// </summary>
+internal sealed class InvariantChecker(XenSimulator sim)
+{
+    private readonly List<string> _violations = [];
+    private readonly List<(string What, Task<WaitReleasedResult> Task)> _waits = [];
+    private int _simViolationsSeen;
+
+    public IReadOnlyList<string> Violations => _violations;
+
+    public void Fail(string violation) => _violations.Add(violation);
+
+    /// <summary>Checks after operation <paramref name="op"/>; <paramref name="attached"/> are the exports a device has attached.</summary>
+    public void AfterOperation(int op, IEnumerable<(LifecycleId Id, SimulatedDomain Domain, uint[] Refs)> attached)
+    {
+        var simViolations = sim.Violations;
+        for (; _simViolationsSeen < simViolations.Count; _simViolationsSeen++)
+            Fail($"op {op}: simulator: {simViolations[_simViolationsSeen]}");
+        foreach (var (id, domain, refs) in attached)
+        {
+            var unmapped = refs.FirstOrDefault(r => !domain.IsInUse(r), uint.MaxValue);
+            if (unmapped != uint.MaxValue)
+                Fail($"op {op}: {id} is attached by a device but {domain.Id} ref {unmapped} is no longer mapped (unmapped while attached)");
+        }
+    }
+
+    /// <summary>A WaitReleased the driver issued: it must complete exactly once, with a result.</summary>
+    public void TrackWait(string what, Task<WaitReleasedResult> task) => _waits.Add((what, task));
+
+    /// <summary>The checks at quiescence, after the driver let go of everything and ticked the deferred list.</summary>
+    public async Task AtQuiescenceAsync(LedgerDelta ledger, int liveLifecycles)
+    {
+        foreach (var (what, task) in _waits)
+        {
+            try
+            {
+                await task.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                Fail($"quiescence: WaitReleased for {what} was never answered");
+            }
+            catch (Exception e)
+            {
+                Fail($"quiescence: WaitReleased for {what} ended without a result: {e.GetType().Name}: {e.Message}");
+            }
+        }
+        if (liveLifecycles != 0) Fail($"quiescence: {liveLifecycles} lifecycle(s) still live after letting go");
+        var simViolations = sim.Violations;
+        for (; _simViolationsSeen < simViolations.Count; _simViolationsSeen++)
+            Fail($"quiescence: simulator: {simViolations[_simViolationsSeen]}");
+        if (!ledger.IsZero) Fail($"quiescence: ledger not at baseline: {ledger}");
+    }
+}

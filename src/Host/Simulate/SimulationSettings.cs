@@ -1,0 +1,71 @@
+using BufferActors.Actors.Persistence;
+using BufferActors.Native.Simulation;
+
+namespace BufferActors.Host.Simulate;
+
+/// <summary>The workload shapes of <c>simulate</c>.</summary>
+internal enum SimulationScenario
+{
+    /// <summary>Frontends share framebuffers, a display attaches and flips, frontends come and go.</summary>
+    Display,
+    /// <summary>A camera allocates buffers; they are imported and granted to frontends, which map them.</summary>
+    Camera,
+    /// <summary>Many short lifecycles of every kind.</summary>
+    Churn,
+}
+
+/// <summary>Everything a simulation run depends on; the same settings give the same operations and faults.</summary>
+internal sealed record SimulationSettings
+{
+    public SimulationScenario Scenario { get; init; } = SimulationScenario.Display;
+    public int Domains { get; init; } = 2;
+    public int Buffers { get; init; } = 3;
+    public int Pages { get; init; } = 64;
+    public int Operations { get; init; } = 200;
+    public double FaultRate { get; init; } = 0.05;
+    public int Seed { get; init; } = 1;
+    public JournalStorage? Journal { get; init; }
+    public string JournalText { get; init; } = "none";
+
+    /// <summary>Also throw in WaitReleased handlers (off by default: a known product bug leaves that wait unanswered).</summary>
+    public bool ActorFaultsInWaitReleased { get; init; }
+
+    /// <summary>Test hook: the let-go phase leaves the first device attachment attached (proves the checker fails).</summary>
+    public bool BrokenSkipOneDetach { get; init; }
+
+    /// <summary>The command line that reproduces this run.</summary>
+    public string CommandLine(int? operations = null) =>
+        $"bufferactors simulate --scenario {Scenario.ToString().ToLowerInvariant()} --domains {Domains} --buffers {Buffers} --pages {Pages} " +
+        $"--operations {operations ?? Operations} --fault-rate {FaultRate.ToString(System.Globalization.CultureInfo.InvariantCulture)} --seed {Seed} --journal {JournalText}";
+}
+
+/// <summary>Ledger counters relative to the baseline taken once the host was up (all zero = nothing leaked).</summary>
+internal sealed record LedgerDelta(int Maps, int Grants, int MappedGrants, int DmaBufs, int Attachments, int Fds, int Exports, int Imports,
+    long ReservationPages, int DeferredRefs)
+{
+    public static LedgerDelta Of(SimulatorLedger now, SimulatorLedger baseline) => new(
+        now.Maps - baseline.Maps, now.GrantedRefs - baseline.GrantedRefs, now.MappedGrants - baseline.MappedGrants,
+        now.DmaBufs - baseline.DmaBufs, now.Attachments - baseline.Attachments, now.OpenFds - baseline.OpenFds,
+        now.Exports - baseline.Exports, now.Imports - baseline.Imports, now.ReservationPages - baseline.ReservationPages,
+        now.DeferredRefs - baseline.DeferredRefs);
+
+    public bool IsZero => this == new LedgerDelta(0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+}
+
+/// <summary>What one run did and found.</summary>
+internal sealed record SimulationResult(
+    SimulationSettings Settings,
+    int Operations,
+    IReadOnlyDictionary<string, int> OperationsByKind,
+    int FaultsInjected,
+    IReadOnlyDictionary<string, int> FaultsBySite,
+    int ActorFaults,
+    int DomainCrashes,
+    IReadOnlyDictionary<string, int> LifecyclesByOutcome,
+    IReadOnlyList<string> Violations,
+    LedgerDelta Ledger,
+    IReadOnlyList<string> Trace,
+    double ElapsedMs)
+{
+    public bool Passed => Violations.Count == 0 && Ledger.IsZero;
+}
