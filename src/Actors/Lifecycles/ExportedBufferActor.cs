@@ -55,7 +55,15 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         Handle<Attach>(OnAttach);
         Handle<Detach>(OnDetach);
         Handle<Release>(_ => OnRelease());
-        Handle<WaitReleased>(OnWaitReleased);
+        Receive<WaitReleased>(m =>
+        {
+            // The caller is owed exactly one answer even if this handler fails: it is held as a waiter
+            // before anything can throw, so PostStop answers it on every way out.
+            long waiter = _nextWaiter++;
+            _waiters.Add(waiter, Sender);
+            Session.Checkpoint(Id, nameof(WaitReleased));
+            OnWaitReleased(m, waiter);
+        });
         Handle<WaitExpired>(OnWaitExpired);
         Handle<ProbeRelease>(_ => OnProbe());
         Handle<LifecycleStatus.Get>(_ => Sender.Tell(Status()));
@@ -148,25 +156,22 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         }, reason => JournalLost(caller, reason));
     }
 
-    private void OnWaitReleased(WaitReleased m)
+    private void OnWaitReleased(WaitReleased m, long waiter)
     {
-        if (_state == State.Released)
+        if (_state == State.Released || m.Timeout <= TimeSpan.Zero)
         {
-            Sender.Tell(new WaitResult(Id, WaitReleasedResult.Released));
-            return;
-        }
-        if (m.Timeout <= TimeSpan.Zero)
-        {
-            Sender.Tell(new WaitResult(Id, WaitReleasedResult.TimedOut));
+            _waiters.Remove(waiter, out var who);
+            who!.Tell(new WaitResult(Id, _state == State.Released ? WaitReleasedResult.Released : WaitReleasedResult.TimedOut));
             return;
         }
         var caller = Sender;
-        long waiter = _nextWaiter++;
-        Persist(new Events.WaitRequested(Id, Now, waiter, m.Timeout), () =>
-        {
-            Timers.StartSingleTimer(("wait", waiter), new WaitExpired(waiter), m.Timeout);
-            _waiters.Add(waiter, caller);
-        }, reason => JournalLost(caller, reason));
+        Persist(new Events.WaitRequested(Id, Now, waiter, m.Timeout),
+            () => Timers.StartSingleTimer(("wait", waiter), new WaitExpired(waiter), m.Timeout),
+            reason =>
+            {
+                _waiters.Remove(waiter); // answered by JournalLost, not again by PostStop
+                JournalLost(caller, reason);
+            });
     }
 
     private void OnWaitExpired(WaitExpired m)
