@@ -1,3 +1,4 @@
+using BufferActors.Tests.Remote;
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using BufferActors.Native;
@@ -38,17 +39,7 @@ internal sealed class HostileSocketClient : IDisposable
         return response;
     }
 
-    private bool ReadExactly(byte[] buffer)
-    {
-        int read = 0;
-        while (read < buffer.Length)
-        {
-            int n = _socket.Receive(buffer, read, buffer.Length - read, SocketFlags.None);
-            if (n == 0) return false;
-            read += n;
-        }
-        return true;
-    }
+    private bool ReadExactly(byte[] buffer) => SocketReads.ReadExactly(_socket, buffer);
 
     public void Dispose() => _socket.Dispose();
 }

@@ -173,17 +173,7 @@ public sealed class MalformedFrameTests : RemoteSimulatorTest
             return ResponseFrame.Parse(body, []);
         }
 
-        private bool ReadExactly(byte[] buffer)
-        {
-            int read = 0;
-            while (read < buffer.Length)
-            {
-                int n = _socket.Receive(buffer, read, buffer.Length - read, SocketFlags.None);
-                if (n == 0) return false;
-                read += n;
-            }
-            return true;
-        }
+        private bool ReadExactly(byte[] buffer) => SocketReads.ReadExactly(_socket, buffer);
 
         public void Dispose() => _socket.Dispose();
     }
