@@ -226,22 +226,7 @@ public sealed class KillAndRestartTests : IDisposable
             _reader.Start();
         }
 
-        public static ChildHost Start(params string[] args)
-        {
-            string dll = Path.Combine(AppContext.BaseDirectory, "bufferactors.dll");
-            Assert.True(File.Exists(dll), $"{dll} is missing: the test project must reference src/Host");
-            string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
-            var info = new ProcessStartInfo(dotnet)
-            {
-                RedirectStandardInput = true,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            info.ArgumentList.Add(dll);
-            foreach (var arg in args) info.ArgumentList.Add(arg);
-            return new ChildHost(Process.Start(info) ?? throw new InvalidOperationException($"cannot start {dotnet} {dll}"));
-        }
+        public static ChildHost Start(params string[] args) => new(HostProcess.Start(redirectInput: true, args));
 
         /// <summary>The first line starting with <paramref name="prefix"/> (bounded); fails with the child's output otherwise.</summary>
         public string WaitForLine(string prefix, TimeSpan timeout)

@@ -53,21 +53,7 @@ public sealed class ClientKillTests : RemoteSimulatorTest
     }
 
     /// <summary>Starts the Host (bufferactors.dll, copied next to this test assembly) with the same dotnet host.</summary>
-    private static Process StartHost(params string[] args)
-    {
-        string dll = Path.Combine(AppContext.BaseDirectory, "bufferactors.dll");
-        Assert.True(File.Exists(dll), $"{dll} is missing: the test project must reference src/Host");
-        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
-        var info = new ProcessStartInfo(dotnet)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        info.ArgumentList.Add(dll);
-        foreach (var arg in args) info.ArgumentList.Add(arg);
-        return Process.Start(info) ?? throw new InvalidOperationException($"cannot start {dotnet} {dll}");
-    }
+    private static Process StartHost(params string[] args) => HostProcess.Start(redirectInput: false, args);
 
     /// <summary>Reads the child's output until its "ready" line (bounded).</summary>
     private static void WaitForReady(Process child)
