@@ -46,6 +46,9 @@ public sealed record BufferActorsOptions
     /// </summary>
     public Persistence.JournalStorage? Journal { get; init; } = new Persistence.JournalStorage.Sqlite("bufferactors-journal.db");
 
+    /// <summary>Settings of the journal actor (persistence id, snapshot interval, batch size, fault injection); the defaults by default.</summary>
+    public Persistence.LifecycleJournal.Settings JournalSettings { get; init; } = new();
+
     /// <summary>Timeout of each client request; 30 s by default.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
 

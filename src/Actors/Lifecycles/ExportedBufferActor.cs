@@ -231,6 +231,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         {
             // Released in the kernel all the same: callers hear it, the journal will show the lifecycle unfinished.
             _log.Error("{0}: released but not journaled: {1}", Id, reason);
+            RecordBestEffort(events);
             AnswerWaiters(WaitReleasedResult.Released);
             Context.Stop(Self);
         });

@@ -11,6 +11,7 @@ namespace BufferActors.Actors.Lifecycles;
 public abstract class JournaledLifecycleActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 {
     private long _correlation;
+    private bool _journaled; // something of this lifecycle is durable (or it was adopted from the journal)
 
     /// <summary>Creates the base.</summary>
     protected JournaledLifecycleActor(LifecycleId id, LifecycleServices context, LifecycleRecord? adopted)
@@ -18,6 +19,7 @@ public abstract class JournaledLifecycleActor : ReceiveActor, IWithUnboundedStas
         Id = id;
         Services = context;
         Record = adopted ?? LifecycleRecord.Start(id, context.Clock.GetUtcNow());
+        _journaled = adopted is not null;
     }
 
     /// <summary>The lifecycle's id.</summary>
@@ -62,6 +64,7 @@ public abstract class JournaledLifecycleActor : ReceiveActor, IWithUnboundedStas
             {
                 Timers.Cancel(("journal", correlation));
                 UnbecomeStacked();
+                _journaled = true;
                 foreach (var e in events) Apply(e);
                 then();
                 Stash.UnstashAll();
@@ -101,8 +104,17 @@ public abstract class JournaledLifecycleActor : ReceiveActor, IWithUnboundedStas
     protected void JournalLost(IActorRef? caller, string reason)
     {
         caller?.Tell(new OperationFailed(ErrorCode.Journal, $"{Id}: {reason}; the lifecycle was stopped and released"));
+        if (_journaled) RecordBestEffort([new Failed(Id, Now, ErrorCode.Journal, $"stopped and released after a journal failure: {reason}", null)]);
         Context.Stop(Self);
     }
+
+    /// <summary>
+    /// Sends the end of a lifecycle that is stopping anyway without waiting for the answer: if the journal
+    /// takes it (a rejection leaves the journal running; a restarted journal is back), the journal shows the
+    /// lifecycle finished instead of live; if not, the next start reclaims it.
+    /// </summary>
+    protected void RecordBestEffort(IReadOnlyList<LifecycleEvent> events) =>
+        Services.Journal?.Tell(new LifecycleJournal.Record(0, events), ActorRefs.NoSender);
 
     /// <summary>Answers commands a lifecycle of this kind does not take.</summary>
     protected void RefuseOthers() =>

@@ -1,3 +1,5 @@
+using Akka.Pattern;
+
 namespace BufferActors.Actors.Persistence;
 
 /// <summary>Messages, settings and props of <see cref="LifecycleJournalActor"/>.</summary>
@@ -22,15 +24,46 @@ public static class LifecycleJournal
     /// <param name="PersistenceId">The journal's persistence id.</param>
     /// <param name="SnapshotEvery">A snapshot of the live index is taken after this many events.</param>
     /// <param name="MaxBatch">Most events written in one atomic write.</param>
-    public sealed record Settings(string PersistenceId = "bufferactors-lifecycles", int SnapshotEvery = 10_000, int MaxBatch = 2_000);
+    /// <param name="Faults">
+    /// Fault injection for simulations (null in production): asked once per atomic write with its events; a
+    /// <see cref="JournalWriteFault.Reject"/> or <see cref="JournalWriteFault.Fail"/> answer makes the write
+    /// behave exactly like a rejection or a storage failure reported by the plugin, and nothing is written.
+    /// </param>
+    public sealed record Settings(string PersistenceId = "bufferactors-lifecycles", int SnapshotEvery = 10_000, int MaxBatch = 2_000,
+        Func<IReadOnlyList<LifecycleEvent>, JournalWriteFault>? Faults = null);
 
     /// <summary>The journal's state in a snapshot: only what is still live, so recovery cost follows live lifecycles, not history.</summary>
     public sealed record Snapshot(LifecycleRecord[] Live, long NextSequence);
 
-    /// <summary>Props.</summary>
+    /// <summary>Props of the bare journal actor: it stops for good on a storage failure (Akka's rule for persistent actors).</summary>
     public static Props Props(Settings? settings = null)
     {
         var resolved = settings ?? new Settings(); // plain captures only: see ExportedBuffer.Props
         return Akka.Actor.Props.Create(() => new LifecycleJournalActor(resolved));
     }
+
+    /// <summary>Name of the journal actor under the supervisor of <see cref="SupervisedProps"/>.</summary>
+    public const string ChildName = "lifecycles";
+
+    /// <summary>
+    /// Props of the journal as hosts run it: the journal actor under Akka's <see cref="BackoffSupervisor"/>,
+    /// which starts it again (10 ms, doubling up to 5 s) after a storage failure stopped it. The new
+    /// incarnation recovers the live index from what was durable, so one failed write costs the lifecycles
+    /// of that write, not journaling for the rest of the host's life. While it is down, records reach dead
+    /// letters and are answered <see cref="RecordFailed"/> (see <c>DeadLetterAnswerer</c>).
+    /// </summary>
+    public static Props SupervisedProps(Settings? settings = null) =>
+        BackoffSupervisor.Props(Backoff.OnStop(Props(settings), ChildName, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(5), 0.2, maxNrOfRetries: -1)
+            .WithAutoReset(TimeSpan.FromSeconds(10)));
+}
+
+/// <summary>What an injected journal fault does to one atomic write (<see cref="LifecycleJournal.Settings.Faults"/>).</summary>
+public enum JournalWriteFault
+{
+    /// <summary>The write goes to storage.</summary>
+    None,
+    /// <summary>The write is rejected (like a serialization failure): its callers are told, the journal goes on.</summary>
+    Reject,
+    /// <summary>Storage fails (like a lost database): the write's and the queued callers are told, the journal stops and is restarted.</summary>
+    Fail,
 }

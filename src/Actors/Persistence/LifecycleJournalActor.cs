@@ -75,6 +75,16 @@ public sealed class LifecycleJournalActor : ReceivePersistentActor
         }
         _inFlight = batch;
         _inFlightEvents = events;
+        switch (_settings.Faults?.Invoke(events) ?? JournalWriteFault.None)
+        {
+            case JournalWriteFault.Reject:
+                Rejected("injected rejection");
+                return;
+            case JournalWriteFault.Fail:
+                StorageFailed("injected storage failure");
+                Context.Stop(Self); // what Akka does after OnPersistFailure
+                return;
+        }
         int remaining = events.Count;
         PersistAllAsync(events, e =>
         {
@@ -116,17 +126,27 @@ public sealed class LifecycleJournalActor : ReceivePersistentActor
     {
         // Called once per event of the rejected atomic write: act on the first, for the batch in flight.
         if (_inFlightEvents is null || !_inFlightEvents.Exists(e => ReferenceEquals(e, @event))) return;
-        FailInFlight($"journal rejected the write: {cause.Message}");
+        Rejected(cause.Message);
+    }
+
+    private void Rejected(string cause)
+    {
+        FailInFlight($"journal rejected the write: {cause}");
         Flush();
     }
 
-    /// <summary>A failed write stops the journal (Akka's rule); every caller waiting on it is told first.</summary>
+    /// <summary>A failed write stops the journal (Akka's rule; its supervisor starts it again); every caller waiting on it is told first.</summary>
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
-        FailInFlight($"journal write failed: {cause.Message}");
+        StorageFailed(cause.Message);
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    private void StorageFailed(string cause)
+    {
+        FailInFlight($"journal write failed: {cause}");
         foreach (var (r, sender) in _queued) sender.Tell(new RecordFailed(r.Correlation, "journal stopped after a write failure"));
         _queued = [];
-        base.OnPersistFailure(cause, @event, sequenceNr);
     }
 
     private void FailInFlight(string reason)

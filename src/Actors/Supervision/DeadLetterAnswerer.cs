@@ -1,5 +1,6 @@
 using Akka.Event;
 using BufferActors.Actors.Lifecycles;
+using BufferActors.Actors.Persistence;
 
 namespace BufferActors.Actors.Supervision;
 
@@ -7,17 +8,23 @@ namespace BufferActors.Actors.Supervision;
 /// Answers lifecycle commands that reached a lifecycle after it stopped (they land in dead letters,
 /// e.g. when a lifecycle was stopped by a failure with commands still in its mailbox): the caller gets
 /// the same "not found" answer a finished lifecycle gets — for a wait, NotFound, which means
-/// released — instead of waiting for its ask to time out.
+/// released — instead of waiting for its ask to time out. Likewise a journal record sent while the
+/// journal is being restarted is answered as failed at once.
 /// </summary>
 public sealed class DeadLetterAnswerer : ReceiveActor
 {
     /// <summary>Creates the answerer.</summary>
     public DeadLetterAnswerer()
     {
-        Receive<DeadLetter>(d => d.Message is ILifecycleCommand && !d.Sender.IsNobody() && !Equals(d.Sender, Context.System.DeadLetters),
+        Receive<DeadLetter>(d => d.Message is ILifecycleCommand && HasSender(d),
             d => d.Sender.Tell(NotFound((ILifecycleCommand)d.Message)));
+        // The journal is being started again after a storage failure: the write did not happen.
+        Receive<DeadLetter>(d => d.Message is LifecycleJournal.Record && HasSender(d),
+            d => d.Sender.Tell(new LifecycleJournal.RecordFailed(((LifecycleJournal.Record)d.Message).Correlation, "journal restarting after a write failure")));
         Receive<DeadLetter>(_ => { });
     }
+
+    private bool HasSender(DeadLetter d) => !d.Sender.IsNobody() && !Equals(d.Sender, Context.System.DeadLetters);
 
     /// <summary>The answer for a command whose lifecycle no longer exists.</summary>
     public static object NotFound(ILifecycleCommand command) => command switch

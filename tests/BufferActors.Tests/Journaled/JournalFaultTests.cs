@@ -51,12 +51,64 @@ public sealed class JournalFaultTests : IDisposable
             Assert.Equal(ErrorCode.Journal, e.Code);
             await AwaitLedger(l => l.Exports == 0); // stopped and released: fd closed, grants unmapped, reservation back
 
-            // The journal stopped after the failure (Akka's rule): a new lifecycle cannot be journaled, so it is refused and leaves nothing.
+            // While storage keeps failing, a new lifecycle cannot be journaled: it is refused and leaves nothing.
             var next = await Assert.ThrowsAsync<BufferActorsException>(() => host.Client.ExportAsync(Dom1, refs));
             Assert.Equal(ErrorCode.Journal, next.Code);
             await AwaitLedger(l => l.Exports == 0);
+
+            // Storage is back: the supervisor started the journal again, which recovered what was durable.
+            await TestJournalOf(host).OnWrite.Pass();
+            var again = await EventuallyAsync(() => host.Client.ExportAsync(Dom1, refs));
+            Assert.Contains((await host.LiveAsync()).Lifecycles, r => r.Id == again.Id);
+            await host.Client.ReleaseAsync(again.Id);
+            Assert.NotEqual(WaitReleasedResult.TimedOut, await host.Client.WaitReleasedAsync(again.Id, TimeSpan.FromSeconds(5)));
         }
         EndAndAssertBaseline(refs);
+    }
+
+    [Theory]
+    [InlineData(JournalWriteFault.Reject)]
+    [InlineData(JournalWriteFault.Fail)]
+    public async Task AnInjectedWriteFault_RefusesOnlyItsStep_TheJournalGoesOn_AndNothingLeaks(JournalWriteFault fault)
+    {
+        var refs = _frontend.GrantPages(DomainId.Dom0, _frontend.AllocatePages(2), 2);
+        int armed = 0;
+        var settings = new LifecycleJournal.Settings(Faults: events =>
+            events.Any(e => e is Attached) && Interlocked.Exchange(ref armed, 0) == 1 ? fault : JournalWriteFault.None);
+        await using (var host = new JournaledHost(new DeviceSession(_gntdev), new JournalStorage.InMemory().ToConfig(), TimeSpan.FromSeconds(2), settings))
+        {
+            var first = await host.Client.ExportAsync(Dom1, refs, DmaBufFlags.WriteCombine);
+            armed = 1;
+            var e = await Assert.ThrowsAsync<BufferActorsException>(() => host.Client.AttachAsync(first.Id, "display", DmaDirection.ToDevice));
+            Assert.Equal(ErrorCode.Journal, e.Code);
+            await AwaitLedger(l => l.Exports == 0 && l.ReservationPages == _baseline.ReservationPages);
+
+            // The next lifecycle is journaled normally (after a storage failure: by the restarted journal).
+            var second = await EventuallyAsync(() => host.Client.ExportAsync(Dom1, refs));
+            await host.Client.AttachAsync(second.Id, "display", DmaDirection.ToDevice);
+            await host.Client.DetachAsync(second.Id, "display");
+            await host.Client.ReleaseAsync(second.Id);
+            Assert.NotEqual(WaitReleasedResult.TimedOut, await host.Client.WaitReleasedAsync(second.Id, TimeSpan.FromSeconds(5)));
+            var live = await host.LiveAsync();
+            Assert.Empty(live.Lifecycles); // the refused one ended (Failed), the second released
+        }
+        EndAndAssertBaseline(refs);
+    }
+
+    /// <summary>Retries a request refused with a journal error while the journal is being started again (bounded).</summary>
+    private static async Task<T> EventuallyAsync<T>(Func<Task<T>> request)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return await request();
+            }
+            catch (BufferActorsException e) when (e.Code == ErrorCode.Journal && attempt < 50)
+            {
+                await Task.Delay(20);
+            }
+        }
     }
 
     [Fact]
