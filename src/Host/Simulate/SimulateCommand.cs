@@ -25,7 +25,7 @@ internal static class SimulateCommand
         var operations = new Option<int>("--operations") { Description = "Workload operations.", DefaultValueFactory = _ => 200 };
         var faultRate = new Option<double>("--fault-rate") { Description = "Probability of a fault at each simulator call site (also drives crashes and actor exceptions).", DefaultValueFactory = _ => 0.05 };
         var seed = new Option<int>("--seed") { Description = "Seed of the workload and the fault plan (first seed of a campaign).", DefaultValueFactory = _ => 1 };
-        var journal = new Option<string>("--journal") { Description = "'none' (default), a SQLite file, or a PostgreSQL connection string.", DefaultValueFactory = _ => "none" };
+        var journal = new Option<string>("--journal") { Description = "'none' (default) or a new SQLite file to journal the run to (with --campaign: a folder, one file per seed, kept for failing seeds).", DefaultValueFactory = _ => "none" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object." };
         var campaign = new Option<int>("--campaign") { Description = "Run N seeds (seed..seed+N-1), scenarios rotated.", DefaultValueFactory = _ => 0 };
         var command = new Command("simulate", "Seeded workload on the simulator through the actors, with faults and an invariant checker; exit 0 only if nothing broke and nothing leaked.");
@@ -62,7 +62,7 @@ internal static class SimulateCommand
     /// <summary>One run: summary table or JSON; on a violation, the seed, the command line and the shortest failing prefix.</summary>
     internal static async Task<int> RunAsync(SimulationSettings s, bool json, TextWriter output)
     {
-        if (Invalid(s) is { } error) { output.WriteLine($"simulate: {error}"); return 2; }
+        if ((Invalid(s) ?? SimulationJournals.Problem(s)) is { } error) { output.WriteLine($"simulate: {error}"); return 2; }
         var result = await new WorkloadDriver(s).RunAsync().ConfigureAwait(false);
         SimulationResult? shortest = null;
         if (!result.Passed) shortest = await ShrinkAsync(result).ConfigureAwait(false);
@@ -79,7 +79,9 @@ internal static class SimulateCommand
         while (lo < hi)
         {
             int mid = (lo + hi) / 2;
-            var r = await new WorkloadDriver(failing.Settings with { Operations = mid }).RunAsync().ConfigureAwait(false);
+            var probe = SimulationJournals.ForProbe(failing.Settings, mid);
+            var r = await new WorkloadDriver(probe).RunAsync().ConfigureAwait(false);
+            SimulationJournals.Delete(probe);
             if (!r.Passed) { best = r; hi = mid; }
             else lo = mid + 1;
         }
@@ -91,7 +93,8 @@ internal static class SimulateCommand
 
     internal static async Task<int> CampaignAsync(SimulationSettings s, int seeds, bool json, TextWriter output)
     {
-        if (Invalid(s) is { } error) { output.WriteLine($"simulate: {error}"); return 2; }
+        string? journalProblem = s.Journal is null or JournalStorage.Sqlite ? null : "--journal: a campaign journals to SQLite files in a folder";
+        if ((Invalid(s) ?? journalProblem) is { } error) { output.WriteLine($"simulate: {error}"); return 2; }
         var clock = Stopwatch.StartNew();
         var scenarios = Enum.GetValues<SimulationScenario>();
         int start = Array.IndexOf(scenarios, s.Scenario);
@@ -109,7 +112,9 @@ internal static class SimulateCommand
             while ((k = Interlocked.Increment(ref next)) < seeds)
             {
                 var settings = s with { Seed = s.Seed + k, Scenario = scenarios[(start + k) % scenarios.Length] };
+                if (s.Journal is JournalStorage.Sqlite folder) settings = SimulationJournals.ForSeed(settings, folder.Path, settings.Seed);
                 results[k] = await Task.Run(() => new WorkloadDriver(settings).RunAsync()).ConfigureAwait(false);
+                if (results[k]!.Passed) SimulationJournals.Delete(settings);
             }
         }
         await Task.WhenAll(Enumerable.Range(0, Parallelism).Select(_ => Worker())).ConfigureAwait(false);

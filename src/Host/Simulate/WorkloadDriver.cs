@@ -1,8 +1,11 @@
 using System.Diagnostics;
+using Akka.Actor;
 using Akka.Hosting;
 using BufferActors.Actors;
 using BufferActors.Actors.Api;
 using BufferActors.Actors.Hosting;
+using BufferActors.Actors.Persistence;
+using BufferActors.Actors.Persistence.Replay;
 using BufferActors.Native;
 using BufferActors.Native.Simulation;
 using Microsoft.Extensions.DependencyInjection;
@@ -74,6 +77,9 @@ internal sealed class WorkloadDriver
     private SimulatedDevice _display = null!;
     private SimulatedDevice _camera = null!;
     private InvariantChecker _checker = null!;
+    private readonly AcknowledgedSteps _acked = new();
+    private readonly JournalFaultInjector _journalFaults;
+    private ActorSystem _system = null!;
     private volatile bool _actorFaultsArmed;
     private int _actorFaultBudget = 3;
     private int _actorFaults;
@@ -86,6 +92,7 @@ internal sealed class WorkloadDriver
         _s = settings;
         _rng = new Random(settings.Seed);
         _actorFaultRng = new Random(unchecked(settings.Seed * 7919 + 17));
+        _journalFaults = new JournalFaultInjector(settings.Seed, settings.FaultRate);
     }
 
     public async Task<SimulationResult> RunAsync()
@@ -98,7 +105,11 @@ internal sealed class WorkloadDriver
             .ConfigureServices(services =>
             {
                 services.AddSingleton(sim).AddBufferActors(
-                    new BufferActorsOptions { Device = GrantDeviceKind.Simulator, Journal = _s.Journal, RequestTimeout = TimeSpan.FromSeconds(10) },
+                    new BufferActorsOptions
+                    {
+                        Device = GrantDeviceKind.Simulator, Journal = _s.Journal, RequestTimeout = TimeSpan.FromSeconds(10),
+                        JournalSettings = new LifecycleJournal.Settings(Faults: _journalFaults.Decide),
+                    },
                     akka => akka.AddHocon("akka.loglevel = OFF\nakka.stdout-loglevel = OFF\nakka.loggers = []", HoconAddMode.Append),
                     systemName: $"simulate-{_s.Seed}");
                 // The same session AddBufferActors would make, plus the actor-exception seam.
@@ -107,6 +118,7 @@ internal sealed class WorkloadDriver
             .Build();
         await host.StartAsync().ConfigureAwait(false);
         _client = host.Services.GetRequiredService<BufferActorsClient>();
+        _system = host.Services.GetRequiredService<ActorSystem>();
         _backend = ((SimulatedGrantDevice)host.Services.GetRequiredService<IGrantDevice>()).Process;
         _display = sim.AddDevice(Display);
         _camera = sim.AddDevice("camera");
@@ -114,6 +126,7 @@ internal sealed class WorkloadDriver
         var plan = new FaultPlan(_s.Seed).WithRandomFaults(_s.FaultRate);
         sim.Faults = plan;
         _actorFaultsArmed = _s.FaultRate > 0;
+        _journalFaults.Armed = _s.FaultRate > 0;
 
         for (int d = 0; d < _s.Domains; d++) Connect();
         for (_op = 1; _op <= _s.Operations; _op++)
@@ -126,17 +139,61 @@ internal sealed class WorkloadDriver
 
         // Let go of everything, fault-free: what is left must be exactly the baseline.
         _actorFaultsArmed = false;
+        _journalFaults.Armed = false;
         sim.Faults = FaultPlan.None;
         int live = await LetGoAsync().ConfigureAwait(false);
         await _checker.AtQuiescenceAsync(LedgerDelta.Of(sim.Ledger(), baseline), live).ConfigureAwait(false);
         var ledger = LedgerDelta.Of(sim.Ledger(), baseline);
         await host.StopAsync().ConfigureAwait(false);
         host.Dispose();
+        if (_s.Journal is { } journal) await CheckJournalAsync(journal).ConfigureAwait(false);
 
-        var bySite = plan.Injected.GroupBy(f => f.Site.ToString()).OrderBy(g => g.Key, StringComparer.Ordinal)
-            .ToDictionary(g => g.Key, g => g.Count());
-        return new SimulationResult(_s, _s.Operations, Sorted(_opsByKind), plan.Injected.Count, bySite, _actorFaults, _crashes,
+        var bySite = plan.Injected.GroupBy(f => f.Site.ToString())
+            .Select(g => (Site: g.Key, Count: g.Count()))
+            .Append((Site: "JournalReject", Count: _journalFaults.Rejected)).Append((Site: "JournalFail", Count: _journalFaults.Failed))
+            .Where(p => p.Count > 0).OrderBy(p => p.Site, StringComparer.Ordinal)
+            .ToDictionary(p => p.Site, p => p.Count);
+        int injected = plan.Injected.Count + _journalFaults.Rejected + _journalFaults.Failed;
+        return new SimulationResult(_s, _s.Operations, Sorted(_opsByKind), injected, bySite, _actorFaults, _crashes,
             Sorted(_outcomes), [.. _checker.Violations], ledger, [.. _trace], clock.Elapsed.TotalMilliseconds);
+    }
+
+    /// <summary>Every step a caller was told succeeded has its event in the journal (read back after the host stopped).</summary>
+    private async Task CheckJournalAsync(JournalStorage journal)
+    {
+        try
+        {
+            var entries = await JournalReader.ReadAsync(journal).ConfigureAwait(false);
+            foreach (var missing in _acked.MissingFrom(entries)) _checker.Fail(missing);
+        }
+        catch (Exception e) when (e is JournalUnreadableException or JournalFormatException)
+        {
+            _checker.Fail($"journal: cannot be read back after the run: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// After a request was refused with a journal error, waits until the journal runs again (a storage
+    /// failure stops it and its supervisor starts it after a back-off): the next step must not depend on
+    /// how fast that happens, or the seed would not reproduce.
+    /// </summary>
+    private async Task AwaitJournalAsync()
+    {
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            try
+            {
+                var journal = await _system.ActorSelection($"/user/journal/{LifecycleJournal.ChildName}").ResolveOne(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+                await journal.Ask<LifecycleJournal.Live>(new LifecycleJournal.GetLive(), TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception e) when (e is ActorNotFoundException or AskTimeoutException)
+            {
+                await Task.Delay(5).ConfigureAwait(false);
+            }
+        }
+        _checker.Fail($"op {_op}: the journal did not come back within 10 s of a write failure");
     }
 
     private static Dictionary<string, int> Sorted(Dictionary<string, int> d) =>
@@ -286,6 +343,7 @@ internal sealed class WorkloadDriver
             }
             catch (BufferActorsException e)
             {
+                if (e.Code == ErrorCode.Journal && _s.Journal is not null) await AwaitJournalAsync().ConfigureAwait(false);
                 return (null, $"refused-{e.Code}{(e.Failure.Errno is { } errno ? "-" + errno : "")}");
             }
         }
@@ -323,6 +381,7 @@ internal sealed class WorkloadDriver
         }
         var e = new ExportEntry(f, first, refs, reply.Id, reply.Fd);
         _exports.Add(e);
+        _acked.Add(e.Id, "export");
         return e;
     }
 
@@ -343,7 +402,7 @@ internal sealed class WorkloadDriver
         e.Scanout = a;
         var (reply, outcome) = await Call(e.Id, () => _client.AttachAsync(e.Id, Display, DmaDirection.ToDevice)).ConfigureAwait(false);
         Trace($"#{_op} attach {e.Id} -> {outcome}");
-        if (reply is not null) { e.Recorded = true; return; }
+        if (reply is not null) { e.Recorded = true; _acked.Add(e.Id, "attach"); return; }
         if (outcome == "no-reply") await LifecycleFailedAsync(e).ConfigureAwait(false);
         else { a.Detach(); e.Scanout = null; } // the actor refused: the display lets go
     }
@@ -366,6 +425,7 @@ internal sealed class WorkloadDriver
         e.Recorded = false;
         var (_, outcome) = await Call(e.Id, () => _client.DetachAsync(e.Id, Display)).ConfigureAwait(false);
         Trace($"#{_op} detach {e.Id} -> {outcome}");
+        if (outcome == "ok") _acked.Add(e.Id, "detach");
         if (outcome == "no-reply") await LifecycleFailedAsync(e).ConfigureAwait(false);
     }
 
@@ -374,6 +434,7 @@ internal sealed class WorkloadDriver
         if (e.Scanout is not null) await DetachAsync(e).ConfigureAwait(false);
         if (!_exports.Contains(e)) return; // the lifecycle failed while detaching
         var (_, outcome) = await Call(e.Id, () => _client.ReleaseAsync(e.Id)).ConfigureAwait(false);
+        if (outcome == "ok") _acked.Add(e.Id, "release");
         var wait = _client.WaitReleasedAsync(e.Id, WaitTimeout);
         _checker.TrackWait(e.Id.ToString(), wait);
         WaitReleasedResult? result = null;
@@ -429,6 +490,7 @@ internal sealed class WorkloadDriver
         }
         var i = new ImportEntry(f, fd, reply.Id, reply.Refs);
         _imports.Add(i);
+        _acked.Add(i.Id, "import");
         return i;
     }
 
@@ -453,6 +515,7 @@ internal sealed class WorkloadDriver
     {
         if (frontendLetsGo && i.Handles.Count > 0) FrontendUnmap(i);
         var (_, outcome) = await Call(i.Id, () => _client.ReleaseImportAsync(i.Id)).ConfigureAwait(false);
+        if (outcome == "ok") _acked.Add(i.Id, "release-import");
         Trace($"#{_op} release-import {i.Id} -> {outcome}{(i.Handles.Count > 0 ? " (frontend still maps: deferred)" : "")}");
         Outcome("import", outcome == "ok" ? "released" : outcome == "no-reply" ? "actor-failed" : outcome);
         _imports.Remove(i);
@@ -475,12 +538,14 @@ internal sealed class WorkloadDriver
         }
         var m = new MapEntry(f, refs, reply.Id);
         _maps.Add(m);
+        _acked.Add(m.Id, "map");
         return m;
     }
 
     private async Task UnmapAsync(MapEntry m)
     {
         var (_, outcome) = await Call(m.Id, () => _client.UnmapAsync(m.Id)).ConfigureAwait(false);
+        if (outcome == "ok") _acked.Add(m.Id, "unmap");
         Trace($"#{_op} unmap {m.Id} -> {outcome}");
         Outcome("map", outcome == "ok" ? "unmapped" : outcome == "no-reply" ? "actor-failed" : outcome);
         _maps.Remove(m);
@@ -506,6 +571,7 @@ internal sealed class WorkloadDriver
         bool armed = _actorFaultsArmed;
         _sim.Faults = FaultPlan.None; // the cleanup runs in several actors at once: keep it off the seeded plan
         _actorFaultsArmed = false;
+        _journalFaults.Armed = false;
         try
         {
             _sim.DestroyDomain(f.Domain.Id);
@@ -532,6 +598,7 @@ internal sealed class WorkloadDriver
         {
             _sim.Faults = plan;
             _actorFaultsArmed = armed;
+            _journalFaults.Armed = armed;
         }
         return "crash";
     }

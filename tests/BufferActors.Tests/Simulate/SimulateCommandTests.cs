@@ -1,6 +1,11 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using BufferActors.Actors;
+using BufferActors.Actors.Persistence;
+using BufferActors.Actors.Persistence.Replay;
 using BufferActors.Host.Simulate;
+using BufferActors.Native;
+using Microsoft.Data.Sqlite;
 
 namespace BufferActors.Tests.Simulate;
 
@@ -64,5 +69,63 @@ public sealed class SimulateCommandTests
         Assert.Contains("FAIL: seed 1", output);
         Assert.Contains("--seed 1", output);
         Assert.Contains("Trace:", output);
+    }
+
+    [Fact]
+    public async Task AJournaledRunWithJournalWriteFaults_PassesAndJournalsEveryAcknowledgedStep()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"ba-sim-{Guid.NewGuid():N}.db");
+        try
+        {
+            var s = new SimulationSettings { Scenario = SimulationScenario.Churn, Seed = 5, FaultRate = 0.3, Journal = new JournalStorage.Sqlite(path), JournalText = path };
+            var result = await new WorkloadDriver(s).RunAsync();
+            Assert.True(result.Passed, string.Join("\n", result.Violations));
+            Assert.True(result.FaultsBySite.GetValueOrDefault("JournalReject") + result.FaultsBySite.GetValueOrDefault("JournalFail") > 0,
+                "seed 5 at rate 0.3 injects journal write faults");
+            Assert.Contains(result.LifecyclesByOutcome.Keys, k => k.EndsWith("refused-Journal", StringComparison.Ordinal));
+            var timeline = await JournalReader.ReadTimelineAsync(new JournalStorage.Sqlite(path));
+            Assert.NotEmpty(timeline.Lifecycles);
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            foreach (var f in new[] { path, path + "-wal", path + "-shm" }) File.Delete(f);
+        }
+    }
+
+    [Fact]
+    public async Task ARunRefusesAnExistingJournalFile()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            var (exit, output) = await Run(new SimulationSettings { Journal = new JournalStorage.Sqlite(path), JournalText = path }, json: false);
+            Assert.Equal(2, exit);
+            Assert.Contains("simulate writes a fresh journal", output);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void AnAcknowledgedStepWithoutItsEvent_IsAViolation()
+    {
+        var export = new LifecycleId(LifecycleKind.Export, new DomainId(1), 1);
+        var steps = new AcknowledgedSteps();
+        Assert.True(steps.Add(export, "export"));
+        Assert.True(steps.Add(export, "attach"));
+        Assert.False(steps.Add(export, "flip")); // not a journaled step
+        var now = DateTimeOffset.UnixEpoch;
+        var journal = new List<JournalEntry>
+        {
+            new(1, new ExportRequested(export, now, [1], DmaBufFlags.None)),
+            new(2, new Exported(export, now, 4, 1, Guid.Empty)),
+        };
+        var missing = Assert.Single(steps.MissingFrom(journal));
+        Assert.Contains("attach of d1/export-1", missing);
+        journal.Add(new(3, new Attached(export, now, "display", DmaDirection.ToDevice)));
+        Assert.Empty(steps.MissingFrom(journal));
     }
 }
