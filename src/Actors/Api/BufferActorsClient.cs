@@ -59,6 +59,10 @@ public sealed class BufferActorsClient(IActorRef manager, TimeSpan? askTimeout =
     public Task<LifecycleStatus> StatusAsync(LifecycleId id, CancellationToken ct = default) =>
         Ask<LifecycleStatus>(new LifecycleStatus.Get(id), ct);
 
+    /// <summary>What the start-up recovery found on the journal: adopted, reclaimed, and the frontends to tell (empty without a journal).</summary>
+    public Task<BufferManager.RecoveryReport> RecoveryReportAsync(CancellationToken ct = default) =>
+        Ask<BufferManager.RecoveryReport>(new BufferManager.GetRecoveryReport(), ct);
+
     /// <summary>Every domain's lifecycles and quota use.</summary>
     public Task<BufferManager.Status> SnapshotAsync(CancellationToken ct = default) =>
         Ask<BufferManager.Status>(new BufferManager.GetStatus(), ct);
