@@ -51,14 +51,36 @@ public static class ExportedBuffer
     {
         // Only plain captured values inside the expression: anything else makes Akka compile it on every call.
         var resolved = settings ?? ExportSettings.Default;
-        return Akka.Actor.Props.Create(() => new ExportedBufferActor(id, services, request, requester, resolved));
+        var handoff = new Handoff(request, requester);
+        return Akka.Actor.Props.Create(() => new ExportedBufferActor(id, services, handoff, resolved)).WithMailbox(LifecycleMailbox.Id);
+    }
+
+    /// <summary>
+    /// The request and its asker, which a new export lifecycle needs only until the export is made. Props
+    /// keep their constructor arguments for as long as the actor lives, so the lifecycle takes these out
+    /// once, in PreStart: a live lifecycle then holds neither the request nor the asker's temporary actor
+    /// with its answered reply (a few hundred bytes each at 100,000 live lifecycles; docs/performance.md).
+    /// </summary>
+    public sealed class Handoff(Export request, IActorRef requester)
+    {
+        private Export? _request = request;
+        private IActorRef? _requester = requester;
+
+        /// <summary>The request and the asker, once; a second take throws (lifecycles are stopped, never restarted).</summary>
+        public (Export Request, IActorRef Requester) Take()
+        {
+            var taken = (_request ?? throw new InvalidOperationException("an export lifecycle was started twice from the same props"), _requester!);
+            _request = null;
+            _requester = null;
+            return taken;
+        }
     }
 
     /// <summary>Props that adopt an export still live on this device instance after a restart.</summary>
     public static Props Adopt(LifecycleServices services, Persistence.LifecycleRecord record, ExportSettings settings)
     {
         var id = record.Id;
-        return Akka.Actor.Props.Create(() => new ExportedBufferActor(id, services, record, settings));
+        return Akka.Actor.Props.Create(() => new ExportedBufferActor(id, services, record, settings)).WithMailbox(LifecycleMailbox.Id);
     }
 
     internal sealed record ProbeRelease;

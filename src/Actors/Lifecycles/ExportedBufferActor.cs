@@ -16,10 +16,10 @@ namespace BufferActors.Actors.Lifecycles;
 public sealed class ExportedBufferActor : JournaledLifecycleActor
 {
     private readonly ExportSettings _settings;
-    private readonly Dictionary<long, IActorRef> _waiters = [];
-    private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Export? _request;
-    private readonly IActorRef? _requester;
+    // Parked waiters, created with the first one: most lifecycles never have a waiter while live, and at
+    // 100,000 live lifecycles every per-actor object counts (docs/performance.md, "Scale").
+    private Dictionary<long, IActorRef>? _waiters;
+    private Handoff? _handoff; // the request and its asker, taken out in PreStart; null when adopted
     private ExportedDmaBuf? _export;
     private State _state = State.Exported;
     private bool _fdOpen;
@@ -29,13 +29,11 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     private bool _quarantined;
 
     /// <summary>Creates the lifecycle; the export itself happens in <see cref="PreStart"/>.</summary>
-    public ExportedBufferActor(LifecycleId id, LifecycleServices services, Export request, IActorRef requester, ExportSettings settings)
+    public ExportedBufferActor(LifecycleId id, LifecycleServices services, Handoff handoff, ExportSettings settings)
         : base(id, services, null)
     {
         _settings = settings;
-        _request = request;
-        _requester = requester;
-        Become();
+        _handoff = handoff;
     }
 
     /// <summary>Adopts an export that is still live on this device instance after a restart.</summary>
@@ -47,41 +45,44 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         _fdOpen = true;
         _state = adopted.State == "Releasing" ? State.Releasing : State.Exported;
         _nextWaiter = adopted.OpenWaits.IsEmpty ? 0 : adopted.OpenWaits.Max() + 1;
-        Become();
     }
 
-    private void Become()
+    /// <inheritdoc />
+    protected override bool Handle(object message) => message switch
     {
-        Handle<Attach>(OnAttach);
-        Handle<Detach>(OnDetach);
-        Handle<Release>(_ => OnRelease());
-        Receive<WaitReleased>(m =>
-        {
-            // The caller is owed exactly one answer even if this handler fails: it is held as a waiter
-            // before anything can throw, so PostStop answers it on every way out.
-            long waiter = _nextWaiter++;
-            _waiters.Add(waiter, Sender);
-            Session.Checkpoint(Id, nameof(WaitReleased));
-            OnWaitReleased(m, waiter);
-        });
-        Handle<WaitExpired>(OnWaitExpired);
-        Handle<ProbeRelease>(_ => OnProbe());
-        Handle<LifecycleStatus.Get>(_ => Sender.Tell(Status()));
-        Receive<Retire>(_ => Context.Stop(Self));
-        RefuseOthers();
+        Attach m => Run(m, OnAttach),
+        Detach m => Run(m, OnDetach),
+        Release m => Run(m, OnRelease),
+        WaitReleased m => Park(m),
+        WaitExpired m => Run(m, OnWaitExpired),
+        ProbeRelease m => Run(m, OnProbe),
+        LifecycleStatus.Get m => Run(m, _ => Sender.Tell(Status())),
+        _ => false,
+    };
+
+    private bool Park(WaitReleased m)
+    {
+        // The caller is owed exactly one answer even if this handler fails: it is held as a waiter
+        // before anything can throw, so PostStop answers it on every way out.
+        long waiter = _nextWaiter++;
+        (_waiters ??= []).Add(waiter, Sender);
+        Checkpoint(nameof(WaitReleased));
+        OnWaitReleased(m, waiter);
+        return true;
     }
 
     /// <summary>Exports and journals it; a refused export is answered and ends the lifecycle with nothing held.</summary>
     protected override void PreStart()
     {
-        if (_request is null || _requester is null)
+        if (_handoff is null)
         {
             if (_state == State.Releasing && Record.Attachments.IsEmpty) CloseAndProbe(); // adopted mid-release
             return;
         }
-        var requester = _requester;
-        var requested = new Events.ExportRequested(Id, Now, [.. _request.Refs], _request.Flags);
-        var failure = DeviceCall.Try(() => _export = Session.Export(_request.Flags, _request.Domain, _request.Refs));
+        var (request, requester) = _handoff.Take();
+        _handoff = null;
+        var requested = new Events.ExportRequested(Id, Now, [.. request.Refs], request.Flags);
+        var failure = DeviceCall.Try(() => _export = Session.Export(request.Flags, request.Domain, request.Refs));
         if (failure is not null)
         {
             _state = State.Released; // nothing is held
@@ -140,7 +141,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         }, reason => JournalLost(caller, reason));
     }
 
-    private void OnRelease()
+    private void OnRelease(Release _)
     {
         if (_state != State.Exported)
         {
@@ -160,7 +161,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     {
         if (_state == State.Released || m.Timeout <= TimeSpan.Zero)
         {
-            _waiters.Remove(waiter, out var who);
+            _waiters!.Remove(waiter, out var who);
             who!.Tell(new WaitResult(Id, _state == State.Released ? WaitReleasedResult.Released : WaitReleasedResult.TimedOut));
             return;
         }
@@ -169,14 +170,14 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
             () => Timers.StartSingleTimer(("wait", waiter), new WaitExpired(waiter), m.Timeout),
             reason =>
             {
-                _waiters.Remove(waiter); // answered by JournalLost, not again by PostStop
+                _waiters!.Remove(waiter); // answered by JournalLost, not again by PostStop
                 JournalLost(caller, reason);
             });
     }
 
     private void OnWaitExpired(WaitExpired m)
     {
-        if (!_waiters.Remove(m.WaiterId, out var who)) return;
+        if (_waiters is null || !_waiters.Remove(m.WaiterId, out var who)) return;
         Persist(new Events.WaitAnswered(Id, Now, m.WaiterId, WaitReleasedResult.TimedOut),
             () => who.Tell(new WaitResult(Id, WaitReleasedResult.TimedOut)),
             reason => JournalLost(who, reason));
@@ -197,7 +198,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         Finish();
     }
 
-    private void OnProbe()
+    private void OnProbe(ProbeRelease _)
     {
         if (_state != State.AwaitingExternalRelease) return;
         if (Session.Probe(_export!.Fd) != WaitReleasedResult.TimedOut)
@@ -208,7 +209,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         if (!_quarantined && Now - _closedAt >= _settings.QuarantineAfter)
         {
             _quarantined = true;
-            _log.Warning("{0}: fd {1} still held after {2}; quarantined, still polling", Id, _export.Fd, _settings.QuarantineAfter);
+            Context.GetLogger().Warning("{0}: fd {1} still held after {2}; quarantined, still polling", Id, _export.Fd, _settings.QuarantineAfter);
         }
         _probeDelay = TimeSpan.FromTicks(Math.Min(_probeDelay.Ticks * 2, _settings.MaxProbe.Ticks));
         Timers.StartSingleTimer("probe", new ProbeRelease(), _probeDelay);
@@ -221,7 +222,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         // The terminal event goes last: everything before it still belongs to the live lifecycle.
         var events = new List<LifecycleEvent>();
         if (Record.ReservationPages > 0) events.Add(new Events.ReservationRestored(Id, Now, Record.ReservationPages));
-        events.AddRange(_waiters.Keys.Select(w => new Events.WaitAnswered(Id, Now, w, WaitReleasedResult.Released)));
+        if (_waiters is not null) events.AddRange(_waiters.Keys.Select(w => new Events.WaitAnswered(Id, Now, w, WaitReleasedResult.Released)));
         events.Add(new Events.Released(Id, Now));
         Persist(events, () =>
         {
@@ -230,7 +231,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         }, reason =>
         {
             // Released in the kernel all the same: callers hear it, the journal will show the lifecycle unfinished.
-            _log.Error("{0}: released but not journaled: {1}", Id, reason);
+            Context.GetLogger().Error("{0}: released but not journaled: {1}", Id, reason);
             RecordBestEffort(events);
             AnswerWaiters(WaitReleasedResult.Released);
             Context.Stop(Self);
@@ -260,6 +261,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
 
     private void AnswerWaiters(WaitReleasedResult result)
     {
+        if (_waiters is null) return;
         foreach (var who in _waiters.Values) who.Tell(new WaitResult(Id, result));
         _waiters.Clear();
     }

@@ -17,11 +17,15 @@ public sealed class GrantMapActor : JournaledLifecycleActor
     {
         _request = request;
         _requester = requester;
-        Handle<Unmap>(_ => OnUnmap());
-        Handle<LifecycleStatus.Get>(_ => Sender.Tell(new LifecycleStatus(Id, Record.State, null, _request.Refs.Count, 0, false)));
-        Receive<Retire>(_ => Context.Stop(Self));
-        RefuseOthers();
     }
+
+    /// <inheritdoc />
+    protected override bool Handle(object message) => message switch
+    {
+        Unmap m => Run(m, OnUnmap),
+        LifecycleStatus.Get m => Run(m, _ => Sender.Tell(new LifecycleStatus(Id, Record.State, null, _request.Refs.Count, 0, false))),
+        _ => false,
+    };
 
     /// <summary>Maps and journals the outcome; a refused map is answered and ends the lifecycle with nothing held.</summary>
     protected override void PreStart()
@@ -41,7 +45,7 @@ public sealed class GrantMapActor : JournaledLifecycleActor
             reason => JournalLost(_requester, reason));
     }
 
-    private void OnUnmap()
+    private void OnUnmap(Unmap _)
     {
         if (Record.IsFinished)
         {

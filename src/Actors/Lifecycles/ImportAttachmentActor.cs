@@ -21,7 +21,6 @@ public sealed class ImportAttachmentActor : JournaledLifecycleActor
     {
         _request = request;
         _requester = requester;
-        Become();
     }
 
     /// <summary>Adopts an import that is still live on this device instance after a restart.</summary>
@@ -29,16 +28,15 @@ public sealed class ImportAttachmentActor : JournaledLifecycleActor
     {
         _request = new Import(id.Domain, adopted.Fd ?? -1, adopted.PageCount);
         _importedFd = adopted.Fd;
-        Become();
     }
 
-    private void Become()
+    /// <inheritdoc />
+    protected override bool Handle(object message) => message switch
     {
-        Handle<Release>(_ => OnRelease());
-        Handle<LifecycleStatus.Get>(_ => Sender.Tell(new LifecycleStatus(Id, Record.State, _request.Fd, _request.PageCount, 0, false)));
-        Receive<Retire>(_ => Context.Stop(Self));
-        RefuseOthers();
-    }
+        Release m => Run(m, OnRelease),
+        LifecycleStatus.Get m => Run(m, _ => Sender.Tell(new LifecycleStatus(Id, Record.State, _request.Fd, _request.PageCount, 0, false))),
+        _ => false,
+    };
 
     /// <summary>Imports and journals the outcome; a refused import is answered and ends the lifecycle with nothing held.</summary>
     protected override void PreStart()
@@ -60,7 +58,7 @@ public sealed class ImportAttachmentActor : JournaledLifecycleActor
             reason => JournalLost(_requester, reason));
     }
 
-    private void OnRelease()
+    private void OnRelease(Release _)
     {
         if (Record.IsFinished)
         {

@@ -8,7 +8,13 @@ namespace BufferActors.Actors.Lifecycles;
 /// made it durable. While a write is in flight, other messages wait in the stash, so a lifecycle
 /// handles one step at a time. Without a journal, events are applied at once.
 /// </summary>
-public abstract class JournaledLifecycleActor : ReceiveActor, IWithUnboundedStash, IWithTimers
+/// <remarks>
+/// An <see cref="UntypedActor"/> with one switch per kind rather than a ReceiveActor: a ReceiveActor
+/// builds its table of typed handlers (delegates, closures, the compiled match) in every instance,
+/// about 1.3 KB per lifecycle, most of an idle lifecycle's memory when 100,000 are live
+/// (docs/performance.md, "Scale").
+/// </remarks>
+public abstract class JournaledLifecycleActor : UntypedActor, IWithUnboundedStash, IWithTimers
 {
     private long _correlation;
     private bool _journaled; // something of this lifecycle is durable (or it was adopted from the journal)
@@ -58,21 +64,31 @@ public abstract class JournaledLifecycleActor : ReceiveActor, IWithUnboundedStas
         long correlation = ++_correlation;
         Services.Journal.Tell(new LifecycleJournal.Record(correlation, events));
         Timers.StartSingleTimer(("journal", correlation), new JournalTimedOut(correlation), Services.JournalTimeout);
-        BecomeStacked(() =>
+        BecomeStacked(message =>
         {
-            Receive<LifecycleJournal.Recorded>(r => r.Correlation == correlation, _ =>
+            switch (message)
             {
-                Timers.Cancel(("journal", correlation));
-                UnbecomeStacked();
-                _journaled = true;
-                foreach (var e in events) Apply(e);
-                then();
-                Stash.UnstashAll();
-            });
-            Receive<LifecycleJournal.RecordFailed>(r => r.Correlation == correlation, r => Fail(r.Reason));
-            Receive<JournalTimedOut>(t => t.Correlation == correlation, _ => Fail($"journal did not answer within {Services.JournalTimeout}"));
-            Receive<Retire>(_ => Context.Stop(Self));
-            ReceiveAny(_ => Stash.Stash());
+                case LifecycleJournal.Recorded r when r.Correlation == correlation:
+                    Timers.Cancel(("journal", correlation));
+                    UnbecomeStacked();
+                    _journaled = true;
+                    foreach (var e in events) Apply(e);
+                    then();
+                    Stash.UnstashAll();
+                    break;
+                case LifecycleJournal.RecordFailed r when r.Correlation == correlation:
+                    Fail(r.Reason);
+                    break;
+                case JournalTimedOut t when t.Correlation == correlation:
+                    Fail($"journal did not answer within {Services.JournalTimeout}");
+                    break;
+                case Retire:
+                    Context.Stop(Self);
+                    break;
+                default:
+                    Stash.Stash();
+                    break;
+            }
         });
 
         void Fail(string reason)
@@ -90,12 +106,30 @@ public abstract class JournaledLifecycleActor : ReceiveActor, IWithUnboundedStas
     /// <summary>Applies a durable event to <see cref="Record"/>; the only place it changes.</summary>
     protected virtual void Apply(LifecycleEvent e) => Record = Record.Apply(e);
 
-    /// <summary>Runs the fault-injection checkpoint, then the handler.</summary>
-    protected void Handle<T>(Action<T> handler) => Receive<T>(m =>
+    /// <summary>
+    /// The normal behaviour: <see cref="Retire"/> stops the lifecycle, <see cref="Handle"/> takes the
+    /// commands of its kind, and anything else is refused with InvalidArgument.
+    /// </summary>
+    protected sealed override void OnReceive(object message)
     {
-        Session.Checkpoint(Id, typeof(T).Name);
-        handler(m);
-    });
+        if (message is Retire) Context.Stop(Self);
+        else if (!Handle(message))
+            Sender.Tell(new OperationFailed(ErrorCode.InvalidArgument, $"{Id} does not take {message.GetType().Name}"));
+    }
+
+    /// <summary>Handles one command of this kind of lifecycle; false when it does not take <paramref name="message"/>.</summary>
+    protected abstract bool Handle(object message);
+
+    /// <summary>The fault-injection checkpoint, run on entry to the handler named <paramref name="handler"/> (the message type's name).</summary>
+    protected void Checkpoint(string handler) => Session.Checkpoint(Id, handler);
+
+    /// <summary>Runs the checkpoint named after <typeparamref name="T"/>, then <paramref name="handler"/>; true, for <see cref="Handle"/>.</summary>
+    protected bool Run<T>(T message, Action<T> handler)
+    {
+        Checkpoint(typeof(T).Name);
+        handler(message);
+        return true;
+    }
 
     /// <summary>Tells the supervisor this lifecycle holds nothing any more.</summary>
     protected void Finished() => Context.Parent.Tell(new LifecycleFinished(Id));
@@ -115,10 +149,6 @@ public abstract class JournaledLifecycleActor : ReceiveActor, IWithUnboundedStas
     /// </summary>
     protected void RecordBestEffort(IReadOnlyList<LifecycleEvent> events) =>
         Services.Journal?.Tell(new LifecycleJournal.Record(0, events), ActorRefs.NoSender);
-
-    /// <summary>Answers commands a lifecycle of this kind does not take.</summary>
-    protected void RefuseOthers() =>
-        ReceiveAny(m => Sender.Tell(new OperationFailed(ErrorCode.InvalidArgument, $"{Id} does not take {m.GetType().Name}")));
 
     private sealed record JournalTimedOut(long Correlation);
 }

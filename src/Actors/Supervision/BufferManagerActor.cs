@@ -20,6 +20,9 @@ public sealed class BufferManagerActor : ReceiveActor, IWithUnboundedStash
     {
         _services = services;
         _settings = settings;
+        // Every lifecycle below this manager names the compact mailbox, so its system must know it.
+        if (!Context.System.Settings.Config.HasPath(LifecycleMailbox.Id))
+            Context.System.Settings.InjectTopLevelFallback(LifecycleMailbox.Configuration);
         if (services.Journal is null) Ready();
         else Recovering();
     }

@@ -16,6 +16,8 @@ public sealed class DomainSupervisorActor : ReceiveActor
     private readonly ExportSettings _exportSettings;
     private readonly Dictionary<IActorRef, (LifecycleId Id, int Pages)> _live = [];
     private readonly HashSet<string> _finished = [];
+    private int _buffers; // exports and imports in _live, kept as _live changes: a Start must not count them all
+    private long _pages;
     private bool _dead;
     private bool _exportsReleased;
 
@@ -33,11 +35,22 @@ public sealed class DomainSupervisorActor : ReceiveActor
         Receive<Terminated>(OnTerminated);
         Receive<DomainDied>(_ => OnDomainDied());
         Receive<ExportedBuffer.ReleaseAccepted>(_ => { }); // answers to the releases sent during cleanup
-        Receive<GetStatus>(_ => Sender.Tell(new DomainStatus(_domain, _dead, Buffers, Pages, _live.Values.Select(v => v.Id).OrderBy(i => i.Sequence).ToList())));
+        Receive<GetStatus>(_ => Sender.Tell(new DomainStatus(_domain, _dead, _buffers, _pages, _live.Values.Select(v => v.Id).OrderBy(i => i.Sequence).ToList())));
     }
 
-    private int Buffers => _live.Values.Count(v => v.Id.Kind != LifecycleKind.Map);
-    private long Pages => _live.Values.Sum(v => (long)v.Pages);
+    private void Track(IActorRef child, LifecycleId id, int pages)
+    {
+        _live.Add(child, (id, pages)); // a new child: ActorOf refuses a name in use
+        if (id.Kind != LifecycleKind.Map) _buffers++;
+        _pages += pages;
+    }
+
+    private void Untrack(IActorRef child)
+    {
+        if (!_live.Remove(child, out var gone)) return;
+        if (gone.Id.Kind != LifecycleKind.Map) _buffers--;
+        _pages -= gone.Pages;
+    }
 
     /// <inheritdoc />
     protected override SupervisorStrategy SupervisorStrategy() => LifecycleSupervision.StopAndRelease;
@@ -49,14 +62,14 @@ public sealed class DomainSupervisorActor : ReceiveActor
             Sender.Tell(new OperationFailed(ErrorCode.DomainDead, $"{_domain} is dead"));
             return;
         }
-        if (m.Id.Kind != LifecycleKind.Map && Buffers + 1 > _quotas.MaxBuffers)
+        if (m.Id.Kind != LifecycleKind.Map && _buffers + 1 > _quotas.MaxBuffers)
         {
-            Sender.Tell(new OperationFailed(ErrorCode.QuotaExceeded, $"{_domain} already has {Buffers} buffers (quota {_quotas.MaxBuffers})"));
+            Sender.Tell(new OperationFailed(ErrorCode.QuotaExceeded, $"{_domain} already has {_buffers} buffers (quota {_quotas.MaxBuffers})"));
             return;
         }
-        if (Pages + m.PageCount > _quotas.MaxPages)
+        if (_pages + m.PageCount > _quotas.MaxPages)
         {
-            Sender.Tell(new OperationFailed(ErrorCode.QuotaExceeded, $"{_domain} would hold {Pages + m.PageCount} pages (quota {_quotas.MaxPages})"));
+            Sender.Tell(new OperationFailed(ErrorCode.QuotaExceeded, $"{_domain} would hold {_pages + m.PageCount} pages (quota {_quotas.MaxPages})"));
             return;
         }
         var props = m.Request switch
@@ -73,7 +86,7 @@ public sealed class DomainSupervisorActor : ReceiveActor
         }
         var child = Context.ActorOf(props, m.Id.ActorName);
         Context.Watch(child);
-        _live[child] = (m.Id, m.PageCount);
+        Track(child, m.Id, m.PageCount);
     }
 
     private void OnAdopt(Adopt m)
@@ -87,7 +100,7 @@ public sealed class DomainSupervisorActor : ReceiveActor
         if (props is null) return;
         var child = Context.ActorOf(props, m.Record.Id.ActorName);
         Context.Watch(child);
-        _live[child] = (m.Record.Id, m.Record.PageCount);
+        Track(child, m.Record.Id, m.Record.PageCount);
     }
 
     private void Route(ILifecycleCommand m)
@@ -105,7 +118,7 @@ public sealed class DomainSupervisorActor : ReceiveActor
     private void OnFinished(LifecycleFinished m)
     {
         // Quotas are freed now; the actor stops once it has answered what is already in its mailbox.
-        _live.Remove(Sender);
+        Untrack(Sender);
         _finished.Add(m.Id.ActorName);
         Sender.Tell(Retire.Instance);
         if (_dead) AdvanceCleanup();
@@ -114,7 +127,7 @@ public sealed class DomainSupervisorActor : ReceiveActor
     private void OnTerminated(Terminated t)
     {
         _finished.Remove(t.ActorRef.Path.Name);
-        _live.Remove(t.ActorRef);
+        Untrack(t.ActorRef);
         if (_dead) AdvanceCleanup();
     }
 

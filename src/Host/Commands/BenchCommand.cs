@@ -28,6 +28,7 @@ internal static class BenchCommand
         scale.SetAction(r => SimulatorScale(r.GetValue(domains), r.GetValue(buffers), r.GetValue(pages), Console.Out));
         bench.Subcommands.Add(scale);
         bench.Subcommands.Add(CreateLifecycle());
+        bench.Subcommands.Add(ScaleBenchCommand.Create());
         foreach (var command in JournalBenchCommand.Create()) bench.Subcommands.Add(command);
         return bench;
     }
@@ -45,14 +46,14 @@ internal static class BenchCommand
         var gntdev = sim.OpenGrantDevice(process);
         var fronts = Enumerable.Range(1, domains).Select(d => sim.CreateDomain((ushort)d, buffers * pages)).ToList();
 
-        long rssBefore = ResidentBytes(), heapBefore = GC.GetTotalMemory(forceFullCollection: true);
+        long rssBefore = ProcessMemory.StatusBytes("VmRSS"), heapBefore = GC.GetTotalMemory(forceFullCollection: true);
         var clock = Stopwatch.StartNew();
         var exports = new List<ExportedDmaBuf>();
         foreach (var front in fronts)
             for (int b = 0; b < buffers; b++)
                 exports.Add(gntdev.ExportDmaBuf(DmaBufFlags.None, front.Id, front.GrantPages(DomainId.Dom0, front.AllocatePages(pages), pages)));
         clock.Stop();
-        long heapAfter = GC.GetTotalMemory(forceFullCollection: true), rssAfter = ResidentBytes();
+        long heapAfter = GC.GetTotalMemory(forceFullCollection: true), rssAfter = ProcessMemory.StatusBytes("VmRSS");
 
         var ledger = sim.Ledger();
         double rssPerPage = (rssAfter - rssBefore) / (double)totalPages;
@@ -229,8 +230,8 @@ internal static class BenchCommand
         var ratios = new Dictionary<int, double>();
         for (int i = 0; i < s.Pages.Length; i++)
         {
-            var d = Summary.Of(direct[i]);
-            var a = Summary.Of(actors[i]);
+            var d = LatencySummary.Of(direct[i]);
+            var a = LatencySummary.Of(actors[i]);
             ratios[s.Pages[i]] = a.Mean / d.Mean;
             output.WriteLine($"  {s.Pages[i],6} {"direct",-7} {d.Mean,9:F1} {d.P50,9:F1} {d.P99,9:F1}");
             output.WriteLine($"  {s.Pages[i],6} {"actors",-7} {a.Mean,9:F1} {a.P50,9:F1} {a.P99,9:F1}   {a.Mean / d.Mean,17:F2} {a.P50 / d.P50,6:F2} {a.P99 / d.P99,6:F2}");
@@ -270,10 +271,7 @@ internal static class BenchCommand
         }
 
         // Every lifecycle has finished: no live actor, then the system goes, then the frontend ends its grants.
-        var deadline = Stopwatch.StartNew();
-        while ((await client.SnapshotAsync().ConfigureAwait(false)).LiveLifecycles > 0 && deadline.Elapsed < TimeSpan.FromSeconds(10))
-            await Task.Delay(10).ConfigureAwait(false);
-        int live = (await client.SnapshotAsync().ConfigureAwait(false)).LiveLifecycles;
+        int live = await LedgerCheck.WaitUntilNoneLive(client, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         await system.Terminate().ConfigureAwait(false);
         var problems = new List<string>();
         if (live > 0) problems.Add($"{live} lifecycle(s) still live");
@@ -281,43 +279,12 @@ internal static class BenchCommand
             foreach (var r in refs)
                 if (!domain.EndAccess(r)) problems.Add($"{domain.Id} ref {r} still mapped");
         gntdev.Dispose();
-        sim.Tick();
-        problems.AddRange(sim.Violations);
-        var ledger = sim.Ledger();
-        problems.AddRange(ledger.DifferencesFrom(baseline));
         output.WriteLine();
-        output.WriteLine($"  ledger: maps={ledger.Maps} mapped-grants={ledger.MappedGrants} granted-refs={ledger.GrantedRefs} dma-bufs={ledger.DmaBufs} " +
-            $"attachments={ledger.Attachments} fds={ledger.OpenFds} exports={ledger.Exports} imports={ledger.Imports} " +
-            $"reservation={ledger.ReservationPages:+0;-0;0} deferred={ledger.DeferredRefs}");
-        if (problems.Count > 0)
-        {
-            output.WriteLine("  ledger NOT at baseline:");
-            foreach (var p in problems.Take(20)) output.WriteLine($"    {p}");
-            return 1;
-        }
-        output.WriteLine("  ledger at baseline, no violations");
+        if (!LedgerCheck.Report(sim, baseline, problems, output)) return 1;
         if (ratios.TryGetValue(2025, out double hd))
             output.WriteLine($"  target actor/direct <= 1.10 at 1080p (2025 pages): {(hd <= 1.10 ? "met" : "NOT met")} ({hd:F2})");
         return 0;
     }
 
     private const int BlockSize = 25;
-
-    private readonly record struct Summary(double Mean, double P50, double P99)
-    {
-        public static Summary Of(List<double> samples)
-        {
-            var sorted = samples.Order().ToArray();
-            double At(double q) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
-            return new Summary(sorted.Average(), At(0.50), At(0.99));
-        }
-    }
-
-    private static long ResidentBytes()
-    {
-        foreach (var line in File.ReadLines("/proc/self/status"))
-            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
-        throw new InvalidOperationException("VmRSS not found in /proc/self/status");
-    }
 }

@@ -10,7 +10,11 @@ namespace BufferActors.Native.Simulation;
 public sealed class SimulatedGrantDevice : IGrantDevice
 {
     private readonly XenSimulator _sim;
-    private readonly List<Export> _exports = [];
+    // Live exports by the fd number they were created under: the newest, which links to older ones under
+    // the same number. The kernel's list is newest first and WAIT_RELEASED takes the first match, so a
+    // reused number finds the latest export; indexed so that a lookup does not scan every live export.
+    private readonly Dictionary<int, Export> _exports = [];
+    private int _exportCount;
     private readonly List<Import> _imports = [];
     private readonly Dictionary<ulong, GrantMap> _maps = [];
     private readonly bool _pteMode;
@@ -45,7 +49,7 @@ public sealed class SimulatedGrantDevice : IGrantDevice
     public bool IsReleased { get; private set; }
 
     /// <summary>Live exports of this instance.</summary>
-    public int ExportCount { get { lock (_sim.Gate) return _exports.Count; } }
+    public int ExportCount { get { lock (_sim.Gate) return _exportCount; } }
 
     /// <summary>Live imports of this instance.</summary>
     public int ImportCount { get { lock (_sim.Gate) return _imports.Count; } }
@@ -139,7 +143,10 @@ public sealed class SimulatedGrantDevice : IGrantDevice
                 DeviceMemoryKind.System, isGntdevExport: true, onRelease: () => ExportReleased(export, dma));
             export.Buffer.Get();
             export.Fd = Process.Install(export.Buffer);
-            _exports.Insert(0, export); // newest first; the export holds the gntdev file: see ReleaseFileIfUnused
+            // Newest first; the export holds the gntdev file: see ReleaseFileIfUnused.
+            export.Older = _exports.GetValueOrDefault(export.Fd);
+            _exports[export.Fd] = export;
+            _exportCount++;
             return new ExportedDmaBuf(export.Fd, domain, refArray, flags);
         }
     }
@@ -152,10 +159,9 @@ public sealed class SimulatedGrantDevice : IGrantDevice
         {
             EnsureOpen(op);
             Inject(FaultSite.WaitReleased, op);
-            // Looked up by fd number among this instance's exports only; the list is newest first
-            // (list_add at the head), so a reused fd number finds the most recent export.
-            var export = _exports.Find(e => e.Fd == fd);
-            if (export is null) return WaitReleasedResult.NotFound;
+            // Looked up by fd number among this instance's exports only; the newest export under a reused
+            // number is found first, as with the kernel's list_add at the head.
+            if (!_exports.TryGetValue(fd, out var export)) return WaitReleasedResult.NotFound;
             var deadline = Environment.TickCount64 + timeoutMs;
             _blockedWaiters++;
             try
@@ -263,7 +269,7 @@ public sealed class SimulatedGrantDevice : IGrantDevice
 
     private void ReleaseFileIfUnused()
     {
-        if (_fdRefs > 0 || _exports.Count > 0 || IsReleased) return;
+        if (_fdRefs > 0 || _exportCount > 0 || IsReleased) return;
         // gntdev_release: imports are released as by IMP_RELEASE, remaining maps are unmapped.
         foreach (var import in _imports.ToList()) ReleaseImportCore(import);
         TearDownMaps();
@@ -278,9 +284,9 @@ public sealed class SimulatedGrantDevice : IGrantDevice
         _maps.Clear();
     }
 
-    internal int LiveMapCount => _maps.Count + _exports.Count;
+    internal int LiveMapCount => _maps.Count + _exportCount;
     internal int LiveImportCount => _imports.Count;
-    internal int LiveExportCount => _exports.Count;
+    internal int LiveExportCount => _exportCount;
 
     private void ReleaseImportCore(Import import)
     {
@@ -305,9 +311,24 @@ public sealed class SimulatedGrantDevice : IGrantDevice
         export.Map.UnmapAll();
         if (dma) _sim.Backend.Reservation += export.Map.Refs.Length;
         export.Released = true;
-        _exports.Remove(export);
+        Unlink(export);
+        _exportCount--;
         Monitor.PulseAll(_sim.Gate);
         ReleaseFileIfUnused();
+    }
+
+    private void Unlink(Export export)
+    {
+        var newest = _exports[export.Fd];
+        if (newest == export)
+        {
+            if (export.Older is null) _exports.Remove(export.Fd);
+            else _exports[export.Fd] = export.Older;
+            return;
+        }
+        var newer = newest;
+        while (newer.Older != export) newer = newer.Older!;
+        newer.Older = export.Older;
     }
 
     private static void CheckImportable(string op, DmaBuf buffer, int count)
@@ -356,6 +377,9 @@ public sealed class SimulatedGrantDevice : IGrantDevice
         public DmaBuf Buffer { get; set; } = null!;
         public int Fd { get; set; }
         public bool Released { get; set; }
+
+        /// <summary>The next older live export created under the same fd number, if any.</summary>
+        public Export? Older { get; set; }
     }
 
     private sealed class Import(int fd, DomainId grantee, DmaBufAttachment attachment, uint[] refs)
