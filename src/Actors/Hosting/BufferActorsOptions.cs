@@ -49,12 +49,6 @@ public sealed record BufferActorsOptions
     /// <summary>Settings of the journal actor (persistence id, snapshot interval, batch size, fault injection); the defaults by default.</summary>
     public Persistence.LifecycleJournal.Settings JournalSettings { get; init; } = new();
 
-    /// <summary>
-    /// Run the manager, the domain supervisors and the lifecycles on the <see cref="Dispatch.InlineDispatcher"/>
-    /// (each step on the caller's thread: lowest latency per step) instead of the thread pool; off by default.
-    /// </summary>
-    public bool InlineDispatch { get; init; }
-
     /// <summary>Timeout of each client request; 30 s by default.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
