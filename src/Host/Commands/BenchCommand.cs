@@ -189,7 +189,7 @@ internal static class BenchCommand
         output.WriteLine($"  sequential: {s.Iterations} timed lifecycles per path and size after {s.Warmup} warm-up rounds; blocks of {BlockSize}, " +
             "direct and actors alternating (ABBA), sizes interleaved");
         output.WriteLine();
-        output.WriteLine($"  {"pages",6} {"path",-7} {"mean us",9} {"p50 us",9} {"p99 us",9}   {"actor/direct mean",17} {"p50",6} {"p99",6}");
+        output.WriteLine($"  {"pages",6} {"path",-7} {"mean us",9} {"p50 us",9} {"p99 us",9}   {"actor/direct mean",17} {"p50",6} {"p99",6}   {"CPU us",7} {"ratio",6}");
         // Warm-up and measurement both cycle through the sizes, so JIT tiering, thread-pool growth and
         // GC tuning early in the run do not land on whichever size happens to be measured first.
         for (int w = 0; w < s.Warmup; w++)
@@ -200,6 +200,10 @@ internal static class BenchCommand
             }
         var direct = s.Pages.Select(_ => new List<double>(s.Iterations)).ToArray();
         var actors = s.Pages.Select(_ => new List<double>(s.Iterations)).ToArray();
+        // Process CPU time spent in each path's blocks: unlike wall time, hardly moved by other jobs on the machine.
+        var directCpu = new TimeSpan[s.Pages.Length];
+        var actorsCpu = new TimeSpan[s.Pages.Length];
+        var me = Process.GetCurrentProcess();
         for (int done = 0, round = 0; done < s.Iterations; round++)
         {
             int n = Math.Min(BlockSize, s.Iterations - done);
@@ -209,7 +213,10 @@ internal static class BenchCommand
                 bool directFirst = (round + i) % 2 == 0; // ABBA order
                 for (int pass = 0; pass < 2; pass++)
                 {
-                    if ((pass == 0) == directFirst)
+                    me.Refresh();
+                    var cpu0 = me.TotalProcessorTime;
+                    bool isDirect = (pass == 0) == directFirst;
+                    if (isDirect)
                         for (int k = 0; k < n; k++)
                         {
                             long t0 = Stopwatch.GetTimestamp();
@@ -223,6 +230,9 @@ internal static class BenchCommand
                             await Actors(frontend.Id, refs).ConfigureAwait(false);
                             actors[i].Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
                         }
+                    me.Refresh();
+                    if (isDirect) directCpu[i] += me.TotalProcessorTime - cpu0;
+                    else actorsCpu[i] += me.TotalProcessorTime - cpu0;
                 }
             }
             done += n;
@@ -233,8 +243,9 @@ internal static class BenchCommand
             var d = LatencySummary.Of(direct[i]);
             var a = LatencySummary.Of(actors[i]);
             ratios[s.Pages[i]] = a.Mean / d.Mean;
-            output.WriteLine($"  {s.Pages[i],6} {"direct",-7} {d.Mean,9:F1} {d.P50,9:F1} {d.P99,9:F1}");
-            output.WriteLine($"  {s.Pages[i],6} {"actors",-7} {a.Mean,9:F1} {a.P50,9:F1} {a.P99,9:F1}   {a.Mean / d.Mean,17:F2} {a.P50 / d.P50,6:F2} {a.P99 / d.P99,6:F2}");
+            double dc = directCpu[i].TotalMicroseconds / direct[i].Count, ac = actorsCpu[i].TotalMicroseconds / actors[i].Count;
+            output.WriteLine($"  {s.Pages[i],6} {"direct",-7} {d.Mean,9:F1} {d.P50,9:F1} {d.P99,9:F1}   {"",17} {"",6} {"",6}   {dc,7:F1}");
+            output.WriteLine($"  {s.Pages[i],6} {"actors",-7} {a.Mean,9:F1} {a.P50,9:F1} {a.P99,9:F1}   {a.Mean / d.Mean,17:F2} {a.P50 / d.P50,6:F2} {a.P99 / d.P99,6:F2}   {ac,7:F1} {ac / dc,6:F2}");
         }
 
         if (concurrentBuffers.Count > 0)
