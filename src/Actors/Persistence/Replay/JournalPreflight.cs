@@ -75,11 +75,9 @@ internal static class JournalPreflight
             throw new JournalUnreadableException(
                 $"{path} is truncated: its header says {pages} pages of {pageSize} bytes ({pages * pageSize} bytes), the file has {file.Length}");
 
-        var connectionString = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString();
         try
         {
-            using var connection = new SqliteConnection(connectionString);
-            connection.Open();
+            using var connection = OpenReadOnly(path);
             var problems = new List<string>();
             using (var check = connection.CreateCommand())
             {
@@ -107,6 +105,32 @@ internal static class JournalPreflight
         catch (SqliteException e)
         {
             throw new JournalUnreadableException($"{path} is not a readable SQLite database: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// True when the (already checked) SQLite file keeps its tags as tag-table rows, with no tags column in the
+    /// journal table: written before tags moved into the row, and not upgraded since.
+    /// </summary>
+    public static bool HasTagTableLayout(string path)
+    {
+        using var connection = OpenReadOnly(path);
+        return SqliteJournalSchema.HasTagTableLayout(connection);
+    }
+
+    // Read-only and unpooled: replay never writes, and leaves no connection behind on the file.
+    private static SqliteConnection OpenReadOnly(string path)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
+        try
+        {
+            connection.Open();
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
         }
     }
 
