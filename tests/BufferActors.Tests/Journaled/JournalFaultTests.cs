@@ -95,15 +95,15 @@ public sealed class JournalFaultTests : IDisposable
             await using (var host = new JournaledHost(new DeviceSession(_gntdev), storage.ToConfig(), TimeSpan.FromSeconds(2)))
             {
                 var export = await host.Client.ExportAsync(Dom1, refs);
-                long journaled = SqliteFile.Scalar(storage.Path, "SELECT COUNT(*) FROM journal");
+                long journaled = JournalDatabase.Scalar(storage, "SELECT COUNT(*) FROM journal");
                 Assert.True(journaled >= 2, $"{journaled} events journaled for the export");
                 // The database refuses every further insert (as a full disk or an I/O error would).
-                SqliteFile.Execute(storage.Path, "CREATE TRIGGER refuse BEFORE INSERT ON journal BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+                JournalDatabase.Execute(storage, "CREATE TRIGGER refuse BEFORE INSERT ON journal BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
 
                 var e = await Assert.ThrowsAsync<BufferActorsException>(() => host.Client.AttachAsync(export.Id, "display", DmaDirection.ToDevice));
                 Assert.Equal(ErrorCode.Journal, e.Code);
                 await AwaitLedger(l => l.Exports == 0);
-                Assert.Equal(journaled, SqliteFile.Scalar(storage.Path, "SELECT COUNT(*) FROM journal"));
+                Assert.Equal(journaled, JournalDatabase.Scalar(storage, "SELECT COUNT(*) FROM journal"));
 
                 var next = await Assert.ThrowsAsync<BufferActorsException>(() => host.Client.ExportAsync(Dom1, refs));
                 Assert.Equal(ErrorCode.Journal, next.Code);

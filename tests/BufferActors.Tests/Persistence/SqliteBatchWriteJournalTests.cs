@@ -190,9 +190,9 @@ public sealed class SqliteBatchWriteJournalTests : IDisposable
     private static long TagRows(JournalStorage.Sqlite storage) =>
         (long)Query(storage, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'tags'")[0][0]!;
 
-    private static List<object?[]> Query(JournalStorage.Sqlite storage, string sql) => SqliteFile.Query(storage.Path, sql);
+    private static List<object?[]> Query(JournalStorage.Sqlite storage, string sql) => JournalDatabase.Query(storage, sql);
 
-    private static void Execute(JournalStorage.Sqlite storage, string sql) => SqliteFile.Execute(storage.Path, sql);
+    private static void Execute(JournalStorage.Sqlite storage, string sql) => JournalDatabase.Execute(storage, sql);
 
     /// <summary>Persist each item as its own atomic write (PersistAsync), all in one command; answered with every outcome.</summary>
     private sealed record Persist(string[] Items);

@@ -4,19 +4,19 @@ using BufferActors.Actors;
 using BufferActors.Actors.Persistence;
 using BufferActors.Actors.Persistence.Replay;
 using BufferActors.Native;
-using Microsoft.Data.Sqlite;
 using static BufferActors.Actors.Persistence.LifecycleJournal;
 using Settings = BufferActors.Actors.Persistence.LifecycleJournal.Settings;
 
 namespace BufferActors.Tests.Persistence;
 
 /// <summary>
-/// SQLite journal files written before tags moved into the journal row (the stock plugin in
-/// <c>tag-write-mode = TagTable</c>, as earlier builds configured it): replay reads them as they are, and
-/// <see cref="JournalStorage.Prepare"/> upgrades them, after which the journal recovers, appends, and
-/// answers tag queries for old and new events alike.
+/// Journals written before tags moved into the journal row (the stock plugin in <c>tag-write-mode = TagTable</c>,
+/// as earlier builds configured it), on SQLite and on PostgreSQL: replay reads them as they are, and
+/// <see cref="JournalStorage.Prepare"/> upgrades them, after which the journal recovers, appends, and answers tag
+/// queries for old and new events alike.
 /// </summary>
-public sealed class TagTableJournalFileTests : IDisposable
+[Collection(PostgresFixture.Collection)]
+public sealed class TagTableJournalFileTests(PostgresFixture postgres)
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 25, 12, 0, 0, TimeSpan.Zero);
     private static readonly Guid Device = Guid.Parse("0ddba11e-8a2b-4f5e-9c7d-0a1b2c3d4e5f");
@@ -27,68 +27,63 @@ public sealed class TagTableJournalFileTests : IDisposable
         akka.persistence.query.journal.sql.tag-read-mode = TagTable
         """).WithFallback(JournalSystem.StockWriter);
 
-    private readonly string _folder = Directory.CreateTempSubdirectory("ba-tagtable-").FullName;
-
-    [Fact]
-    public async Task ReplayReadsAnOldFileWithoutChangingIt()
+    [Theory]
+    [MemberData(nameof(JournalBackends.All), MemberType = typeof(JournalBackends))]
+    public async Task ReplayReadsAnOldJournalWithoutChangingIt(string backend)
     {
-        var storage = await OldFile(Old());
-        var entries = await JournalReader.ReadAsync(storage);
+        await using var journal = await OldJournal(backend);
+        var entries = await JournalReader.ReadAsync(journal.Storage);
         Assert.Equal(Old().SelectMany(r => r).Select(e => e.Id), entries.Select(e => e.Event.Id));
         Assert.Equal(Enumerable.Range(1, entries.Count).Select(n => (long)n), entries.Select(e => e.SequenceNr));
-        Assert.Equal(0, Scalar(storage, "SELECT COUNT(*) FROM pragma_table_info('journal') WHERE name = 'tags'"));
+        Assert.False(JournalDatabase.HasTagsColumn(journal.Storage));
     }
 
-    [Fact]
-    public async Task PrepareUpgradesAnOldFile_ThenTheJournalRecoversAppendsAndFindsOldAndNewEventsByTag()
+    [Theory]
+    [MemberData(nameof(JournalBackends.All), MemberType = typeof(JournalBackends))]
+    public async Task PrepareUpgradesAnOldJournal_ThenTheJournalRecoversAppendsAndFindsOldAndNewEventsByTag(string backend)
     {
-        var storage = await OldFile(Old());
-        var before = await JournalSystem.WithJournal(EarlierBuild.WithFallback(storage.ToConfig()), new Settings(), (_, journal) => journal.Ask<Live>(new GetLive(), JournalSystem.Timeout));
-        long tagRows = Scalar(storage, "SELECT COUNT(*) FROM tags");
+        await using var journal = await OldJournal(backend);
+        var storage = journal.Storage;
+        var before = await JournalSystem.WithJournal(EarlierBuild.WithFallback(storage.ToConfig()), new Settings(), (_, actor) => actor.Ask<Live>(new GetLive(), JournalSystem.Timeout));
+        long tagRows = JournalDatabase.Scalar(storage, "SELECT COUNT(*) FROM tags");
         Assert.Equal(2 * Old().Sum(r => r.Count), tagRows);
 
         storage.Prepare();
-        Assert.Equal(1, Scalar(storage, "SELECT COUNT(*) FROM pragma_table_info('journal') WHERE name = 'tags'"));
-        Assert.Equal(0, Scalar(storage, "SELECT COUNT(*) FROM journal WHERE tags IS NULL OR length(tags) - length(replace(tags, ';', '')) <> 3"));
-        Assert.Equal(tagRows, Scalar(storage, "SELECT COUNT(*) FROM tags")); // left as it was
+        Assert.True(JournalDatabase.HasTagsColumn(storage));
+        Assert.Equal(0, JournalDatabase.Scalar(storage, "SELECT COUNT(*) FROM journal WHERE tags IS NULL OR length(tags) - length(replace(tags, ';', '')) <> 3"));
+        Assert.Equal(tagRows, JournalDatabase.Scalar(storage, "SELECT COUNT(*) FROM tags")); // left as it was
         storage.Prepare(); // a second time: nothing to do
 
         var all = Old().Concat(New()).SelectMany(r => r).ToList();
-        await JournalSystem.WithJournal(storage.ToConfig(), new Settings(), async (system, journal) =>
+        int old = Old().Sum(r => r.Count);
+        await JournalSystem.WithJournal(storage.ToConfig(), new Settings(), async (system, actor) =>
         {
-            var recovered = await journal.Ask<Live>(new GetLive(), JournalSystem.Timeout);
+            var recovered = await actor.Ask<Live>(new GetLive(), JournalSystem.Timeout);
             Assert.Equal(before.Lifecycles.Select(r => r.Id), recovered.Lifecycles.Select(r => r.Id));
             Assert.Equal(before.NextSequence, recovered.NextSequence);
-            await JournalSystem.RecordAll(journal, New());
+            await JournalSystem.RecordAll(actor, New());
 
             var domain3 = await JournalSystem.CurrentEventsByTag(system, "domain-3");
             Assert.Equal(all.Where(e => e.Id.Domain.Value == 3).Select(e => e.Id), domain3.Select(e => ((LifecycleEvent)e.Event).Id));
-            Assert.Contains(domain3, e => e.SequenceNr <= Old().Sum(r => r.Count)); // old and new
-            Assert.Contains(domain3, e => e.SequenceNr > Old().Sum(r => r.Count));
+            Assert.Contains(domain3, e => e.SequenceNr <= old); // old and new
+            Assert.Contains(domain3, e => e.SequenceNr > old);
             return 0;
         });
-        Assert.Equal(tagRows, Scalar(storage, "SELECT COUNT(*) FROM tags")); // new events add no tag rows
+        Assert.Equal(tagRows, JournalDatabase.Scalar(storage, "SELECT COUNT(*) FROM tags")); // new events add no tag rows
         var entries = await JournalReader.ReadAsync(storage);
         Assert.Equal(all.Select(e => e.Id), entries.Select(e => e.Event.Id));
     }
 
-    public void Dispose()
+    /// <summary>A fresh journal of <paramref name="backend"/>, written as earlier builds wrote it.</summary>
+    private async Task<TestJournalStorage> OldJournal(string backend)
     {
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_folder, recursive: true);
-    }
-
-    /// <summary>A journal file written as earlier builds wrote it.</summary>
-    private async Task<JournalStorage.Sqlite> OldFile(List<IReadOnlyList<LifecycleEvent>> records)
-    {
-        var storage = new JournalStorage.Sqlite(Path.Combine(_folder, "old.db"));
-        storage.Prepare();
-        await JournalSystem.WithJournal(EarlierBuild.WithFallback(storage.ToConfig()), new Settings(), async (_, journal) =>
+        var journal = await JournalBackends.CreateAsync(backend, postgres);
+        await JournalSystem.WithJournal(EarlierBuild.WithFallback(journal.Storage.ToConfig()), new Settings(), async (_, actor) =>
         {
-            await JournalSystem.RecordAll(journal, records);
+            await JournalSystem.RecordAll(actor, Old());
             return 0;
         });
-        return storage;
+        return journal;
     }
 
     private static List<IReadOnlyList<LifecycleEvent>> Old()
@@ -115,6 +110,4 @@ public sealed class TagTableJournalFileTests : IDisposable
     }
 
     private static DateTimeOffset At(int step) => T0.AddMilliseconds(step * 10);
-
-    private static long Scalar(JournalStorage.Sqlite storage, string sql) => SqliteFile.Scalar(storage.Path, sql);
 }

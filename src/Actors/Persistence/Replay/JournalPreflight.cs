@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 
@@ -11,7 +12,7 @@ namespace BufferActors.Actors.Persistence.Replay;
 internal static class JournalPreflight
 {
     /// <summary>The journal table of the default Akka.Persistence.Sql mapping, which <see cref="JournalStorage"/> uses.</summary>
-    public const string JournalTable = "journal";
+    public const string JournalTable = JournalTagLayout.JournalTable;
 
     private const int SqliteCorrupt = 11;      // SQLITE_CORRUPT
     private const int SqliteNotADatabase = 26; // SQLITE_NOTADB
@@ -109,13 +110,19 @@ internal static class JournalPreflight
     }
 
     /// <summary>
-    /// True when the (already checked) SQLite file keeps its tags as tag-table rows, with no tags column in the
+    /// True when the (already checked) journal keeps its tags as tag-table rows, with no tags column in the
     /// journal table: written before tags moved into the row, and not upgraded since.
     /// </summary>
-    public static bool HasTagTableLayout(string path)
+    public static bool HasTagTableLayout(JournalStorage storage)
     {
-        using var connection = OpenReadOnly(path);
-        return SqliteJournalSchema.HasTagTableLayout(connection);
+        using DbConnection connection = storage switch
+        {
+            JournalStorage.Sqlite s => OpenReadOnly(s.Path),
+            JournalStorage.PostgreSql p => new NpgsqlConnection(p.ConnectionString),
+            _ => throw new ArgumentException($"no tag layout for {storage}", nameof(storage)),
+        };
+        if (connection.State != System.Data.ConnectionState.Open) connection.Open();
+        return JournalTagLayout.IsTagTable(connection);
     }
 
     // Read-only and unpooled: replay never writes, and leaves no connection behind on the file.

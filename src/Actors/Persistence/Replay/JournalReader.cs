@@ -86,12 +86,12 @@ public static class JournalReader
     /// The storage's own journal and read-journal configuration with table creation switched off, Akka silent
     /// on stdout (replay's output may be one JSON document), <see cref="ReplaySerializer"/> in place of the
     /// journal serializer, and the stock write plugin (replay never writes, and the reader starts it for its
-    /// event adapters). A SQLite file from before tags moved into the journal row is read as it was written
-    /// (TagTable mode), not upgraded: reading never changes the file.
+    /// event adapters). A journal from before tags moved into the journal row is read as it was written
+    /// (TagTable mode), not upgraded: reading never changes the database.
     /// </summary>
     private static Config ReplayConfig(JournalStorage storage)
     {
-        var tagTableLayout = storage is JournalStorage.Sqlite s && JournalPreflight.HasTagTableLayout(s.Path)
+        var tagTableLayout = JournalPreflight.HasTagTableLayout(storage)
             ? """
               akka.persistence.journal.sql.tag-write-mode = TagTable
               akka.persistence.query.journal.sql.tag-read-mode = TagTable
