@@ -101,7 +101,7 @@ public sealed class LifecycleJournalActor : ReceivePersistentActor
     /// of the thread pool's global queue, which tells this actor to flush. When a write completes, the
     /// acknowledged lifecycles' next records are still on their way (their actors are queued to run); flushing
     /// at once would write the first of them alone and the rest in the next write. Waiting one lap lets them
-    /// arrive and go out together: 5-9x fewer transactions in `bench journal` (docs/performance.md). Idle, the lap
+    /// arrive and go out together: 6-11x fewer transactions in `bench journal` (docs/performance.md). Idle, the lap
     /// costs microseconds. Batching, not correctness, depends on the dispatcher running on the thread pool.
     /// </summary>
     private void ScheduleFlush()
