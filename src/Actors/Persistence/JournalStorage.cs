@@ -1,5 +1,9 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
 using Akka.Configuration;
+using Akka.Persistence.Sql;
 using Microsoft.Data.Sqlite;
+using Npgsql;
 
 namespace BufferActors.Actors.Persistence;
 
@@ -22,33 +26,43 @@ public abstract record JournalStorage
     public static JournalStorage Parse(string location) =>
         location.Contains("Host=", StringComparison.OrdinalIgnoreCase) ? new PostgreSql(location) : new Sqlite(location);
 
-    /// <summary>The HOCON that makes Akka.Persistence use this storage, with the journal's serializer and tagging.</summary>
+    /// <summary>
+    /// The HOCON that makes Akka.Persistence use this storage, with the journal's serializer and tagging; for
+    /// SQL storage also the Akka.Persistence.Query read journal (<c>akka.persistence.query.journal.sql</c>) on
+    /// the same database, reading tags where the journal writes them.
+    /// </summary>
     public Config ToConfig()
     {
-        var (plugin, snapshot, sql) = this switch
-        {
-            Sqlite s => ("akka.persistence.journal.sql", "akka.persistence.snapshot-store.sql",
-                // SQLite has one writer: one connection at a time; batches do the rest.
-                $"connection-string = \"{SqliteConnectionString(s.Path)}\"\nprovider-name = \"SQLite.MS\"\nparallelism = 1\nauto-initialize = on"),
-            PostgreSql p => ("akka.persistence.journal.sql", "akka.persistence.snapshot-store.sql",
-                // Tagged events go in as batched multi-row INSERT ... RETURNING statements instead of one round trip
-                // per event; same rows and tag rows, ~1.6x the events/s (bench journal, docs/performance.md).
-                $"connection-string = \"{p.ConnectionString}\"\nprovider-name = \"PostgreSQL15\"\nauto-initialize = on\ntagtable-asqueryable-insert-mode = inline"),
-            _ => ("akka.persistence.journal.inmem", "akka.persistence.snapshot-store.inmem", ""),
-        };
         const string events = "\"BufferActors.Actors.Persistence.LifecycleEvent, BufferActors.Actors\"";
         const string snapshots = "\"BufferActors.Actors.Persistence.LifecycleJournal+Snapshot, BufferActors.Actors\"";
-        string journalSection = plugin.Replace("akka.persistence.journal.", "");
+        var (journalPlugin, snapshotPlugin, journal, common, query) = this switch
+        {
+            Sqlite s => ("sql", "sql",
+                // Tags go in the journal row (Csv), written by SqliteBatchWriteJournal's prepared statements: the
+                // tag-table rows and the plugin's per-event inserts were most of the journal's cost (docs/performance.md).
+                $"class = {Hocon(typeof(SqliteBatchWriteJournal))}\ntag-write-mode = Csv",
+                // SQLite has one writer: one connection at a time; batches do the rest.
+                $"connection-string = {Hocon(SqliteConnectionString(s.Path))}\nprovider-name = \"SQLite.MS\"\nparallelism = 1\nauto-initialize = on",
+                "tag-read-mode = Csv"),
+            PostgreSql p => ("sql", "sql",
+                // Tags in the journal row here too: the plugin then inserts each write's rows in bulk, ~3x the events/s
+                // of tag-table rows even with batched tag inserts (bench journal --journal, docs/performance.md).
+                "tag-write-mode = Csv",
+                $"connection-string = {Hocon(p.ConnectionString)}\nprovider-name = \"PostgreSQL15\"\nauto-initialize = on",
+                "tag-read-mode = Csv"),
+            _ => ("inmem", "inmem", "", "", null),
+        };
         var hocon = $$"""
-            akka.persistence.journal.plugin = "{{plugin}}"
-            akka.persistence.snapshot-store.plugin = "{{snapshot}}"
-            akka.persistence.journal.{{journalSection}} {
-              {{sql}}
+            akka.persistence.journal.plugin = "akka.persistence.journal.{{journalPlugin}}"
+            akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.{{snapshotPlugin}}"
+            akka.persistence.journal.{{journalPlugin}} {
+              {{common}}
+              {{journal}}
               event-adapters { lifecycle-tags = "BufferActors.Actors.Persistence.LifecycleTagging, BufferActors.Actors" }
               event-adapter-bindings { {{events}} = lifecycle-tags }
             }
-            akka.persistence.snapshot-store.{{snapshot.Replace("akka.persistence.snapshot-store.", "")}} {
-              {{sql}}
+            akka.persistence.snapshot-store.{{snapshotPlugin}} {
+              {{common}}
             }
             akka.actor.serializers.bufferactors-journal = "BufferActors.Actors.Persistence.JournalSerializer, BufferActors.Actors"
             akka.actor.serialization-bindings {
@@ -56,25 +70,67 @@ public abstract record JournalStorage
               {{snapshots}} = bufferactors-journal
             }
             """;
+        if (query is not null)
+            hocon += $$"""
+
+                akka.persistence.query.journal.sql {
+                  write-plugin = "akka.persistence.journal.sql"
+                  {{common}}
+                  {{query}}
+                }
+                """;
         var config = ConfigurationFactory.ParseString(hocon);
-        return this is InMemory ? config : config.WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
+        return query is null ? config : config.WithFallback(SqlPersistence.DefaultConfiguration).WithFallback(SqlPersistence.DefaultQueryConfiguration);
     }
 
     /// <summary>
-    /// Prepares a SQLite file: creates its folder and switches it to WAL, so readers (replay) never
-    /// block the writer and commits do not fsync the whole database.
+    /// Prepares the storage before a journal writes to it. A SQLite file: creates its folder and switches it to
+    /// WAL (so readers such as replay never block the writer and commits do not fsync the whole database).
+    /// Both SQL storages: upgrades a database written when tags were tag-table rows to the tags column the
+    /// journal now writes (<see cref="JournalTagLayout.UpgradeToCsv"/>). Required before <see cref="ToConfig"/>
+    /// is used on an existing database. A PostgreSQL server that cannot be reached is left to the plugin, which
+    /// retries as before; an upgrade that fails (e.g. no right to alter the table) throws.
     /// </summary>
     public void Prepare()
     {
-        if (this is not Sqlite s) return;
-        var folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(s.Path));
-        if (folder is not null) Directory.CreateDirectory(folder);
-        using var connection = new SqliteConnection(SqliteConnectionString(s.Path));
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA journal_mode=WAL;";
-        command.ExecuteNonQuery();
+        switch (this)
+        {
+            case Sqlite s:
+                var folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(s.Path));
+                if (folder is not null) Directory.CreateDirectory(folder);
+                using (var connection = new SqliteConnection(SqliteConnectionString(s.Path)))
+                {
+                    connection.Open();
+                    using (var command = connection.CreateCommand())
+                    {
+                        command.CommandText = "PRAGMA journal_mode=WAL;";
+                        command.ExecuteNonQuery();
+                    }
+                    JournalTagLayout.UpgradeToCsv(connection);
+                }
+                break;
+            case PostgreSql p:
+                using (var connection = new NpgsqlConnection(p.ConnectionString))
+                {
+                    try
+                    {
+                        connection.Open();
+                    }
+                    catch (NpgsqlException)
+                    {
+                        return;
+                    }
+                    JournalTagLayout.UpgradeToCsv(connection);
+                }
+                break;
+        }
     }
 
     private static string SqliteConnectionString(string path) => $"Data Source={path}";
+
+    /// <summary>A HOCON quoted string (a JSON string is one), whatever the path or password contains.</summary>
+    internal static string Hocon(string value) =>
+        JsonSerializer.Serialize(value, new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+
+    private static string Hocon(Type type) => Hocon($"{type.FullName}, {type.Assembly.GetName().Name}");
 }

@@ -4,12 +4,15 @@ using BufferActors.Actors;
 using BufferActors.Actors.Persistence;
 using BufferActors.Native;
 using BufferActors.Native.Simulation;
+using BufferActors.Tests.Persistence;
+using Microsoft.Data.Sqlite;
 
 namespace BufferActors.Tests.Journaled;
 
 /// <summary>
-/// Journal faults (Akka.Persistence.TestKit): a failed or rejected write stops the lifecycle, which
-/// releases what it holds; the caller gets a typed error; what was acknowledged stays journaled.
+/// Journal faults (Akka.Persistence.TestKit, and a real SQLite database refusing writes): a failed or
+/// rejected write stops the lifecycle, which releases what it holds; the caller gets a typed error; what
+/// was acknowledged stays journaled.
 /// </summary>
 public sealed class JournalFaultTests : IDisposable
 {
@@ -130,6 +133,41 @@ public sealed class JournalFaultTests : IDisposable
             Assert.NotEqual(WaitReleasedResult.TimedOut, await host.Client.WaitReleasedAsync(export.Id, TimeSpan.FromSeconds(5)));
         }
         EndAndAssertBaseline(refs);
+    }
+
+    [Fact]
+    public async Task ADatabaseFailureOnSqliteStopsTheLifecycle_TheCallerGetsAJournalError_AndNothingOfTheWriteIsJournaled()
+    {
+        var folder = Directory.CreateTempSubdirectory("ba-journal-fault-").FullName;
+        var storage = new JournalStorage.Sqlite(Path.Combine(folder, "journal.db"));
+        storage.Prepare();
+        var refs = _frontend.GrantPages(DomainId.Dom0, _frontend.AllocatePages(2), 2);
+        try
+        {
+            await using (var host = new JournaledHost(new DeviceSession(_gntdev), storage.ToConfig(), TimeSpan.FromSeconds(2)))
+            {
+                var export = await host.Client.ExportAsync(Dom1, refs);
+                long journaled = JournalDatabase.Scalar(storage, "SELECT COUNT(*) FROM journal");
+                Assert.True(journaled >= 2, $"{journaled} events journaled for the export");
+                // The database refuses every further insert (as a full disk or an I/O error would).
+                JournalDatabase.Execute(storage, "CREATE TRIGGER refuse BEFORE INSERT ON journal BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+
+                var e = await Assert.ThrowsAsync<BufferActorsException>(() => host.Client.AttachAsync(export.Id, "display", DmaDirection.ToDevice));
+                Assert.Equal(ErrorCode.Journal, e.Code);
+                await AwaitLedger(l => l.Exports == 0);
+                Assert.Equal(journaled, JournalDatabase.Scalar(storage, "SELECT COUNT(*) FROM journal"));
+
+                var next = await Assert.ThrowsAsync<BufferActorsException>(() => host.Client.ExportAsync(Dom1, refs));
+                Assert.Equal(ErrorCode.Journal, next.Code);
+                await AwaitLedger(l => l.Exports == 0);
+            }
+            EndAndAssertBaseline(refs);
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     private async Task AwaitLedger(Func<SimulatorLedger, bool> condition)

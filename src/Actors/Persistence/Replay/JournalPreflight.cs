@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 
@@ -11,7 +12,7 @@ namespace BufferActors.Actors.Persistence.Replay;
 internal static class JournalPreflight
 {
     /// <summary>The journal table of the default Akka.Persistence.Sql mapping, which <see cref="JournalStorage"/> uses.</summary>
-    public const string JournalTable = "journal";
+    public const string JournalTable = JournalTagLayout.JournalTable;
 
     private const int SqliteCorrupt = 11;      // SQLITE_CORRUPT
     private const int SqliteNotADatabase = 26; // SQLITE_NOTADB
@@ -75,11 +76,9 @@ internal static class JournalPreflight
             throw new JournalUnreadableException(
                 $"{path} is truncated: its header says {pages} pages of {pageSize} bytes ({pages * pageSize} bytes), the file has {file.Length}");
 
-        var connectionString = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString();
         try
         {
-            using var connection = new SqliteConnection(connectionString);
-            connection.Open();
+            using var connection = OpenReadOnly(path);
             var problems = new List<string>();
             using (var check = connection.CreateCommand())
             {
@@ -107,6 +106,38 @@ internal static class JournalPreflight
         catch (SqliteException e)
         {
             throw new JournalUnreadableException($"{path} is not a readable SQLite database: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// True when the (already checked) journal keeps its tags as tag-table rows, with no tags column in the
+    /// journal table: written before tags moved into the row, and not upgraded since.
+    /// </summary>
+    public static bool HasTagTableLayout(JournalStorage storage)
+    {
+        using DbConnection connection = storage switch
+        {
+            JournalStorage.Sqlite s => OpenReadOnly(s.Path),
+            JournalStorage.PostgreSql p => new NpgsqlConnection(p.ConnectionString),
+            _ => throw new ArgumentException($"no tag layout for {storage}", nameof(storage)),
+        };
+        if (connection.State != System.Data.ConnectionState.Open) connection.Open();
+        return JournalTagLayout.IsTagTable(connection);
+    }
+
+    // Read-only and unpooled: replay never writes, and leaves no connection behind on the file.
+    private static SqliteConnection OpenReadOnly(string path)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
+        try
+        {
+            connection.Open();
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
         }
     }
 

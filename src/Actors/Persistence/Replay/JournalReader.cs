@@ -1,8 +1,6 @@
-using System.Text.Encodings.Web;
-using System.Text.Json;
 using Akka.Configuration;
 using Akka.Persistence.Query;
-using Akka.Persistence.Sql;
+using Akka.Persistence.Sql.Journal;
 using Akka.Persistence.Sql.Query;
 using Akka.Streams;
 
@@ -85,38 +83,33 @@ public static class JournalReader
     }
 
     /// <summary>
-    /// The storage's own journal configuration, with the SQL read journal pointed at the same connection and
-    /// provider, table creation switched off, Akka silent on stdout (replay's output may be one JSON document),
-    /// and <see cref="ReplaySerializer"/> in place of the journal serializer.
+    /// The storage's own journal and read-journal configuration with table creation switched off, Akka silent
+    /// on stdout (replay's output may be one JSON document), <see cref="ReplaySerializer"/> in place of the
+    /// journal serializer, and the stock write plugin (replay never writes, and the reader starts it for its
+    /// event adapters). A journal from before tags moved into the journal row is read as it was written
+    /// (TagTable mode), not upgraded: reading never changes the database.
     /// </summary>
     private static Config ReplayConfig(JournalStorage storage)
     {
-        var journalConfig = storage.ToConfig();
-        const string writePlugin = "akka.persistence.journal.sql";
-        string connection = journalConfig.GetString($"{writePlugin}.connection-string");
-        string provider = journalConfig.GetString($"{writePlugin}.provider-name");
+        var tagTableLayout = JournalPreflight.HasTagTableLayout(storage)
+            ? """
+              akka.persistence.journal.sql.tag-write-mode = TagTable
+              akka.persistence.query.journal.sql.tag-read-mode = TagTable
+              """
+            : "";
         var hocon = $$"""
             akka.loglevel = OFF
             akka.stdout-loglevel = OFF
             akka.log-dead-letters = off
             akka.log-dead-letters-during-shutdown = off
+            akka.persistence.journal.sql.class = "{{typeof(SqlWriteJournal).FullName}}, {{typeof(SqlWriteJournal).Assembly.GetName().Name}}"
             akka.persistence.journal.sql.auto-initialize = off
             akka.persistence.snapshot-store.sql.auto-initialize = off
-            akka.persistence.query.journal.sql {
-              write-plugin = "{{writePlugin}}"
-              connection-string = {{Quote(connection)}}
-              provider-name = {{Quote(provider)}}
-            }
+            {{tagTableLayout}}
             akka.actor.serializers.bufferactors-journal = "{{typeof(ReplaySerializer).FullName}}, {{typeof(ReplaySerializer).Assembly.GetName().Name}}"
             """;
-        return ConfigurationFactory.ParseString(hocon)
-            .WithFallback(journalConfig)
-            .WithFallback(SqlPersistence.DefaultQueryConfiguration);
+        return ConfigurationFactory.ParseString(hocon).WithFallback(storage.ToConfig());
     }
-
-    // A JSON string is a valid HOCON quoted string, whatever the path or password contains.
-    private static string Quote(string value) =>
-        JsonSerializer.Serialize(value, new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
 
     private static Exception Unwrap(Exception e)
     {
