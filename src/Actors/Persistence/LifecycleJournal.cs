@@ -22,7 +22,7 @@ public static class LifecycleJournal
 
     /// <summary>Journal settings.</summary>
     /// <param name="PersistenceId">The journal's persistence id.</param>
-    /// <param name="SnapshotEvery">A snapshot of the live index is taken after this many events.</param>
+    /// <param name="SnapshotEvery">A snapshot of the live index is taken after this many events, or after twice as many as there are live lifecycles if that is more; older snapshots are deleted.</param>
     /// <param name="MaxBatch">Most events written in one atomic write.</param>
     /// <param name="Faults">
     /// Fault injection for simulations (null in production): asked once per atomic write with its events; a

@@ -51,7 +51,10 @@ public sealed class LifecycleJournalActor : ReceivePersistentActor
         });
         Command<GetLive>(_ => Sender.Tell(new Live([.. _live.Values.OrderBy(r => r.Id.Sequence)], _nextSequence, _eventsRecovered, _fromSnapshot)));
         // History stays for audit and replay; recovery starts from the newest snapshot regardless.
-        Command<SaveSnapshotSuccess>(_ => { });
+        // Recovery needs only the newest snapshot: older ones would make the store grow with every snapshot.
+        Command<SaveSnapshotSuccess>(ok => DeleteSnapshots(new SnapshotSelectionCriteria(ok.Metadata.SequenceNr - 1)));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(_ => { }); // retried with the next snapshot
         Command<SaveSnapshotFailure>(_ => { });
     }
 
@@ -127,9 +130,14 @@ public sealed class LifecycleJournalActor : ReceivePersistentActor
         public static readonly FlushQueued Instance = new();
     }
 
+    /// <summary>
+    /// A snapshot holds every live lifecycle, so with many live it is large: taking one only after at least
+    /// twice as many events as there are live lifecycles keeps its cost per event bounded (with 100,000 live,
+    /// a snapshot every 10,000 events would write the whole index again for every 10,000 events).
+    /// </summary>
     private void MaybeSnapshot()
     {
-        if (_eventsSinceSnapshot < _settings.SnapshotEvery) return;
+        if (_eventsSinceSnapshot < Math.Max(_settings.SnapshotEvery, 2L * _live.Count)) return;
         _eventsSinceSnapshot = 0;
         SaveSnapshot(new Snapshot([.. _live.Values], _nextSequence));
     }

@@ -161,6 +161,12 @@ public sealed class JournalStorageTests(PostgresFixture postgres)
                 if (newest <= all.Count - settings.SnapshotEvery) await Task.Delay(20);
             }
             Assert.True(newest > all.Count - settings.SnapshotEvery, $"newest snapshot at {newest} of {all.Count} events");
+
+            // Only the newest snapshot is kept (older ones are deleted once a newer one is saved).
+            SelectedSnapshot? older;
+            do older = (await store.Ask<LoadSnapshotResult>(new LoadSnapshot(settings.PersistenceId, new SnapshotSelectionCriteria(newest - 1), long.MaxValue), Timeout)).Snapshot;
+            while (older is not null && DateTime.UtcNow < deadline && await Task.Delay(20).ContinueWith(_ => true));
+            Assert.Null(older);
             return 0;
         });
 
