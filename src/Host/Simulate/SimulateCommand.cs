@@ -66,7 +66,8 @@ internal static class SimulateCommand
     internal static async Task<int> RunAsync(SimulationSettings s, bool json, TextWriter output)
     {
         if ((Invalid(s) ?? SimulationJournals.Problem(s)) is { } error) { output.WriteLine($"simulate: {error}"); return 2; }
-        var result = await new WorkloadDriver(s).RunAsync().ConfigureAwait(false);
+        var result = await SimulationProgress.RunAsync(output, json, $"simulate {s.Scenario.ToString().ToLowerInvariant()}, seed {s.Seed}", s.Operations,
+            progress => new WorkloadDriver(s) { Progress = progress }.RunAsync()).ConfigureAwait(false);
         SimulationResult? shortest = null;
         if (!result.Passed) shortest = await ShrinkAsync(result).ConfigureAwait(false);
         if (json) output.WriteLine(ToJson(result, shortest));
@@ -108,8 +109,8 @@ internal static class SimulateCommand
             $"{s.Domains} domains x {s.Buffers} buffers x {s.Pages} pages, {s.Operations} operations, fault rate {s.FaultRate.ToString(CultureInfo.InvariantCulture)}");
         // Seeds are independent (each has its own simulator and actor system) and mostly wait on messages: run a few at once.
         var results = new SimulationResult?[seeds];
-        int next = -1;
-        async Task Worker()
+        int next = -1, finished = 0;
+        async Task Worker(Action<int> progress)
         {
             int k;
             while ((k = Interlocked.Increment(ref next)) < seeds)
@@ -118,9 +119,11 @@ internal static class SimulateCommand
                 if (s.Journal is JournalStorage.Sqlite folder) settings = SimulationJournals.ForSeed(settings, folder.Path, settings.Seed);
                 results[k] = await Task.Run(() => new WorkloadDriver(settings).RunAsync()).ConfigureAwait(false);
                 if (results[k]!.Passed) SimulationJournals.Delete(settings);
+                progress(Interlocked.Increment(ref finished));
             }
         }
-        await Task.WhenAll(Enumerable.Range(0, Parallelism).Select(_ => Worker())).ConfigureAwait(false);
+        await SimulationProgress.RunAsync(output, json, $"simulate campaign, {seeds} seeds", seeds,
+            async progress => { await Task.WhenAll(Enumerable.Range(0, Parallelism).Select(_ => Worker(progress))).ConfigureAwait(false); return 0; }).ConfigureAwait(false);
         foreach (var r in results.Select(x => x!))
         {
             var settings = r.Settings;

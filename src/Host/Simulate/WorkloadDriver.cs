@@ -87,6 +87,9 @@ internal sealed class WorkloadDriver
     private ushort _nextDomain = 1;
     private int _op;
 
+    /// <summary>Told the number of operations done after each one (the progress bar).</summary>
+    public Action<int>? Progress { get; init; }
+
     public WorkloadDriver(SimulationSettings settings)
     {
         _s = settings;
@@ -135,6 +138,7 @@ internal sealed class WorkloadDriver
             _opsByKind[kind] = _opsByKind.GetValueOrDefault(kind) + 1;
             sim.Tick();
             _checker.AfterOperation(_op, AttachedExports());
+            Progress?.Invoke(_op);
         }
 
         // Let go of everything, fault-free: what is left must be exactly the baseline.
