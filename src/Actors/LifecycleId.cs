@@ -11,6 +11,21 @@ public readonly record struct LifecycleId(LifecycleKind Kind, DomainId Domain, l
 
     /// <inheritdoc />
     public override string ToString() => $"{Domain}/{ActorName}";
+
+    /// <summary>Reads an id as <see cref="ToString"/> writes it (<c>d1/export-42</c>); false for anything else.</summary>
+    public static bool TryParse(string text, out LifecycleId id)
+    {
+        id = default;
+        var parts = text.Split('/');
+        if (parts.Length != 2 || !parts[0].StartsWith('d')
+            || !ushort.TryParse(parts[0].AsSpan(1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var domain)) return false;
+        int dash = parts[1].LastIndexOf('-');
+        if (dash <= 0 || !Enum.TryParse<LifecycleKind>(parts[1][..dash], ignoreCase: true, out var kind)
+            || !kind.ToString().Equals(parts[1][..dash], StringComparison.OrdinalIgnoreCase) // a name, not a number
+            || !long.TryParse(parts[1].AsSpan(dash + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var sequence)) return false;
+        id = new LifecycleId(kind, new DomainId(domain), sequence);
+        return true;
+    }
 }
 
 /// <summary>What a lifecycle manages.</summary>
