@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using BufferActors.Host;
 
 namespace BufferActors.Tests;
 
@@ -7,18 +8,7 @@ internal static class HostProcess
 {
     public static Process Start(bool redirectInput, params string[] args)
     {
-        string dll = Path.Combine(AppContext.BaseDirectory, "bufferactors.dll");
-        Assert.True(File.Exists(dll), $"{dll} is missing: the test project must reference src/Host");
-        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
-        var info = new ProcessStartInfo(dotnet)
-        {
-            RedirectStandardInput = redirectInput,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        info.ArgumentList.Add(dll);
-        foreach (var arg in args) info.ArgumentList.Add(arg);
-        return Process.Start(info) ?? throw new InvalidOperationException($"cannot start {dotnet} {dll}");
+        Assert.True(File.Exists(HostChildProcess.AssemblyPath), $"{HostChildProcess.AssemblyPath} is missing: the test project must reference src/Host");
+        return HostChildProcess.Start(redirectInput, args);
     }
 }

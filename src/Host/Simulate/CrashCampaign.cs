@@ -107,7 +107,7 @@ internal sealed class CrashCampaign
     /// <summary>One host process: recovery is checked, acknowledgements are collected, and it is killed at the point (or stops by itself).</summary>
     private async Task RunOnceAsync(int run, string socket, string journal, string poolFile, int operations, (int Acks, int DelayMs)? kill)
     {
-        using var child = StartChild("crash-workload", "--socket", socket, "--journal", journal, "--pool", poolFile,
+        using var child = HostChildProcess.Start(redirectInput: false, "crash-workload", "--socket", socket, "--journal", journal, "--pool", poolFile,
             "--seed", (_s.Seed * 1000 + run).ToString(CultureInfo.InvariantCulture), "--operations", operations.ToString(CultureInfo.InvariantCulture));
         var lines = Channel.CreateUnbounded<string>();
         child.OutputDataReceived += (_, e) => { if (e.Data is { } line) lines.Writer.TryWrite(line); else lines.Writer.TryComplete(); };
@@ -171,7 +171,7 @@ internal sealed class CrashCampaign
     {
         var words = line.Split(' ');
         if (words.Length != 3 || words[0] != CrashWorkload.AckWord) return false;
-        if (!TryParseId(words[2], out var id) || !_acked.Add(id, words[1]))
+        if (!LifecycleId.TryParse(words[2], out var id) || !_acked.Add(id, words[1]))
         {
             Fail(run, $"unreadable acknowledgement '{line}'");
             return false;
@@ -197,7 +197,7 @@ internal sealed class CrashCampaign
         var reclaimed = new HashSet<LifecycleId>();
         foreach (var text in report.Reclaimed)
         {
-            if (TryParseId(text, out var id)) reclaimed.Add(id);
+            if (LifecycleId.TryParse(text, out var id)) reclaimed.Add(id);
             else Fail(run, $"unreadable reclaimed id '{text}'");
         }
         // Not reclaimed is right only if the lifecycle's own end became durable before the kill (its
@@ -247,28 +247,4 @@ internal sealed class CrashCampaign
     }
 
     private void Fail(int run, string violation) => _violations.Add($"run {run}: {violation}");
-
-    private static bool TryParseId(string text, out LifecycleId id)
-    {
-        id = default;
-        // d<domain>/<kind>-<sequence>, as LifecycleId.ToString prints it
-        var slash = text.Split('/');
-        if (slash.Length != 2 || !slash[0].StartsWith('d') || !ushort.TryParse(slash[0][1..], CultureInfo.InvariantCulture, out var domain)) return false;
-        int dash = slash[1].LastIndexOf('-');
-        if (dash < 0 || !Enum.TryParse<LifecycleKind>(slash[1][..dash], ignoreCase: true, out var kind)
-            || !long.TryParse(slash[1][(dash + 1)..], CultureInfo.InvariantCulture, out var sequence)) return false;
-        id = new LifecycleId(kind, new DomainId(domain), sequence);
-        return true;
-    }
-
-    /// <summary>This program (bufferactors.dll) as a child process, on the same dotnet host.</summary>
-    private static Process StartChild(params string[] args)
-    {
-        string dll = typeof(CrashCampaign).Assembly.Location;
-        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
-        var info = new ProcessStartInfo(dotnet) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add(dll);
-        foreach (var arg in args) info.ArgumentList.Add(arg);
-        return Process.Start(info) ?? throw new InvalidOperationException($"cannot start {dotnet} {dll}");
-    }
 }
