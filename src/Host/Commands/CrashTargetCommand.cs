@@ -1,10 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
-using Akka.Hosting;
 using BufferActors.Actors;
 using BufferActors.Actors.Api;
 using BufferActors.Actors.Hosting;
-using BufferActors.Actors.Persistence;
 using BufferActors.Native;
 using BufferActors.Native.Simulation.Remote;
 using Microsoft.Extensions.DependencyInjection;
@@ -91,15 +89,7 @@ internal static class CrashTargetCommand
     internal static async Task<int> RunAsync(string socket, string journal, string point, DomainId domain, uint[] refs,
         TextReader input, TextWriter output, CancellationToken ct)
     {
-        var options = new BufferActorsOptions
-        {
-            Device = GrantDeviceKind.Remote,
-            SimulatorSocket = socket,
-            Journal = JournalStorage.Parse(journal),
-        };
-        using var host = new HostBuilder()
-            .ConfigureServices(s => s.AddBufferActors(options, akka => akka.ConfigureLoggers(l => l.LogLevel = Akka.Event.LogLevel.WarningLevel)))
-            .Build();
+        using var host = RemoteJournaledHost.Build(socket, journal, Akka.Event.LogLevel.WarningLevel);
         try
         {
             await host.StartAsync(ct);

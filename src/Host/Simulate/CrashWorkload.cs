@@ -1,11 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using Akka.Hosting;
 using BufferActors.Actors;
 using BufferActors.Actors.Api;
-using BufferActors.Actors.Hosting;
-using BufferActors.Actors.Persistence;
 using BufferActors.Native;
 using BufferActors.Native.Simulation.Remote;
 using Microsoft.Extensions.DependencyInjection;
@@ -76,10 +73,7 @@ internal static class CrashWorkload
     private static async Task<int> RunAsync(string socket, string journal, List<(DomainId Domain, uint[] Refs)> buffers, int seed, int operations,
         TextWriter output, CancellationToken ct)
     {
-        var options = new BufferActorsOptions { Device = GrantDeviceKind.Remote, SimulatorSocket = socket, Journal = JournalStorage.Parse(journal) };
-        using var host = new HostBuilder()
-            .ConfigureServices(s => s.AddBufferActors(options, akka => akka.ConfigureLoggers(l => l.LogLevel = Akka.Event.LogLevel.ErrorLevel)))
-            .Build();
+        using var host = RemoteJournaledHost.Build(socket, journal, Akka.Event.LogLevel.ErrorLevel);
         await host.StartAsync(ct);
         var client = host.Services.GetRequiredService<BufferActorsClient>();
         var report = await client.RecoveryReportAsync(ct);

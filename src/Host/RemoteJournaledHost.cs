@@ -1,0 +1,25 @@
+using Akka.Event;
+using Akka.Hosting;
+using BufferActors.Actors.Hosting;
+using BufferActors.Actors.Persistence;
+using Microsoft.Extensions.Hosting;
+
+namespace BufferActors.Host;
+
+/// <summary>A BufferActors host on a simulator served in another process, journaling to <c>journal</c>: what the kill tests and the crash campaign run and kill.</summary>
+internal static class RemoteJournaledHost
+{
+    /// <summary>Builds (does not start) the host; Akka logs at <paramref name="logLevel"/> and above.</summary>
+    public static IHost Build(string socket, string journal, LogLevel logLevel)
+    {
+        var options = new BufferActorsOptions
+        {
+            Device = GrantDeviceKind.Remote,
+            SimulatorSocket = socket,
+            Journal = JournalStorage.Parse(journal),
+        };
+        return new HostBuilder()
+            .ConfigureServices(s => s.AddBufferActors(options, akka => akka.ConfigureLoggers(l => l.LogLevel = logLevel)))
+            .Build();
+    }
+}
