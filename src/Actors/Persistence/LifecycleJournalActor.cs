@@ -50,8 +50,8 @@ public sealed class LifecycleJournalActor : ReceivePersistentActor
             if (_inFlight is null) Flush();
         });
         Command<GetLive>(_ => Sender.Tell(new Live([.. _live.Values.OrderBy(r => r.Id.Sequence)], _nextSequence, _eventsRecovered, _fromSnapshot)));
-        // History stays for audit and replay; recovery starts from the newest snapshot regardless.
-        // Recovery needs only the newest snapshot: older ones would make the store grow with every snapshot.
+        // Events stay for audit and replay; recovery needs only the newest snapshot, so older ones are deleted
+        // (otherwise the snapshot store would grow by the whole live index with every snapshot).
         Command<SaveSnapshotSuccess>(ok => DeleteSnapshots(new SnapshotSelectionCriteria(ok.Metadata.SequenceNr - 1)));
         Command<DeleteSnapshotsSuccess>(_ => { });
         Command<DeleteSnapshotsFailure>(_ => { }); // retried with the next snapshot
