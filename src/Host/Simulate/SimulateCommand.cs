@@ -46,7 +46,7 @@ internal static class SimulateCommand
                 JournalText = location,
                 Journal = location is "none" or "" ? null : JournalStorage.Parse(location),
             };
-            if (r.GetValue(crashPoints) is > 0 and var points)
+            if (r.GetValue(crashPoints) is not 0 and var points)
                 return CrashCampaignAsync(new CrashCampaign.Settings(points, r.GetValue(seed), location is "none" or "" ? null : location), r.GetValue(json), Console.Out);
             int n = r.GetValue(campaign);
             return n > 0 ? CampaignAsync(settings, n, r.GetValue(json), Console.Out) : RunAsync(settings, r.GetValue(json), Console.Out);
@@ -167,7 +167,7 @@ internal static class SimulateCommand
     /// <summary>The crash campaign: summary or JSON; exit 0 only if every kill was recovered from with nothing leaked or lost.</summary>
     internal static async Task<int> CrashCampaignAsync(CrashCampaign.Settings s, bool json, TextWriter output)
     {
-        if (s.Points > 1000) { output.WriteLine("simulate: --crash-points must be 1..1000"); return 2; }
+        if (s.Points is < 1 or > 1000) { output.WriteLine("simulate: --crash-points must be 1..1000"); return 2; }
         if (s.Journal is { } path && (path.Contains("Host=", StringComparison.OrdinalIgnoreCase) || File.Exists(path)))
         {
             output.WriteLine($"simulate: --journal {path}: the crash campaign needs a new SQLite file");

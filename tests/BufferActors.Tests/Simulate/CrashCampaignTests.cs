@@ -21,6 +21,16 @@ public sealed class CrashCampaignTests
         Assert.Equal(4, progress.ToString().Split('\n').Count(l => l.Contains("run ", StringComparison.Ordinal)));
     }
 
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(1001)]
+    public async Task TheCommandRefusesAPointCountOutOfRange(int points)
+    {
+        var output = new StringWriter();
+        Assert.Equal(2, await SimulateCommand.CrashCampaignAsync(new CrashCampaign.Settings(points, 1, null), json: false, output));
+        Assert.Contains("--crash-points must be 1..1000", output.ToString());
+    }
+
     [Fact]
     public async Task TheCommandRefusesAnExistingJournal()
     {
