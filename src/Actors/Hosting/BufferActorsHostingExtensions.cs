@@ -61,6 +61,7 @@ public static class BufferActorsHostingExtensions
             journal.Prepare();
             builder.AddHocon(journal.ToConfig(), HoconAddMode.Prepend);
         }
+        if (options.InlineDispatch) builder.AddHocon(InlineDispatchConfig("buffers"), HoconAddMode.Prepend);
         return builder.WithActors((system, registry) =>
         {
             var journalActor = options.Journal is null ? null : system.ActorOf(LifecycleJournal.SupervisedProps(options.JournalSettings), "journal");
@@ -69,4 +70,17 @@ public static class BufferActorsHostingExtensions
                 BufferManager.Props(services, new BufferManager.Settings(options.Quotas, options.Export)), "buffers"));
         });
     }
+
+    /// <summary>
+    /// HOCON that runs the manager (named <paramref name="managerName"/> under /user), the domain supervisors
+    /// and the lifecycles on the <see cref="Dispatch.InlineDispatcher"/> (see <see cref="BufferActorsOptions.InlineDispatch"/>).
+    /// </summary>
+    public static Akka.Configuration.Config InlineDispatchConfig(string managerName) =>
+        Akka.Configuration.ConfigurationFactory.ParseString($$"""
+            akka.actor.deployment {
+              "/{{managerName}}" { dispatcher = {{Dispatch.InlineDispatcher.DispatcherId}} }
+              "/{{managerName}}/*" { dispatcher = {{Dispatch.InlineDispatcher.DispatcherId}} }
+              "/{{managerName}}/*/*" { dispatcher = {{Dispatch.InlineDispatcher.DispatcherId}} }
+            }
+            """).WithFallback(Dispatch.InlineDispatcher.Config);
 }

@@ -49,13 +49,20 @@ public sealed record BufferActorsOptions
     /// <summary>Settings of the journal actor (persistence id, snapshot interval, batch size, fault injection); the defaults by default.</summary>
     public Persistence.LifecycleJournal.Settings JournalSettings { get; init; } = new();
 
+    /// <summary>
+    /// Run the manager, the domain supervisors and the lifecycles on the <see cref="Dispatch.InlineDispatcher"/>
+    /// instead of the thread pool; off by default. Each step then runs on the caller's thread: the lowest
+    /// latency per lifecycle (docs/performance.md), but lifecycles started from one thread use one core.
+    /// </summary>
+    public bool InlineDispatch { get; init; }
+
     /// <summary>Timeout of each client request; 30 s by default.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// Reads options from configuration keys (e.g. the <c>BufferActors</c> section): <c>Device</c>
     /// (linux | simulator | remote), <c>DevicePath</c>, <c>SimulatorSocket</c> (required with <c>Device=remote</c>), <c>Journal</c> (SQLite path, PostgreSQL connection string, or "none"), <c>MaxBuffersPerDomain</c>, <c>MaxPagesPerDomain</c>,
-    /// <c>RequestTimeoutSeconds</c>. Absent keys keep their defaults; an invalid value throws with the key's name.
+    /// <c>RequestTimeoutSeconds</c>, <c>InlineDispatch</c> (true | false). Absent keys keep their defaults; an invalid value throws with the key's name.
     /// </summary>
     public static BufferActorsOptions FromConfiguration(Func<string, string?> get)
     {
@@ -77,6 +84,11 @@ public sealed record BufferActorsOptions
         long pages = ReadInt(get, "MaxPagesPerDomain") ?? o.Quotas.MaxPages;
         o = o with { Quotas = new DomainLifecycles.Quotas(buffers, pages) };
         if (ReadInt(get, "RequestTimeoutSeconds") is { } seconds) o = o with { RequestTimeout = TimeSpan.FromSeconds(seconds) };
+        if (get("InlineDispatch") is { } inline)
+            o = o with
+            {
+                InlineDispatch = bool.TryParse(inline, out var on) ? on : throw new ArgumentException($"BufferActors:InlineDispatch must be 'true' or 'false', not '{inline}'"),
+            };
         return o;
     }
 

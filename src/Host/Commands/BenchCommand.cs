@@ -83,10 +83,12 @@ internal static class BenchCommand
             Description = "Buffer sizes in pages, comma-separated (2025 = 1080p, 8100 = 4K).",
             CustomParser = ParsePageList,
         };
+        var dispatcher = new Option<string>("--dispatcher") { DefaultValueFactory = _ => "default", Description = "default (thread pool) or inline (BufferActorsOptions.InlineDispatch)." };
+        dispatcher.AcceptOnlyFromAmong("default", "inline");
         var command = new Command("lifecycle", "A full export lifecycle (export, attach, detach, release, wait) through the actors versus the same calls made directly on the simulator.");
-        foreach (var option in new Option[] { iterations, warmup, concurrent, concurrentPages, rounds, pages }) command.Options.Add(option);
+        foreach (var option in new Option[] { iterations, warmup, concurrent, concurrentPages, rounds, pages, dispatcher }) command.Options.Add(option);
         command.SetAction(r => Lifecycle(new LifecycleBenchSettings(r.GetValue(iterations), r.GetValue(warmup), r.GetValue(pages)!,
-            r.GetValue(concurrent), r.GetValue(concurrentPages), r.GetValue(rounds)), Console.Out).GetAwaiter().GetResult());
+            r.GetValue(concurrent), r.GetValue(concurrentPages), r.GetValue(rounds), r.GetValue(dispatcher) == "inline"), Console.Out).GetAwaiter().GetResult());
         return command;
     }
 
@@ -107,7 +109,7 @@ internal static class BenchCommand
         return [.. sizes];
     }
 
-    internal sealed record LifecycleBenchSettings(int Iterations, int Warmup, int[] Pages, int Concurrent, int ConcurrentPages, int Rounds);
+    internal sealed record LifecycleBenchSettings(int Iterations, int Warmup, int[] Pages, int Concurrent, int ConcurrentPages, int Rounds, bool Inline = false);
 
     /// <summary>
     /// One export lifecycle — export, a display attaches and maps it, detaches, the backend releases it
@@ -155,6 +157,7 @@ internal static class BenchCommand
         }
 
         var config = ConfigurationFactory.ParseString("akka.loglevel = WARNING\nakka.stdout-loglevel = WARNING");
+        if (s.Inline) config = BufferActors.Actors.Hosting.BufferActorsHostingExtensions.InlineDispatchConfig("buffers").WithFallback(config);
         var system = ActorSystem.Create("bench", config);
         var session = new DeviceSession(gntdev);
         var client = new BufferActorsClient(system.ActorOf(BufferManager.Props(session), "buffers"));

@@ -110,7 +110,7 @@ internal sealed class WorkloadDriver
                 services.AddSingleton(sim).AddBufferActors(
                     new BufferActorsOptions
                     {
-                        Device = GrantDeviceKind.Simulator, Journal = _s.Journal, RequestTimeout = TimeSpan.FromSeconds(10),
+                        Device = GrantDeviceKind.Simulator, Journal = _s.Journal, RequestTimeout = TimeSpan.FromSeconds(10), InlineDispatch = _s.InlineDispatch,
                         JournalSettings = new LifecycleJournal.Settings(Faults: _journalFaults.Decide),
                     },
                     akka => akka.AddHocon("akka.loglevel = OFF\nakka.stdout-loglevel = OFF\nakka.loggers = []", HoconAddMode.Append),

@@ -1,0 +1,99 @@
+using Akka.Actor;
+using Akka.Configuration;
+using BufferActors.Actors.Dispatch;
+
+namespace BufferActors.Tests.Actors;
+
+/// <summary>Where <see cref="InlineDispatcher"/> runs a mailbox: on the sender's thread only where that is safe.</summary>
+/// <remarks>
+/// A plain actor system, not the TestKit's: the TestKit makes its test actor the current actor of the test's
+/// threads (the implicit sender), so a test's Tell would count as sent from an actor of another dispatcher.
+/// </remarks>
+public sealed class InlineDispatcherPlacementTests : IDisposable
+{
+    private readonly ActorSystem _system = ActorSystem.Create("placement", InlineDispatcher.Config.WithFallback(ConfigurationFactory.ParseString("akka.loglevel = WARNING")));
+
+    /// <inheritdoc />
+    public void Dispose() => _system.Terminate().Wait(TimeSpan.FromSeconds(10));
+
+    /// <summary>The thread currently inside a <see cref="Send"/>, if any.</summary>
+    private static int _sendingThread = -1;
+
+    /// <summary>Tells <paramref name="target"/> and reports whether it handled the message inside the Tell, on this thread.</summary>
+    private static void Send(IActorRef target, TaskCompletionSource<bool> handledInside)
+    {
+        Volatile.Write(ref _sendingThread, Environment.CurrentManagedThreadId);
+        try { target.Tell(handledInside); }
+        finally { Volatile.Write(ref _sendingThread, -1); }
+    }
+
+    /// <summary>Answers whether it runs inside the sender's Tell.</summary>
+    private sealed class Recorder : UntypedActor
+    {
+        protected override void OnReceive(object message) =>
+            ((TaskCompletionSource<bool>)message).TrySetResult(Volatile.Read(ref _sendingThread) == Environment.CurrentManagedThreadId);
+    }
+
+    /// <summary>A thread-pool actor that sends on: an actor of another dispatcher.</summary>
+    private sealed class Relay(IActorRef target) : UntypedActor
+    {
+        protected override void OnReceive(object message) => Send(target, (TaskCompletionSource<bool>)message);
+    }
+
+    private Task<IActorRef> InlineRecorder() => Started(Props.Create(() => new Recorder()).WithDispatcher(InlineDispatcher.DispatcherId));
+
+    /// <summary>A top-level actor once it has started: until then its messages wait in a queue of Akka's, whatever the dispatcher.</summary>
+    private async Task<IActorRef> Started(Props props)
+    {
+        var actor = _system.ActorOf(props);
+        await actor.Ask<ActorIdentity>(new Identify(null), TimeSpan.FromSeconds(5));
+        // The answer leaves before the mailbox run that sent it ends; a message sent meanwhile is taken by
+        // that run, on its thread. Let it end, so the test sees where an idle mailbox runs.
+        await Task.Delay(100);
+        return actor;
+    }
+
+    private static TaskCompletionSource<bool> NewProbe() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    [Fact]
+    public async Task AThreadPoolCallerOutsideActorsRunsTheMailboxItself()
+    {
+        var recorder = await InlineRecorder();
+        var probe = NewProbe();
+        await Task.Run(() => Send(recorder, probe));
+        Assert.True(await probe.Task.WaitAsync(TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
+    public async Task ADedicatedThreadHandsTheMailboxToThePool()
+    {
+        // Akka's scheduler fires timers from a dedicated thread: a lifecycle's handler must not hold it.
+        var recorder = await InlineRecorder();
+        var probe = NewProbe();
+        var thread = new Thread(() => Send(recorder, probe));
+        thread.Start();
+        thread.Join();
+        Assert.False(await probe.Task.WaitAsync(TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
+    public async Task AnActorOfAnotherDispatcherDoesNotRunIt()
+    {
+        // The journal answers writes from its own actor: its mailbox must not wait behind lifecycle work.
+        var target = await InlineRecorder();
+        var relay = await Started(Props.Create(() => new Relay(target)));
+        var probe = NewProbe();
+        relay.Tell(probe);
+        Assert.False(await probe.Task.WaitAsync(TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
+    public async Task AnInlineActorRunsTheNextInlineActorNested()
+    {
+        var target = await InlineRecorder();
+        var relay = await Started(Props.Create(() => new Relay(target)).WithDispatcher(InlineDispatcher.DispatcherId));
+        var probe = NewProbe();
+        await Task.Run(() => relay.Tell(probe));
+        Assert.True(await probe.Task.WaitAsync(TimeSpan.FromSeconds(5)));
+    }
+}
