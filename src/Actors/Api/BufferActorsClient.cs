@@ -6,7 +6,9 @@ namespace BufferActors.Actors.Api;
 /// <summary>
 /// The embedding API: what a backend host calls. Every method sends one request to the root manager
 /// and completes with its answer; a refused request throws <see cref="BufferActorsException"/> with a
-/// typed <see cref="ErrorCode"/> (and the errno for device errors), having changed nothing.
+/// typed <see cref="ErrorCode"/> (and the errno for device errors), having changed nothing. A request
+/// unanswered within the timeout throws <see cref="TimeoutException"/>; a cancelled one,
+/// <see cref="OperationCanceledException"/>.
 /// </summary>
 public sealed class BufferActorsClient(IActorRef manager, TimeSpan? askTimeout = null)
 {
@@ -69,7 +71,18 @@ public sealed class BufferActorsClient(IActorRef manager, TimeSpan? askTimeout =
 
     private async Task<T> Ask<T>(object message, CancellationToken ct, TimeSpan? timeout = null)
     {
-        var reply = await Manager.Ask<object>(message, timeout ?? _timeout, ct).ConfigureAwait(false);
+        var promise = new ReplyPromise(((IInternalActorRef)Manager).Provider);
+        Manager.Tell(message, promise);
+        object reply;
+        try
+        {
+            // Already complete when the actors ran the step on this thread (the inline dispatcher): no timer then.
+            reply = await promise.Reply.WaitAsync(timeout ?? _timeout, ct).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"{message.GetType().Name}: no answer within {timeout ?? _timeout}");
+        }
         return reply switch
         {
             T ok => ok,

@@ -1,0 +1,70 @@
+using Akka.Actor;
+using BufferActors.Actors;
+using BufferActors.Actors.Api;
+using BufferActors.Actors.Lifecycles;
+using BufferActors.Native;
+
+namespace BufferActors.Tests.Actors;
+
+/// <summary>How a client request ends when the actors do not answer it as usual.</summary>
+public sealed class ClientRequestTests : Akka.TestKit.Xunit2.TestKit
+{
+    private static readonly LifecycleId Someone = new(LifecycleKind.Export, new DomainId(1), 1);
+
+    private sealed class Silent : UntypedActor
+    {
+        protected override void OnReceive(object message)
+        {
+        }
+    }
+
+    private sealed class Answers(object reply) : UntypedActor
+    {
+        protected override void OnReceive(object message) => Sender.Tell(reply);
+    }
+
+    [Fact]
+    public async Task AnUnansweredRequestTimesOutNamingTheRequest()
+    {
+        var client = new BufferActorsClient(Sys.ActorOf(Props.Create(() => new Silent())), TimeSpan.FromMilliseconds(200));
+        var e = await Assert.ThrowsAsync<TimeoutException>(() => client.DetachAsync(Someone, "display"));
+        Assert.Contains(nameof(BufferActors.Actors.Lifecycles.ExportedBuffer.Detach), e.Message);
+    }
+
+    [Fact]
+    public async Task ACancelledRequestThrowsOperationCanceled()
+    {
+        var client = new BufferActorsClient(Sys.ActorOf(Props.Create(() => new Silent())));
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.ReleaseAsync(Someone, cts.Token));
+    }
+
+    [Fact]
+    public async Task ARefusalIsATypedErrorAndAnUnexpectedReplyIsNotTakenForAnAnswer()
+    {
+        var refusing = new BufferActorsClient(Sys.ActorOf(Props.Create(() => new Answers(new OperationFailed(ErrorCode.NotFound, "gone", null)))));
+        Assert.Equal(ErrorCode.NotFound, (await Assert.ThrowsAsync<BufferActorsException>(() => refusing.ReleaseAsync(Someone))).Code);
+        var confused = new BufferActorsClient(Sys.ActorOf(Props.Create(() => new Answers("hello"))));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => confused.ReleaseAsync(Someone));
+    }
+
+    [Fact]
+    public async Task EachRequestGetsItsOwnAnswerUnderConcurrency()
+    {
+        // Echoes the id it was asked about: a reply must never reach another request's promise.
+        var echo = Sys.ActorOf(Props.Create(() => new EchoStatus()));
+        var client = new BufferActorsClient(echo);
+        var ids = Enumerable.Range(1, 500).Select(i => new LifecycleId(LifecycleKind.Export, new DomainId(1), i)).ToList();
+        var answers = await Task.WhenAll(ids.Select(id => Task.Run(() => client.StatusAsync(id))));
+        Assert.Equal(ids, answers.Select(a => a.Id));
+    }
+
+    private sealed class EchoStatus : UntypedActor
+    {
+        protected override void OnReceive(object message)
+        {
+            var get = (LifecycleStatus.Get)message;
+            Sender.Tell(new LifecycleStatus(get.Id, "Exported", 3, 1, 0, false));
+        }
+    }
+}
