@@ -49,10 +49,9 @@ public static class ExportedBuffer
     /// <summary>Props for one export lifecycle.</summary>
     public static Props Props(LifecycleId id, LifecycleServices services, Export request, IActorRef requester, ExportSettings? settings = null)
     {
-        // Only plain captured values inside the expression: anything else makes Akka compile it on every call.
         var resolved = settings ?? ExportSettings.Default;
         var handoff = new Handoff(request, requester);
-        return Akka.Actor.Props.Create(() => new ExportedBufferActor(id, services, handoff, resolved)).WithMailbox(LifecycleMailbox.Id);
+        return LifecycleProps.Of(() => new ExportedBufferActor(id, services, handoff, resolved));
     }
 
     /// <summary>
@@ -80,7 +79,7 @@ public static class ExportedBuffer
     public static Props Adopt(LifecycleServices services, Persistence.LifecycleRecord record, ExportSettings settings)
     {
         var id = record.Id;
-        return Akka.Actor.Props.Create(() => new ExportedBufferActor(id, services, record, settings)).WithMailbox(LifecycleMailbox.Id);
+        return LifecycleProps.Of(() => new ExportedBufferActor(id, services, record, settings));
     }
 
     internal sealed record ProbeRelease;

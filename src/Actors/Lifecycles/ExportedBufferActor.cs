@@ -81,8 +81,9 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         }
         var (request, requester) = _handoff.Take();
         _handoff = null;
+        // One copy of the caller's refs: the journal records exactly the array the device exports.
         var requested = new Events.ExportRequested(Id, Now, [.. request.Refs], request.Flags);
-        var failure = DeviceCall.Try(() => _export = Session.Export(request.Flags, request.Domain, request.Refs));
+        var failure = DeviceCall.Try(() => _export = Session.Export(request.Flags, request.Domain, requested.Refs));
         if (failure is not null)
         {
             _state = State.Released; // nothing is held

@@ -17,5 +17,5 @@ public static class GrantMap
 
     /// <summary>Props for one map lifecycle.</summary>
     public static Props Props(LifecycleId id, LifecycleServices services, Map request, IActorRef requester) =>
-        Akka.Actor.Props.Create(() => new GrantMapActor(id, services, request, requester)).WithMailbox(LifecycleMailbox.Id);
+        LifecycleProps.Of(() => new GrantMapActor(id, services, request, requester));
 }

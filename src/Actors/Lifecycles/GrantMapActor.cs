@@ -31,8 +31,7 @@ public sealed class GrantMapActor : JournaledLifecycleActor
     protected override void PreStart()
     {
         var requested = new Events.MapRequested(Id, Now, [.. _request.Refs], _request.ReadOnly);
-        var refs = _request.Refs as uint[] ?? [.. _request.Refs];
-        var failure = DeviceCall.Try(() => _mapping = Session.Device.MapGrantRefs(_request.Domain, refs, _request.ReadOnly));
+        var failure = DeviceCall.Try(() => _mapping = Session.Device.MapGrantRefs(_request.Domain, requested.Refs, _request.ReadOnly));
         if (failure is not null)
         {
             Persist([requested, new Events.Failed(Id, Now, failure.Code, failure.Detail, failure.Errno)],
