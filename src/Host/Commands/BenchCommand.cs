@@ -188,23 +188,36 @@ internal static class BenchCommand
         }
 
         output.WriteLine($"lifecycle bench: export -> attach+map(ToDevice) -> detach -> release -> wait, DmaBufFlags.None, {Environment.ProcessorCount} cores, " +
-            $"{RuntimeInformation.FrameworkDescription}, {RuntimeInformation.OSDescription}");
+            $"{RuntimeInformation.FrameworkDescription}, {RuntimeInformation.OSDescription}; " +
+            $"actors on the {(s.Inline ? "inline dispatcher" : "thread-pool (default) dispatcher")}");
         output.WriteLine($"  sequential: {s.Iterations} timed lifecycles per path and size after {s.Warmup} warm-up rounds; blocks of {BlockSize}, " +
             "direct and actors alternating (ABBA), sizes interleaved");
         output.WriteLine();
         output.WriteLine($"  {"pages",6} {"path",-7} {"mean us",9} {"p50 us",9} {"p99 us",9}   {"actor/direct mean",17} {"p50",6} {"p99",6}   {"CPU us",7} {"ratio",6}");
         // Warm-up and measurement both cycle through the sizes, so JIT tiering, thread-pool growth and
         // GC tuning early in the run do not land on whichever size happens to be measured first.
-        for (int w = 0; w < s.Warmup; w++)
+        var warmClock = Stopwatch.StartNew();
+        long jitted = System.Runtime.JitInfo.GetCompiledMethodCount();
+        var jitQuietSince = TimeSpan.Zero;
+        int warmRounds = 0;
+        for (; warmRounds < s.Warmup || warmClock.Elapsed - jitQuietSince < JitQuietPeriod && warmClock.Elapsed < MaxWarmup; warmRounds++)
+        {
             foreach (var refs in sized)
             {
                 Direct(frontend.Id, refs);
                 await Actors(frontend.Id, refs).ConfigureAwait(false);
             }
+            long now = System.Runtime.JitInfo.GetCompiledMethodCount();
+            if (now != jitted) (jitted, jitQuietSince) = (now, warmClock.Elapsed);
+        }
+        output.WriteLine($"  warm-up: {warmRounds} rounds in {warmClock.Elapsed.TotalSeconds:F1} s, until no method had been JIT-compiled for {JitQuietPeriod.TotalSeconds:F0} s" +
+            (warmClock.Elapsed >= MaxWarmup ? $" (NOT reached: stopped at {MaxWarmup.TotalSeconds:F0} s)" : ""));
         var direct = s.Pages.Select(_ => new List<double>(s.Iterations)).ToArray();
         var actors = s.Pages.Select(_ => new List<double>(s.Iterations)).ToArray();
         // Process CPU time spent in each path's blocks: unlike wall time, hardly moved by other jobs on the machine.
         var directCpu = new TimeSpan[s.Pages.Length];
+        var directBytes = new long[s.Pages.Length];
+        var actorsBytes = new long[s.Pages.Length];
         var actorsCpu = new TimeSpan[s.Pages.Length];
         var me = Process.GetCurrentProcess();
         for (int done = 0, round = 0; done < s.Iterations; round++)
@@ -218,6 +231,7 @@ internal static class BenchCommand
                 {
                     me.Refresh();
                     var cpu0 = me.TotalProcessorTime;
+                    long bytes0 = GC.GetTotalAllocatedBytes(precise: false);
                     bool isDirect = (pass == 0) == directFirst;
                     if (isDirect)
                         for (int k = 0; k < n; k++)
@@ -234,6 +248,7 @@ internal static class BenchCommand
                             actors[i].Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
                         }
                     me.Refresh();
+                    (isDirect ? directBytes : actorsBytes)[i] += GC.GetTotalAllocatedBytes(precise: false) - bytes0;
                     if (isDirect) directCpu[i] += me.TotalProcessorTime - cpu0;
                     else actorsCpu[i] += me.TotalProcessorTime - cpu0;
                 }
@@ -259,6 +274,7 @@ internal static class BenchCommand
             double dc = directCpu[i].TotalMicroseconds / direct[i].Count, ac = actorsCpu[i].TotalMicroseconds / actors[i].Count;
             output.WriteLine($"  {s.Pages[i],6} {"direct",-7} {d.Mean,9:F1} {d.P50,9:F1} {d.P99,9:F1}   {"",17} {"",6} {"",6}   {dc,7:F1}");
             output.WriteLine($"  {s.Pages[i],6} {"actors",-7} {a.Mean,9:F1} {a.P50,9:F1} {a.P99,9:F1}   {a.Mean / d.Mean,17:F2} {a.P50 / d.P50,6:F2} {a.P99 / d.P99,6:F2}   {ac,7:F1} {ac / dc,6:F2}");
+            output.WriteLine($"  {"",6} allocated per lifecycle: direct {directBytes[i] / direct[i].Count:N0} B, actors {actorsBytes[i] / actors[i].Count:N0} B");
         }
 
         if (concurrentBuffers.Count > 0)
@@ -319,4 +335,14 @@ internal static class BenchCommand
     }
 
     private const int BlockSize = 25;
+
+    /// <summary>
+    /// Tiered compilation keeps recompiling the actor path's many methods (Akka's included) for tens of
+    /// thousands of lifecycles — instrumented tier first, then optimized — and until it is done a lifecycle
+    /// costs several times more; the direct path's few methods are done almost at once. So the warm-up runs
+    /// until no method has been compiled for this long, and both paths are measured at steady state.
+    /// </summary>
+    private static readonly TimeSpan JitQuietPeriod = TimeSpan.FromSeconds(2);
+
+    private static readonly TimeSpan MaxWarmup = TimeSpan.FromSeconds(120);
 }
