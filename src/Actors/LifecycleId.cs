@@ -7,7 +7,13 @@ namespace BufferActors.Actors;
 public readonly record struct LifecycleId(LifecycleKind Kind, DomainId Domain, long Sequence)
 {
     /// <summary>The actor name of the lifecycle under its domain supervisor.</summary>
-    public string ActorName => $"{Kind.ToString().ToLowerInvariant()}-{Sequence}";
+    public string ActorName => Kind switch
+    {
+        LifecycleKind.Map => "map-",
+        LifecycleKind.Export => "export-",
+        LifecycleKind.Import => "import-",
+        _ => $"{Kind.ToString().ToLowerInvariant()}-",
+    } + Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <inheritdoc />
     public override string ToString() => $"{Domain}/{ActorName}";

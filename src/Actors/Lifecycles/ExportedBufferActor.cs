@@ -81,8 +81,10 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         }
         var (request, requester) = _handoff.Take();
         _handoff = null;
-        // One copy of the caller's refs: the journal records exactly the array the device exports.
-        var requested = new Events.ExportRequested(Id, Now, [.. request.Refs], request.Flags);
+        // With a journal, one copy of the caller's refs, so that the journal records exactly what the device
+        // exported whatever the caller does with its array afterwards; without one, nothing reads them later.
+        var refs = Services.Journal is null && request.Refs is uint[] callers ? callers : request.Refs.ToArray();
+        var requested = new Events.ExportRequested(Id, Now, refs, request.Flags);
         var failure = DeviceCall.Try(() => _export = Session.Export(request.Flags, request.Domain, requested.Refs));
         if (failure is not null)
         {

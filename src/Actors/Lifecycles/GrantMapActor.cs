@@ -30,7 +30,7 @@ public sealed class GrantMapActor : JournaledLifecycleActor
     /// <summary>Maps and journals the outcome; a refused map is answered and ends the lifecycle with nothing held.</summary>
     protected override void PreStart()
     {
-        var requested = new Events.MapRequested(Id, Now, [.. _request.Refs], _request.ReadOnly);
+        var requested = new Events.MapRequested(Id, Now, _request.Refs.ToArray(), _request.ReadOnly);
         var failure = DeviceCall.Try(() => _mapping = Session.Device.MapGrantRefs(_request.Domain, requested.Refs, _request.ReadOnly));
         if (failure is not null)
         {

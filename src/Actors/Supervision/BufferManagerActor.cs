@@ -12,6 +12,7 @@ public sealed class BufferManagerActor : ReceiveActor, IWithUnboundedStash
 {
     private readonly LifecycleServices _services;
     private readonly BufferManager.Settings _settings;
+    private readonly Dictionary<DomainId, IActorRef> _supervisors = []; // they live as long as the manager
     private long _nextSequence = 1;
     private RecoveryReport _report = RecoveryReport.Empty;
 
@@ -120,9 +121,7 @@ public sealed class BufferManagerActor : ReceiveActor, IWithUnboundedStash
 
     private void Route(DomainId domain, object message, bool create)
     {
-        string name = $"domain-{domain.Value}";
-        var supervisor = Context.Child(name);
-        if (supervisor.IsNobody())
+        if (!_supervisors.TryGetValue(domain, out var supervisor))
         {
             if (!create)
             {
@@ -134,7 +133,8 @@ public sealed class BufferManagerActor : ReceiveActor, IWithUnboundedStash
                 });
                 return;
             }
-            supervisor = Context.ActorOf(DomainLifecycles.Props(domain, _services, _settings.Quotas, _settings.Export), name);
+            supervisor = Context.ActorOf(DomainLifecycles.Props(domain, _services, _settings.Quotas, _settings.Export), $"domain-{domain.Value}");
+            _supervisors.Add(domain, supervisor);
         }
         supervisor.Forward(message);
     }

@@ -15,7 +15,9 @@ public sealed class DomainSupervisorActor : ReceiveActor
     private readonly Quotas _quotas;
     private readonly ExportSettings _exportSettings;
     private readonly Dictionary<IActorRef, (LifecycleId Id, int Pages)> _live = [];
-    private readonly HashSet<string> _finished = [];
+    // Where commands go: the lifecycles that have not finished. A finished one stays a child until it has
+    // answered what is in its mailbox, but new commands for it are answered "not found" here.
+    private readonly Dictionary<LifecycleId, IActorRef> _routes = [];
     private int _buffers; // exports and imports in _live, kept as _live changes: a Start must not count them all
     private long _pages;
     private bool _dead;
@@ -41,6 +43,7 @@ public sealed class DomainSupervisorActor : ReceiveActor
     private void Track(IActorRef child, LifecycleId id, int pages)
     {
         _live.Add(child, (id, pages)); // a new child: ActorOf refuses a name in use
+        _routes.Add(id, child);
         if (id.Kind != LifecycleKind.Map) _buffers++;
         _pages += pages;
     }
@@ -48,6 +51,7 @@ public sealed class DomainSupervisorActor : ReceiveActor
     private void Untrack(IActorRef child)
     {
         if (!_live.Remove(child, out var gone)) return;
+        _routes.Remove(gone.Id);
         if (gone.Id.Kind != LifecycleKind.Map) _buffers--;
         _pages -= gone.Pages;
     }
@@ -105,8 +109,7 @@ public sealed class DomainSupervisorActor : ReceiveActor
 
     private void Route(ILifecycleCommand m)
     {
-        var child = Context.Child(m.Id.ActorName);
-        if (!child.IsNobody() && !_finished.Contains(m.Id.ActorName))
+        if (_routes.TryGetValue(m.Id, out var child))
         {
             child.Forward(m);
             return;
@@ -119,15 +122,13 @@ public sealed class DomainSupervisorActor : ReceiveActor
     {
         // Quotas are freed now; the actor stops once it has answered what is already in its mailbox.
         Untrack(Sender);
-        _finished.Add(m.Id.ActorName);
         Sender.Tell(Retire.Instance);
         if (_dead) AdvanceCleanup();
     }
 
     private void OnTerminated(Terminated t)
     {
-        _finished.Remove(t.ActorRef.Path.Name);
-        Untrack(t.ActorRef);
+        Untrack(t.ActorRef); // a lifecycle stopped by a failure never said it finished
         if (_dead) AdvanceCleanup();
     }
 
