@@ -3,9 +3,9 @@ namespace BufferActors.Actors.Lifecycles;
 /// <summary>
 /// Props for one lifecycle actor, made by a plain factory delegate on the compact lifecycle mailbox.
 /// A lifecycle actor is spawned for every export, import and map, so this is on every export's path:
-/// <c>Props.Create(() => new T(...))</c> builds an expression tree at each call and Akka then reads the
-/// captured arguments and finds the constructor by reflection when it creates the actor, together a few
-/// microseconds; a delegate costs one call.
+/// <c>Props.Create(() => new T(...))</c> builds an expression tree at each call, and Akka then reads the
+/// captured arguments and finds the constructor by reflection when it creates the actor; a delegate does
+/// neither (about 1.3 KB less allocated per lifecycle; no latency change stood out in bench lifecycle).
 /// </summary>
 internal static class LifecycleProps
 {
