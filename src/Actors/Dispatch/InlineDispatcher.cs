@@ -20,8 +20,9 @@ namespace BufferActors.Actors.Dispatch;
 /// <item>an actor of another dispatcher (the journal answering a write) does not: its own mailbox would
 /// wait behind the lifecycle's device calls;</item>
 /// <item>a dedicated thread (Akka's scheduler firing a timer, an application thread) does not either;</item>
-/// <item>past <see cref="MaxDepth"/> nested runs on one thread the run goes to the pool, so the stack
-/// cannot overflow.</item>
+/// <item>a mailbox that used up its throughput (other senders' messages) goes on on the pool, and past
+/// <see cref="MaxDepth"/> nested runs on one thread the run goes to the pool too: a caller does at most one
+/// batch of each mailbox's work, and the stack cannot overflow.</item>
 /// </list>
 /// Configure with <see cref="Config"/>.
 /// </remarks>
@@ -36,6 +37,9 @@ public sealed class InlineDispatcher(MessageDispatcherConfigurator configurator)
     [ThreadStatic]
     private static int _depth;
 
+    [ThreadStatic]
+    private static IRunnable? _running; // the innermost mailbox this thread is running
+
     /// <summary>HOCON that defines the dispatcher under <see cref="DispatcherId"/>.</summary>
     public static Config Config { get; } = ConfigurationFactory.ParseString($$"""
         {{DispatcherId}} {
@@ -47,12 +51,15 @@ public sealed class InlineDispatcher(MessageDispatcherConfigurator configurator)
     /// <inheritdoc />
     protected override void ExecuteTask(IRunnable run)
     {
-        if (!RunsHere())
-        {
-            ThreadPool.UnsafeQueueUserWorkItem(static r => ((IRunnable)r!).Run(), run);
-            return;
-        }
+        if (RunsHere(run)) RunTracked(run);
+        else ThreadPool.UnsafeQueueUserWorkItem(static r => RunTracked((IRunnable)r!), run);
+    }
+
+    private static void RunTracked(IRunnable run)
+    {
+        var outer = _running;
         _depth++;
+        _running = run;
         try
         {
             run.Run();
@@ -60,12 +67,19 @@ public sealed class InlineDispatcher(MessageDispatcherConfigurator configurator)
         finally
         {
             _depth--;
+            _running = outer;
         }
     }
 
-    private bool RunsHere()
+    /// <summary>Mailbox runs of this dispatcher nested on the calling thread now (for tests).</summary>
+    internal static int Depth => _depth;
+
+    private bool RunsHere(IRunnable run)
     {
         if (_depth >= MaxDepth) return false;
+        // A mailbox that used up its throughput registers itself again at the end of its own run: what is
+        // left is other senders' work, which goes to the pool rather than deeper into this caller's stack.
+        if (ReferenceEquals(run, _running)) return false;
         // Akka leaves a thread's last actor as its current one after the run; the actor is still handling a
         // message on this thread only while its CurrentMessage is set (another thread's run makes this
         // answer "inside", which only costs a hop to the pool).

@@ -96,4 +96,39 @@ public sealed class InlineDispatcherPlacementTests : IDisposable
         await Task.Run(() => relay.Tell(probe));
         Assert.True(await probe.Task.WaitAsync(TimeSpan.FromSeconds(5)));
     }
+
+    /// <summary>Blocks on its first message until released; records the inline nesting depth of every later one.</summary>
+    private sealed class Gate(ManualResetEventSlim open, System.Collections.Concurrent.ConcurrentQueue<int> depths) : UntypedActor
+    {
+        private bool _first = true;
+
+        protected override void OnReceive(object message)
+        {
+            if (_first)
+            {
+                _first = false;
+                open.Wait(TimeSpan.FromSeconds(10));
+                return;
+            }
+            depths.Enqueue(InlineDispatcher.Depth);
+        }
+    }
+
+    [Fact]
+    public async Task AMailboxPastItsThroughputGoesOnOnThePoolNotDeeperInTheCallersStack()
+    {
+        using var open = new ManualResetEventSlim();
+        var depths = new System.Collections.Concurrent.ConcurrentQueue<int>();
+        var gate = await Started(Props.Create(() => new Gate(open, depths)).WithDispatcher(InlineDispatcher.DispatcherId));
+        var thread = new Thread(() => gate.Tell("block")); // a dedicated thread: the run goes to the pool and blocks there
+        thread.Start();
+        thread.Join();
+        await Task.Delay(100);
+        for (int i = 0; i < 350; i++) gate.Tell(i); // queued behind the blocked run: more than three throughput batches
+        open.Set();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (depths.Count < 350 && DateTime.UtcNow < deadline) await Task.Delay(10);
+        Assert.Equal(350, depths.Count);
+        Assert.All(depths, d => Assert.Equal(1, d));
+    }
 }
