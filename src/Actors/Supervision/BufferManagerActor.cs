@@ -141,7 +141,7 @@ public sealed class BufferManagerActor : ReceiveActor, IWithUnboundedStash
 
     private void AggregateStatus()
     {
-        var asks = Context.GetChildren().Where(c => c.Path.Name.StartsWith("domain-", StringComparison.Ordinal))
+        var asks = _supervisors.Values
             .Select(c => c.Ask<DomainLifecycles.DomainStatus>(new DomainLifecycles.GetStatus(), TimeSpan.FromSeconds(5)))
             .ToList();
         Task.WhenAll(asks)
