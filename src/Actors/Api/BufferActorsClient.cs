@@ -71,17 +71,18 @@ public sealed class BufferActorsClient(IActorRef manager, TimeSpan? askTimeout =
 
     private async Task<T> Ask<T>(object message, CancellationToken ct, TimeSpan? timeout = null)
     {
+        var limit = timeout ?? _timeout;
         var promise = new ReplyPromise(((IInternalActorRef)Manager).Provider);
         Manager.Tell(message, promise);
         object reply;
         try
         {
             // Already complete when the actors ran the step on this thread (the inline dispatcher): no timer then.
-            reply = await promise.Reply.WaitAsync(timeout ?? _timeout, ct).ConfigureAwait(false);
+            reply = await promise.Reply.WaitAsync(limit, ct).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
-            throw new TimeoutException($"{message.GetType().Name}: no answer within {timeout ?? _timeout}");
+            throw new TimeoutException($"{message.GetType().Name}: no answer within {limit}");
         }
         return reply switch
         {
