@@ -364,7 +364,7 @@ internal static class BenchCommand
     /// Tiered compilation keeps recompiling the actor path's many methods (Akka's included) for tens of
     /// thousands of lifecycles — instrumented tier first, then optimized — and until it is done a lifecycle
     /// costs several times more; the direct path's few methods are done almost at once. So the warm-up runs
-    /// until no method has been compiled for this long, and both paths are measured at steady state.
+    /// until no method has been compiled for this long, and every path is measured at steady state.
     /// </summary>
     private static readonly TimeSpan JitQuietPeriod = TimeSpan.FromSeconds(2);
 
