@@ -17,6 +17,8 @@ public enum ErrorCode
     DomainDead,
     /// <summary>The journal failed or rejected the write; the lifecycle was stopped and released what it held.</summary>
     Journal,
+    /// <summary>The lifecycle's actor stopped (it failed) before it could answer; it released what it held.</summary>
+    Stopped,
 }
 
 /// <summary>The reply to a request that failed; nothing else changed.</summary>

@@ -82,6 +82,12 @@ public static class ExportedBuffer
         return LifecycleProps.Of(() => new ExportedBufferActor(id, services, record, settings));
     }
 
+    /// <summary>
+    /// From the supervisor to an export actor that has finished its lifecycle: run the export
+    /// <paramref name="Request"/> of <paramref name="Requester"/> as lifecycle <paramref name="Id"/>.
+    /// </summary>
+    internal sealed record Begin(LifecycleId Id, Export Request, IActorRef Requester);
+
     internal sealed record ProbeRelease;
     internal sealed record WaitExpired(long WaiterId);
 }
@@ -92,6 +98,14 @@ public static class ExportedBuffer
 /// <param name="QuarantineAfter">After this long the buffer is reported quarantined (still polled).</param>
 public sealed record ExportSettings(TimeSpan FirstProbe, TimeSpan MaxProbe, TimeSpan QuarantineAfter)
 {
+    /// <summary>
+    /// How many export actors that finished their lifecycle a domain supervisor keeps to run its next
+    /// exports, instead of stopping them and spawning new ones (0: every export gets a new actor). Spawning,
+    /// watching and stopping an actor is most of what the actors add to an export lifecycle
+    /// (docs/performance.md, "Reused export actors").
+    /// </summary>
+    public int ReusedActors { get; init; } = 8;
+
     /// <summary>1 ms first probe, 1 s cap, quarantine after 2 s (displ_be's give-up point, where it only logs).</summary>
     public static ExportSettings Default { get; } = new(TimeSpan.FromMilliseconds(1), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2));
 }

@@ -20,6 +20,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     // 100,000 live lifecycles every per-actor object counts (docs/performance.md, "Scale").
     private Dictionary<long, IActorRef>? _waiters;
     private Handoff? _handoff; // the request and its asker, taken out in PreStart; null when adopted
+    private IActorRef? _asker; // who asked for the export under way, until answered: PostStop answers it on every way out
     private ExportedDmaBuf? _export;
     private State _state = State.Exported;
     private bool _fdOpen;
@@ -50,6 +51,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     /// <inheritdoc />
     protected override bool Handle(object message) => message switch
     {
+        Begin m => Begin(m),
         Attach m => Run(m, OnAttach),
         Detach m => Run(m, OnDetach),
         Release m => Run(m, OnRelease),
@@ -71,7 +73,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         return true;
     }
 
-    /// <summary>Exports and journals it; a refused export is answered and ends the lifecycle with nothing held.</summary>
+    /// <summary>Runs the export it was created for; an adopted export re-checks a release that was under way.</summary>
     protected override void PreStart()
     {
         if (_handoff is null)
@@ -79,8 +81,27 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
             if (_state == State.Releasing && Record.Attachments.IsEmpty) CloseAndProbe(); // adopted mid-release
             return;
         }
-        var (request, requester) = _handoff.Take();
+        (var request, _asker) = _handoff.Take();
         _handoff = null;
+        Export(request);
+    }
+
+    /// <summary>The supervisor hands this finished actor its next export: everything of the last one is reset.</summary>
+    private bool Begin(Begin m)
+    {
+        _asker = m.Requester; // held before anything can throw, like a waiter
+        BeginNext(m.Id);
+        _export = null;
+        _state = State.Exported;
+        _quarantined = false;
+        Checkpoint(nameof(Begin));
+        Export(m.Request);
+        return true;
+    }
+
+    /// <summary>Exports and journals it; a refused export is answered and ends the lifecycle with nothing held.</summary>
+    private void Export(Export request)
+    {
         // With a journal, one copy of the caller's refs, so that the journal records exactly what the device
         // exported whatever the caller does with its array afterwards; without one, nothing reads them later.
         var refs = Services.Journal is null && request.Refs is uint[] callers ? callers : request.Refs.ToArray();
@@ -90,8 +111,8 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         {
             _state = State.Released; // nothing is held
             Persist([requested, new Events.Failed(Id, Now, failure.Code, failure.Detail, failure.Errno)],
-                () => { requester.Tell(failure); Finished(); },
-                _ => { requester.Tell(failure); Finished(); });
+                () => { AnswerAsker(failure); Finished(); },
+                _ => { AnswerAsker(failure); Finished(); });
             return;
         }
         _fdOpen = true;
@@ -99,9 +120,18 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         var events = new List<LifecycleEvent> { requested, new Events.Exported(Id, Now, export.Fd, export.PageCount, Session.InstanceId) };
         if ((export.Flags & (DmaBufFlags.WriteCombine | DmaBufFlags.Coherent)) != 0) events.Add(new Events.ReservationDecreased(Id, Now, export.PageCount));
         Persist(events,
-            () => requester.Tell(new Exported(Id, export.Fd, export.PageCount, export.Flags)),
-            reason => JournalLost(requester, reason));
+            () => AnswerAsker(new Exported(Id, export.Fd, export.PageCount, export.Flags)),
+            reason => JournalLost(TakeAsker(), reason));
     }
+
+    private IActorRef? TakeAsker()
+    {
+        var asker = _asker;
+        _asker = null;
+        return asker;
+    }
+
+    private void AnswerAsker(object answer) => TakeAsker()?.Tell(answer);
 
     private void OnAttach(Attach m)
     {
@@ -259,6 +289,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         finally
         {
             AnswerWaiters(result); // every waiter is answered exactly once, even if the close throws
+            AnswerAsker(new OperationFailed(ErrorCode.Stopped, $"{Id}: the export failed before it was answered; nothing is held"));
         }
     }
 

@@ -28,8 +28,8 @@ public abstract class JournaledLifecycleActor : UntypedActor, IWithUnboundedStas
         _journaled = adopted is not null;
     }
 
-    /// <summary>The lifecycle's id.</summary>
-    protected LifecycleId Id { get; }
+    /// <summary>The lifecycle's id: the one this actor runs now (an export actor may run several, one after another).</summary>
+    protected LifecycleId Id { get; private set; }
 
     /// <summary>Device, journal and clock.</summary>
     protected LifecycleServices Services { get; }
@@ -48,6 +48,19 @@ public abstract class JournaledLifecycleActor : UntypedActor, IWithUnboundedStas
 
     /// <summary>Now, from the context's clock.</summary>
     protected DateTimeOffset Now => Services.Clock.GetUtcNow();
+
+    /// <summary>
+    /// Starts the next lifecycle in this actor, which has finished its last one and holds nothing: a fresh
+    /// record under <paramref name="id"/>, and the timers of the last lifecycle cancelled (Akka drops their
+    /// messages even if already queued).
+    /// </summary>
+    protected void BeginNext(LifecycleId id)
+    {
+        Id = id;
+        Record = LifecycleRecord.Start(id, Now);
+        _journaled = false;
+        Timers.CancelAll();
+    }
 
     /// <summary>
     /// Makes <paramref name="events"/> durable, then applies them and runs <paramref name="then"/>; if the
@@ -113,6 +126,8 @@ public abstract class JournaledLifecycleActor : UntypedActor, IWithUnboundedStas
     protected sealed override void OnReceive(object message)
     {
         if (message is Retire) Context.Stop(Self);
+        // For a lifecycle this actor ran before: it has finished, and is answered as the supervisor answers for one.
+        else if (message is ILifecycleCommand command && command.Id != Id) Sender.Tell(Supervision.DeadLetterAnswerer.NotFound(command));
         else if (!Handle(message))
             Sender.Tell(new OperationFailed(ErrorCode.InvalidArgument, $"{Id} does not take {message.GetType().Name}"));
     }

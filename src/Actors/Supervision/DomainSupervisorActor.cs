@@ -18,6 +18,10 @@ public sealed class DomainSupervisorActor : ReceiveActor
     // Where commands go: the lifecycles that have not finished. A finished one stays a child until it has
     // answered what is in its mailbox, but new commands for it are answered "not found" here.
     private readonly Dictionary<LifecycleId, IActorRef> _routes = [];
+    // Export actors that finished their lifecycle, holding nothing, kept to run the next exports: spawning,
+    // watching and stopping an actor per export costs more than the rest of what the actors add to it.
+    // A reused actor keeps the name of the lifecycle it was spawned for; routes go by id, never by name.
+    private readonly Stack<IActorRef> _idleExporters = new();
     private int _buffers; // exports and imports in _live, kept as _live changes: a Start must not count them all
     private long _pages;
     private bool _dead;
@@ -48,12 +52,14 @@ public sealed class DomainSupervisorActor : ReceiveActor
         _pages += pages;
     }
 
-    private void Untrack(IActorRef child)
+    /// <summary>Forgets a live lifecycle; false if <paramref name="child"/> runs none.</summary>
+    private bool Untrack(IActorRef child)
     {
-        if (!_live.Remove(child, out var gone)) return;
+        if (!_live.Remove(child, out var gone)) return false;
         _routes.Remove(gone.Id);
         if (gone.Id.Kind != LifecycleKind.Map) _buffers--;
         _pages -= gone.Pages;
+        return true;
     }
 
     /// <inheritdoc />
@@ -74,6 +80,12 @@ public sealed class DomainSupervisorActor : ReceiveActor
         if (_pages + m.PageCount > _quotas.MaxPages)
         {
             Sender.Tell(new OperationFailed(ErrorCode.QuotaExceeded, $"{_domain} would hold {_pages + m.PageCount} pages (quota {_quotas.MaxPages})"));
+            return;
+        }
+        if (m.Request is ExportedBuffer.Export export && _idleExporters.TryPop(out var idle))
+        {
+            idle.Tell(new ExportedBuffer.Begin(m.Id, export, Sender));
+            Track(idle, m.Id, m.PageCount);
             return;
         }
         var props = m.Request switch
@@ -120,15 +132,23 @@ public sealed class DomainSupervisorActor : ReceiveActor
 
     private void OnFinished(LifecycleFinished m)
     {
-        // Quotas are freed now; the actor stops once it has answered what is already in its mailbox.
-        Untrack(Sender);
-        Sender.Tell(Retire.Instance);
+        // Quotas are freed now. The actor answers what is already in its mailbox first, whatever comes next:
+        // it stops, or, if it is an export actor and fewer than the kept number are idle, waits for the next export.
+        bool wasLive = Untrack(Sender); // an import's queued Release says it again
+        if (wasLive && m.Id.Kind == LifecycleKind.Export && !_dead && _idleExporters.Count < _exportSettings.ReusedActors) _idleExporters.Push(Sender);
+        else Sender.Tell(Retire.Instance);
         if (_dead) AdvanceCleanup();
     }
 
     private void OnTerminated(Terminated t)
     {
         Untrack(t.ActorRef); // a lifecycle stopped by a failure never said it finished
+        if (_idleExporters.Contains(t.ActorRef)) // failed on a late command of its last lifecycle: never hand it another
+        {
+            var alive = _idleExporters.Where(a => !a.Equals(t.ActorRef)).Reverse().ToList();
+            _idleExporters.Clear();
+            alive.ForEach(_idleExporters.Push);
+        }
         if (_dead) AdvanceCleanup();
     }
 
@@ -137,6 +157,7 @@ public sealed class DomainSupervisorActor : ReceiveActor
         Sender.Tell(new DomainCleanupStarted(_domain, _live.Count));
         if (_dead) return;
         _dead = true;
+        while (_idleExporters.TryPop(out var idle)) idle.Tell(Retire.Instance);
         AdvanceCleanup();
     }
 
