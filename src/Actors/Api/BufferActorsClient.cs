@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using BufferActors.Actors.Lifecycles;
 using BufferActors.Actors.Supervision;
 
@@ -10,48 +11,55 @@ namespace BufferActors.Actors.Api;
 /// unanswered within the timeout throws <see cref="TimeoutException"/>; a cancelled one,
 /// <see cref="OperationCanceledException"/>.
 /// </summary>
+/// <remarks>
+/// A command for an existing lifecycle goes straight to its domain's supervisor once the client knows it,
+/// skipping the manager's hop: the reply that starts a lifecycle comes from the lifecycle's actor, whose
+/// parent is that supervisor, and each such reply refreshes what the client knows. A supervisor that is
+/// gone (the manager restarted) is answered for by the dead-letter answerer: its lifecycles are gone too.
+/// </remarks>
 public sealed class BufferActorsClient(IActorRef manager, TimeSpan? askTimeout = null)
 {
     private readonly TimeSpan _timeout = askTimeout ?? TimeSpan.FromSeconds(30);
+    private readonly ConcurrentDictionary<DomainId, IActorRef> _supervisors = new();
 
     /// <summary>The root manager actor.</summary>
     public IActorRef Manager { get; } = manager;
 
     /// <summary>Exports a frontend's refs as a dma-buf (DMABUF_EXP_FROM_REFS); the reply carries the fd to hand to the device.</summary>
     public Task<ExportedBuffer.Exported> ExportAsync(DomainId domain, IReadOnlyList<uint> refs, DmaBufFlags flags = DmaBufFlags.None, CancellationToken ct = default) =>
-        Ask<ExportedBuffer.Exported>(new ExportedBuffer.Export(domain, refs, flags), ct);
+        Start<ExportedBuffer.Exported>(domain, new ExportedBuffer.Export(domain, refs, flags), ct);
 
     /// <summary>Records that <paramref name="consumer"/> attached to the export and maps it in <paramref name="direction"/>.</summary>
     public Task<ExportedBuffer.Attached> AttachAsync(LifecycleId export, string consumer, DmaDirection direction, CancellationToken ct = default) =>
-        Ask<ExportedBuffer.Attached>(new ExportedBuffer.Attach(export, consumer, direction), ct);
+        Command<ExportedBuffer.Attached>(new ExportedBuffer.Attach(export, consumer, direction), ct);
 
     /// <summary>Records that <paramref name="consumer"/> detached.</summary>
     public Task<ExportedBuffer.Detached> DetachAsync(LifecycleId export, string consumer, CancellationToken ct = default) =>
-        Ask<ExportedBuffer.Detached>(new ExportedBuffer.Detach(export, consumer), ct);
+        Command<ExportedBuffer.Detached>(new ExportedBuffer.Detach(export, consumer), ct);
 
     /// <summary>Asks for the export's release; it completes once every consumer detached.</summary>
     public Task<ExportedBuffer.ReleaseAccepted> ReleaseAsync(LifecycleId export, CancellationToken ct = default) =>
-        Ask<ExportedBuffer.ReleaseAccepted>(new ExportedBuffer.Release(export), ct);
+        Command<ExportedBuffer.ReleaseAccepted>(new ExportedBuffer.Release(export), ct);
 
     /// <summary>Waits for the export's release: Released, TimedOut, or NotFound (= already released).</summary>
     public async Task<WaitReleasedResult> WaitReleasedAsync(LifecycleId export, TimeSpan timeout, CancellationToken ct = default) =>
-        (await Ask<ExportedBuffer.WaitResult>(new ExportedBuffer.WaitReleased(export, timeout), ct, timeout + _timeout)).Result;
+        (await Command<ExportedBuffer.WaitResult>(new ExportedBuffer.WaitReleased(export, timeout), ct, timeout + _timeout)).Result;
 
     /// <summary>Imports the dma-buf <paramref name="fd"/> and grants its pages to <paramref name="domain"/> (DMABUF_IMP_TO_REFS).</summary>
     public Task<ImportAttachment.Imported> ImportAsync(DomainId domain, int fd, int pageCount, CancellationToken ct = default) =>
-        Ask<ImportAttachment.Imported>(new ImportAttachment.Import(domain, fd, pageCount), ct);
+        Start<ImportAttachment.Imported>(domain, new ImportAttachment.Import(domain, fd, pageCount), ct);
 
     /// <summary>Releases an import (DMABUF_IMP_RELEASE); refs still mapped by the frontend are deferred by the kernel, not dropped.</summary>
     public Task<ImportAttachment.Released> ReleaseImportAsync(LifecycleId import, CancellationToken ct = default) =>
-        Ask<ImportAttachment.Released>(new ImportAttachment.Release(import), ct);
+        Command<ImportAttachment.Released>(new ImportAttachment.Release(import), ct);
 
     /// <summary>Maps a frontend's refs for CPU access.</summary>
     public Task<GrantMap.Mapped> MapAsync(DomainId domain, IReadOnlyList<uint> refs, bool readOnly = false, CancellationToken ct = default) =>
-        Ask<GrantMap.Mapped>(new GrantMap.Map(domain, refs, readOnly), ct);
+        Start<GrantMap.Mapped>(domain, new GrantMap.Map(domain, refs, readOnly), ct);
 
     /// <summary>Unmaps a map.</summary>
     public Task<GrantMap.Unmapped> UnmapAsync(LifecycleId map, CancellationToken ct = default) =>
-        Ask<GrantMap.Unmapped>(new GrantMap.Unmap(map), ct);
+        Command<GrantMap.Unmapped>(new GrantMap.Unmap(map), ct);
 
     /// <summary>Tells BufferActors a frontend domain died: everything it owns is ended in dependency order.</summary>
     public Task<DomainLifecycles.DomainCleanupStarted> DomainDiedAsync(DomainId domain, CancellationToken ct = default) =>
@@ -59,7 +67,7 @@ public sealed class BufferActorsClient(IActorRef manager, TimeSpan? askTimeout =
 
     /// <summary>One lifecycle's status.</summary>
     public Task<LifecycleStatus> StatusAsync(LifecycleId id, CancellationToken ct = default) =>
-        Ask<LifecycleStatus>(new LifecycleStatus.Get(id), ct);
+        Command<LifecycleStatus>(new LifecycleStatus.Get(id), ct);
 
     /// <summary>What the start-up recovery found on the journal: adopted, reclaimed, and the frontends to tell (empty without a journal).</summary>
     public Task<BufferManager.RecoveryReport> RecoveryReportAsync(CancellationToken ct = default) =>
@@ -69,11 +77,30 @@ public sealed class BufferActorsClient(IActorRef manager, TimeSpan? askTimeout =
     public Task<BufferManager.Status> SnapshotAsync(CancellationToken ct = default) =>
         Ask<BufferManager.Status>(new BufferManager.GetStatus(), ct);
 
-    private async Task<T> Ask<T>(object message, CancellationToken ct, TimeSpan? timeout = null)
+    /// <summary>Starts a lifecycle through the manager, and learns the domain's supervisor from the lifecycle's answer.</summary>
+    private async Task<T> Start<T>(DomainId domain, object request, CancellationToken ct)
     {
-        var limit = timeout ?? _timeout;
+        var promise = Send(Manager, request);
+        var reply = await Answer<T>(promise, request, ct, _timeout).ConfigureAwait(false);
+        if (promise.Replier is IInternalActorRef { Parent: { } supervisor } && !supervisor.IsNobody()) _supervisors[domain] = supervisor;
+        return reply;
+    }
+
+    /// <summary>A command for an existing lifecycle: to its domain's supervisor if known, else through the manager.</summary>
+    private Task<T> Command<T>(ILifecycleCommand command, CancellationToken ct, TimeSpan? timeout = null) =>
+        Answer<T>(Send(_supervisors.TryGetValue(command.Id.Domain, out var supervisor) ? supervisor : Manager, command), command, ct, timeout ?? _timeout);
+
+    private Task<T> Ask<T>(object message, CancellationToken ct) => Answer<T>(Send(Manager, message), message, ct, _timeout);
+
+    private ReplyPromise Send(IActorRef target, object message)
+    {
         var promise = new ReplyPromise(((IInternalActorRef)Manager).Provider);
-        Manager.Tell(message, promise);
+        target.Tell(message, promise);
+        return promise;
+    }
+
+    private static async Task<T> Answer<T>(ReplyPromise promise, object message, CancellationToken ct, TimeSpan limit)
+    {
         object reply;
         try
         {

@@ -11,9 +11,13 @@ internal sealed class ReplyPromise(IActorRefProvider provider) : MinimalActorRef
 {
     private readonly TaskCompletionSource<object> _reply = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ActorPath? _path;
+    private IActorRef? _replier;
 
     /// <summary>The answer; continuations never run on the answering actor's thread.</summary>
     public Task<object> Reply => _reply.Task;
+
+    /// <summary>Who sent the answer (Nobody for no sender); set before <see cref="Reply"/> completes.</summary>
+    public IActorRef? Replier => Volatile.Read(ref _replier);
 
     /// <inheritdoc />
     public override IActorRefProvider Provider { get; } = provider;
@@ -25,6 +29,8 @@ internal sealed class ReplyPromise(IActorRefProvider provider) : MinimalActorRef
     /// <inheritdoc />
     protected override void TellInternal(object message, IActorRef sender)
     {
-        if (!_reply.TrySetResult(message)) Provider.DeadLetters.Tell(message, sender);
+        // The first message is the answer; any later one (none is expected) goes to dead letters.
+        if (Interlocked.CompareExchange(ref _replier, sender ?? ActorRefs.Nobody, null) is null) _reply.SetResult(message);
+        else Provider.DeadLetters.Tell(message, sender);
     }
 }

@@ -31,28 +31,29 @@ public sealed record LifecycleRecord(
     public bool IsFinished => State is "Released" or "AccessEnded" or "Unmapped" or "Failed" or "Reclaimed";
 
     /// <summary>Applies one event of this lifecycle.</summary>
-    public LifecycleRecord Apply(LifecycleEvent e) => (e switch
+    public LifecycleRecord Apply(LifecycleEvent e) => e switch
     {
-        ExportRequested r => this with { State = "Requested", Refs = Owned(r.Refs), Flags = r.Flags, PageCount = r.Refs.Length },
-        Exported x => this with { State = "Exported", Fd = x.Fd, Device = x.Device, PageCount = x.PageCount },
-        ReservationDecreased d => this with { ReservationPages = ReservationPages + d.Pages },
-        Attached a => this with { Attachments = Attachments.SetItem(a.Consumer, a.Direction) },
-        Detached d => this with { Attachments = Attachments.Remove(d.Consumer) },
-        ReleaseRequested => this with { State = "Releasing" },
-        Released => this with { State = "Released" },
-        ReservationRestored r => this with { ReservationPages = ReservationPages - r.Pages },
-        WaitRequested w => this with { OpenWaits = OpenWaits.Add(w.Waiter) },
-        WaitAnswered w => this with { OpenWaits = OpenWaits.Remove(w.Waiter) },
-        ImportRequested i => this with { State = "Requested", Fd = i.Fd, PageCount = i.PageCount },
-        Granted g => this with { State = "Granted", Refs = Owned(g.Refs), Device = g.Device },
-        AccessEnded => this with { State = "AccessEnded" },
-        MapRequested m => this with { State = "Requested", Refs = Owned(m.Refs), PageCount = m.Refs.Length },
-        Mapped m => this with { State = "Mapped", MapIndex = m.Index, Device = m.Device },
-        Unmapped => this with { State = "Unmapped" },
-        Failed => this with { State = "Failed" },
-        Reclaimed => this with { State = "Reclaimed" },
+        // One copy per event: a lifecycle applies several, and each copy is the whole record.
+        ExportRequested r => this with { State = "Requested", Refs = Owned(r.Refs), Flags = r.Flags, PageCount = r.Refs.Length, Updated = e.At },
+        Exported x => this with { State = "Exported", Fd = x.Fd, Device = x.Device, PageCount = x.PageCount, Updated = e.At },
+        ReservationDecreased d => this with { ReservationPages = ReservationPages + d.Pages, Updated = e.At },
+        Attached a => this with { Attachments = Attachments.SetItem(a.Consumer, a.Direction), Updated = e.At },
+        Detached d => this with { Attachments = Attachments.Remove(d.Consumer), Updated = e.At },
+        ReleaseRequested => this with { State = "Releasing", Updated = e.At },
+        Released => this with { State = "Released", Updated = e.At },
+        ReservationRestored r => this with { ReservationPages = ReservationPages - r.Pages, Updated = e.At },
+        WaitRequested w => this with { OpenWaits = OpenWaits.Add(w.Waiter), Updated = e.At },
+        WaitAnswered w => this with { OpenWaits = OpenWaits.Remove(w.Waiter), Updated = e.At },
+        ImportRequested i => this with { State = "Requested", Fd = i.Fd, PageCount = i.PageCount, Updated = e.At },
+        Granted g => this with { State = "Granted", Refs = Owned(g.Refs), Device = g.Device, Updated = e.At },
+        AccessEnded => this with { State = "AccessEnded", Updated = e.At },
+        MapRequested m => this with { State = "Requested", Refs = Owned(m.Refs), PageCount = m.Refs.Length, Updated = e.At },
+        Mapped m => this with { State = "Mapped", MapIndex = m.Index, Device = m.Device, Updated = e.At },
+        Unmapped => this with { State = "Unmapped", Updated = e.At },
+        Failed => this with { State = "Failed", Updated = e.At },
+        Reclaimed => this with { State = "Reclaimed", Updated = e.At },
         _ => throw new ArgumentException($"unknown event {e.GetType().Name}"),
-    }) with { Updated = e.At };
+    };
 
     /// <summary>
     /// An event's refs, without a copy: an event owns its array — built by the lifecycle that records it, or

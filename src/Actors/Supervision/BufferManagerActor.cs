@@ -8,7 +8,11 @@ namespace BufferActors.Actors.Supervision;
 /// The root: validates requests, gives each new lifecycle its stable id, creates one supervisor per
 /// frontend domain on demand, routes lifecycle commands to it, and aggregates status.
 /// </summary>
-public sealed class BufferManagerActor : ReceiveActor, IWithUnboundedStash
+/// <remarks>
+/// An <see cref="UntypedActor"/> with a switch per behaviour: every request passes through here, and a
+/// ReceiveActor's handler table costs more per message than a switch (docs/performance.md).
+/// </remarks>
+public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash
 {
     private readonly LifecycleServices _services;
     private readonly BufferManager.Settings _settings;
@@ -24,8 +28,7 @@ public sealed class BufferManagerActor : ReceiveActor, IWithUnboundedStash
         // Every lifecycle below this manager names the compact mailbox, so its system must know it.
         if (!Context.System.Settings.Config.HasPath(LifecycleMailbox.Id))
             Context.System.Settings.InjectTopLevelFallback(LifecycleMailbox.Configuration);
-        if (services.Journal is null) Ready();
-        else Recovering();
+        if (services.Journal is not null) Become(Recovering);
     }
 
     /// <inheritdoc />
@@ -40,15 +43,16 @@ public sealed class BufferManagerActor : ReceiveActor, IWithUnboundedStash
         _services.Journal?.Tell(new LifecycleJournal.GetLive());
     }
 
-    private void Recovering()
+    private void Recovering(object message)
     {
-        Receive<LifecycleJournal.Live>(live =>
+        if (message is not LifecycleJournal.Live live)
         {
-            Reconcile(live);
-            Become(Ready);
-            Stash.UnstashAll();
-        });
-        ReceiveAny(_ => Stash.Stash());
+            Stash.Stash();
+            return;
+        }
+        Reconcile(live);
+        Become(OnReceive);
+        Stash.UnstashAll();
     }
 
     /// <summary>
@@ -86,18 +90,22 @@ public sealed class BufferManagerActor : ReceiveActor, IWithUnboundedStash
         _report = new RecoveryReport(live.EventsRecovered, live.FromSnapshot, adopted, reclaimed, tell);
     }
 
-    private void Ready()
+    /// <summary>Ready: requests are validated and routed.</summary>
+    protected override void OnReceive(object message)
     {
-        Receive<LifecycleJournal.Recorded>(_ => { });
-        Receive<LifecycleJournal.RecordFailed>(_ => { });
-        Receive<GetRecoveryReport>(_ => Sender.Tell(_report));
-        Receive<ExportedBuffer.Export>(m => StartLifecycle(LifecycleKind.Export, m.Domain, m, m.Refs.Count));
-        Receive<ImportAttachment.Import>(m => StartLifecycle(LifecycleKind.Import, m.Domain, m, m.PageCount));
-        Receive<GrantMap.Map>(m => StartLifecycle(LifecycleKind.Map, m.Domain, m, m.Refs.Count));
-        Receive<ILifecycleCommand>(m => Route(m.Id.Domain, m, create: false));
-        // A death is remembered even for a domain that never had a lifecycle: later requests are refused.
-        Receive<DomainLifecycles.DomainDied>(m => Route(m.Domain, m, create: !m.Domain.IsReserved));
-        Receive<GetStatus>(_ => AggregateStatus());
+        switch (message)
+        {
+            case ILifecycleCommand m: Route(m.Id.Domain, m, create: false); break; // the most frequent first
+            case ExportedBuffer.Export m: StartLifecycle(LifecycleKind.Export, m.Domain, m, m.Refs.Count); break;
+            case ImportAttachment.Import m: StartLifecycle(LifecycleKind.Import, m.Domain, m, m.PageCount); break;
+            case GrantMap.Map m: StartLifecycle(LifecycleKind.Map, m.Domain, m, m.Refs.Count); break;
+            // A death is remembered even for a domain that never had a lifecycle: later requests are refused.
+            case DomainLifecycles.DomainDied m: Route(m.Domain, m, create: !m.Domain.IsReserved); break;
+            case GetStatus: AggregateStatus(); break;
+            case GetRecoveryReport: Sender.Tell(_report); break;
+            case LifecycleJournal.Recorded or LifecycleJournal.RecordFailed: break; // of the reclaim records
+            default: Unhandled(message); break;
+        }
     }
 
     /// <inheritdoc />

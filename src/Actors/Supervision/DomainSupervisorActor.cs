@@ -8,7 +8,12 @@ namespace BufferActors.Actors.Supervision;
 /// and when the domain dies ends them in dependency order — imports first (their grants ended or
 /// deferred), then maps, then exports, which release as soon as their consumers detach.
 /// </summary>
-public sealed class DomainSupervisorActor : ReceiveActor
+/// <remarks>
+/// An <see cref="UntypedActor"/> with one switch, like the lifecycles: every request of every lifecycle
+/// passes through here, and a ReceiveActor's handler table costs more per message than a switch
+/// (docs/performance.md, "Reused export actors").
+/// </remarks>
+public sealed class DomainSupervisorActor : UntypedActor
 {
     private readonly DomainId _domain;
     private readonly LifecycleServices _services;
@@ -34,14 +39,23 @@ public sealed class DomainSupervisorActor : ReceiveActor
         _services = services;
         _quotas = quotas;
         _exportSettings = exportSettings;
-        Receive<Start>(OnStart);
-        Receive<Adopt>(OnAdopt);
-        Receive<ILifecycleCommand>(Route);
-        Receive<LifecycleFinished>(OnFinished);
-        Receive<Terminated>(OnTerminated);
-        Receive<DomainDied>(_ => OnDomainDied());
-        Receive<ExportedBuffer.ReleaseAccepted>(_ => { }); // answers to the releases sent during cleanup
-        Receive<GetStatus>(_ => Sender.Tell(new DomainStatus(_domain, _dead, _buffers, _pages, _live.Values.Select(v => v.Id).OrderBy(i => i.Sequence).ToList())));
+    }
+
+    /// <inheritdoc />
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case ILifecycleCommand m: Route(m); break; // the most frequent first
+            case Start m: OnStart(m); break;
+            case LifecycleFinished m: OnFinished(m); break;
+            case Terminated t: OnTerminated(t); break;
+            case Adopt m: OnAdopt(m); break;
+            case DomainDied: OnDomainDied(); break;
+            case ExportedBuffer.ReleaseAccepted: break; // answers to the releases sent during cleanup
+            case GetStatus: Sender.Tell(new DomainStatus(_domain, _dead, _buffers, _pages, _live.Values.Select(v => v.Id).OrderBy(i => i.Sequence).ToList())); break;
+            default: Unhandled(message); break;
+        }
     }
 
     private void Track(IActorRef child, LifecycleId id, int pages)
