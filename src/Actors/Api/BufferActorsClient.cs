@@ -99,23 +99,38 @@ public sealed class BufferActorsClient(IActorRef manager, TimeSpan? askTimeout =
         return promise;
     }
 
-    private static async Task<T> Answer<T>(ReplyPromise promise, object message, CancellationToken ct, TimeSpan limit)
+    /// <summary>The request's answer as <typeparamref name="T"/>; read at once when the actors already gave it (the inline dispatcher).</summary>
+    private static Task<T> Answer<T>(ReplyPromise promise, object message, CancellationToken ct, TimeSpan limit)
+    {
+        if (!promise.TryGetReply(out var reply)) return AnswerLater<T>(promise, message, ct, limit);
+        try
+        {
+            return Task.FromResult(Unwrap<T>(reply, message));
+        }
+        catch (Exception e)
+        {
+            return Task.FromException<T>(e); // as an async method would: the task fails, the call does not throw
+        }
+    }
+
+    private static async Task<T> AnswerLater<T>(ReplyPromise promise, object message, CancellationToken ct, TimeSpan limit)
     {
         object reply;
         try
         {
-            // Already complete when the actors ran the step on this thread (the inline dispatcher): no timer then.
-            reply = await promise.Reply.WaitAsync(limit, ct).ConfigureAwait(false);
+            reply = await promise.Reply().WaitAsync(limit, ct).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
             throw new TimeoutException($"{message.GetType().Name}: no answer within {limit}");
         }
-        return reply switch
-        {
-            T ok => ok,
-            OperationFailed failed => throw new BufferActorsException(failed),
-            _ => throw new InvalidOperationException($"unexpected reply {reply.GetType().Name} to {message.GetType().Name}"),
-        };
+        return Unwrap<T>(reply, message);
     }
+
+    private static T Unwrap<T>(object reply, object message) => reply switch
+    {
+        T ok => ok,
+        OperationFailed failed => throw new BufferActorsException(failed),
+        _ => throw new InvalidOperationException($"unexpected reply {reply.GetType().Name} to {message.GetType().Name}"),
+    };
 }

@@ -105,20 +105,21 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         // With a journal, one copy of the caller's refs, so that the journal records exactly what the device
         // exported whatever the caller does with its array afterwards; without one, nothing reads them later.
         var refs = Services.Journal is null && request.Refs is uint[] callers ? callers : request.Refs.ToArray();
-        var requested = new Events.ExportRequested(Id, Now, refs, request.Flags);
+        var now = Now; // one reading for the step's events: the clock is read per call
+        var requested = new Events.ExportRequested(Id, now, refs, request.Flags);
         var failure = DeviceCall.Try(() => _export = Session.Export(request.Flags, request.Domain, requested.Refs));
         if (failure is not null)
         {
             _state = State.Released; // nothing is held
-            Persist([requested, new Events.Failed(Id, Now, failure.Code, failure.Detail, failure.Errno)],
+            Persist([requested, new Events.Failed(Id, now, failure.Code, failure.Detail, failure.Errno)],
                 () => { AnswerAsker(failure); Finished(); },
                 _ => { AnswerAsker(failure); Finished(); });
             return;
         }
         _fdOpen = true;
         var export = _export!;
-        var events = new List<LifecycleEvent> { requested, new Events.Exported(Id, Now, export.Fd, export.PageCount, Session.InstanceId) };
-        if ((export.Flags & (DmaBufFlags.WriteCombine | DmaBufFlags.Coherent)) != 0) events.Add(new Events.ReservationDecreased(Id, Now, export.PageCount));
+        var events = new List<LifecycleEvent> { requested, new Events.Exported(Id, now, export.Fd, export.PageCount, Session.InstanceId) };
+        if ((export.Flags & (DmaBufFlags.WriteCombine | DmaBufFlags.Coherent)) != 0) events.Add(new Events.ReservationDecreased(Id, now, export.PageCount));
         Persist(events,
             () => AnswerAsker(new Exported(Id, export.Fd, export.PageCount, export.Flags)),
             reason => JournalLost(TakeAsker(), reason));
@@ -156,7 +157,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         var caller = Sender;
         Persist(new Events.Attached(Id, Now, m.Consumer, m.Direction),
             () => caller.Tell(new Attached(Id, m.Consumer, m.Direction, Record.Attachments.Count)),
-            reason => JournalLost(caller, reason));
+            caller);
     }
 
     private void OnDetach(Detach m)
@@ -171,7 +172,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         {
             caller.Tell(new Detached(Id, m.Consumer, Record.Attachments.Count));
             if (_state == State.Releasing && Record.Attachments.IsEmpty) CloseAndProbe();
-        }, reason => JournalLost(caller, reason));
+        }, caller);
     }
 
     private void OnRelease(Release _)
@@ -187,7 +188,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
             _state = State.Releasing;
             caller.Tell(new ReleaseAccepted(Id, Record.Attachments.Count));
             if (Record.Attachments.IsEmpty) CloseAndProbe();
-        }, reason => JournalLost(caller, reason));
+        }, caller);
     }
 
     private void OnWaitReleased(WaitReleased m, long waiter)
@@ -213,7 +214,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         if (_waiters is null || !_waiters.Remove(m.WaiterId, out var who)) return;
         Persist(new Events.WaitAnswered(Id, Now, m.WaiterId, WaitReleasedResult.TimedOut),
             () => who.Tell(new WaitResult(Id, WaitReleasedResult.TimedOut)),
-            reason => JournalLost(who, reason));
+            who);
     }
 
     private void CloseAndProbe()
@@ -253,10 +254,11 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     {
         _state = State.Released;
         // The terminal event goes last: everything before it still belongs to the live lifecycle.
+        var now = Now;
         var events = new List<LifecycleEvent>();
-        if (Record.ReservationPages > 0) events.Add(new Events.ReservationRestored(Id, Now, Record.ReservationPages));
-        if (_waiters is not null) events.AddRange(_waiters.Keys.Select(w => new Events.WaitAnswered(Id, Now, w, WaitReleasedResult.Released)));
-        events.Add(new Events.Released(Id, Now));
+        if (Record.ReservationPages > 0) events.Add(new Events.ReservationRestored(Id, now, Record.ReservationPages));
+        if (_waiters is not null) events.AddRange(_waiters.Keys.Select(w => new Events.WaitAnswered(Id, now, w, WaitReleasedResult.Released)));
+        events.Add(new Events.Released(Id, now));
         Persist(events, () =>
         {
             AnswerWaiters(WaitReleasedResult.Released);

@@ -41,7 +41,7 @@ public sealed class GrantMapActor : JournaledLifecycleActor
         }
         Persist([requested, new Events.Mapped(Id, Now, _mapping!.Index, Session.InstanceId)],
             () => _requester.Tell(new Mapped(Id, _mapping.Pages)),
-            reason => JournalLost(_requester, reason));
+            _requester);
     }
 
     private void OnUnmap(Unmap _)
@@ -56,7 +56,7 @@ public sealed class GrantMapActor : JournaledLifecycleActor
         UnmapOnce();
         Persist([new Events.ReleaseRequested(Id, Now), new Events.Unmapped(Id, Now)],
             () => { caller.Tell(new Unmapped(Id)); Finished(); },
-            reason => JournalLost(caller, reason));
+            caller);
     }
 
     /// <summary>Every way out unmaps, once.</summary>

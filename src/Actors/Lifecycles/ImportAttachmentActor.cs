@@ -55,7 +55,7 @@ public sealed class ImportAttachmentActor : JournaledLifecycleActor
         _importedFd = import!.Fd;
         Persist([requested, new Events.Granted(Id, Now, [.. import.Refs], Session.InstanceId)],
             () => _requester.Tell(new Imported(Id, import.Fd, import.Refs)),
-            reason => JournalLost(_requester, reason));
+            _requester);
     }
 
     private void OnRelease(Release _)
@@ -70,7 +70,7 @@ public sealed class ImportAttachmentActor : JournaledLifecycleActor
         ReleaseOnce();
         Persist([new Events.ReleaseRequested(Id, Now), new Events.AccessEnded(Id, Now)],
             () => { caller.Tell(new Released(Id)); Finished(); },
-            reason => JournalLost(caller, reason));
+            caller);
     }
 
     /// <summary>Every way out releases the import, once.</summary>

@@ -70,12 +70,18 @@ public abstract class JournaledLifecycleActor : UntypedActor, IWithUnboundedStas
     {
         if (Services.Journal is null)
         {
-            foreach (var e in events) Apply(e);
+            ApplyAll(events);
             then();
             return;
         }
+        PersistThroughJournal(Services.Journal, events, then, failed);
+    }
+
+    // Apart from Persist so that a lifecycle without a journal does not allocate what this captures.
+    private void PersistThroughJournal(IActorRef journal, IReadOnlyList<LifecycleEvent> events, Action then, Action<string> failed)
+    {
         long correlation = ++_correlation;
-        Services.Journal.Tell(new LifecycleJournal.Record(correlation, events));
+        journal.Tell(new LifecycleJournal.Record(correlation, events));
         Timers.StartSingleTimer(("journal", correlation), new JournalTimedOut(correlation), Services.JournalTimeout);
         BecomeStacked(message =>
         {
@@ -85,7 +91,7 @@ public abstract class JournaledLifecycleActor : UntypedActor, IWithUnboundedStas
                     Timers.Cancel(("journal", correlation));
                     UnbecomeStacked();
                     _journaled = true;
-                    foreach (var e in events) Apply(e);
+                    ApplyAll(events);
                     then();
                     Stash.UnstashAll();
                     break;
@@ -113,8 +119,32 @@ public abstract class JournaledLifecycleActor : UntypedActor, IWithUnboundedStas
         }
     }
 
+    private void ApplyAll(IReadOnlyList<LifecycleEvent> events)
+    {
+        for (int i = 0; i < events.Count; i++) Apply(events[i]); // no boxed enumerator
+    }
+
     /// <summary>Persists one event.</summary>
     protected void Persist(LifecycleEvent e, Action then, Action<string> failed) => Persist([e], then, failed);
+
+    /// <summary>
+    /// Persists <paramref name="events"/> for a command of <paramref name="caller"/>: if the journal fails, the
+    /// lifecycle is lost (<see cref="JournalLost"/>) and the caller told so. The failure handler is built only
+    /// then, not on every step.
+    /// </summary>
+    protected void Persist(IReadOnlyList<LifecycleEvent> events, Action then, IActorRef? caller)
+    {
+        if (Services.Journal is null)
+        {
+            ApplyAll(events);
+            then();
+            return;
+        }
+        PersistThroughJournal(Services.Journal, events, then, reason => JournalLost(caller, reason));
+    }
+
+    /// <summary>Persists one event for a command of <paramref name="caller"/>.</summary>
+    protected void Persist(LifecycleEvent e, Action then, IActorRef? caller) => Persist([e], then, caller);
 
     /// <summary>Applies a durable event to <see cref="Record"/>; the only place it changes.</summary>
     protected virtual void Apply(LifecycleEvent e) => Record = Record.Apply(e);

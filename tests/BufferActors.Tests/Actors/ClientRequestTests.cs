@@ -59,6 +59,26 @@ public sealed class ClientRequestTests : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(ids, answers.Select(a => a.Id));
     }
 
+    [Fact]
+    public async Task AnAnswerGivenOnTheCallersThreadIsReadAtOnce_AndARefusalFailsTheTaskNotTheCall()
+    {
+        // Actors on the inline dispatcher answer before Tell returns, on a thread-pool caller's thread.
+        using var system = ActorSystem.Create("client-inline", BufferActors.Actors.Dispatch.InlineDispatcher.Config);
+        var inline = BufferActors.Actors.Dispatch.InlineDispatcher.DispatcherId;
+        var answering = new BufferActorsClient(system.ActorOf(Props.Create(() => new EchoStatus()).WithDispatcher(inline)));
+        var refusing = new BufferActorsClient(system.ActorOf(Props.Create(() => new Answers(new OperationFailed(ErrorCode.NotFound, "gone", null))).WithDispatcher(inline)));
+        await Task.Run(async () =>
+        {
+            var status = answering.StatusAsync(Someone);
+            Assert.True(status.IsCompletedSuccessfully, "the answer was there when the call returned");
+            Assert.Equal(Someone, (await status).Id);
+            var refused = refusing.ReleaseAsync(Someone); // does not throw here
+            Assert.True(refused.IsFaulted);
+            Assert.Equal(ErrorCode.NotFound, (await Assert.ThrowsAsync<BufferActorsException>(() => refused)).Code);
+        });
+        await system.Terminate();
+    }
+
     private sealed class EchoStatus : UntypedActor
     {
         protected override void OnReceive(object message)
