@@ -51,10 +51,12 @@ public sealed record BufferActorsOptions
 
     /// <summary>
     /// Run the manager, the domain supervisors and the lifecycles on the <see cref="Dispatch.InlineDispatcher"/>
-    /// instead of the thread pool; off by default. Each step then runs on the caller's thread: the lowest
-    /// latency per lifecycle (docs/performance.md), but lifecycles started from one thread use one core.
+    /// (the default) rather than on Akka's default dispatcher, the thread pool. Each step then runs on the
+    /// caller's thread instead of hopping threads at every message: 1.07 times the direct calls' time per 1080p
+    /// lifecycle against 1.18, and 2.4 times the lifecycles per second with a thousand in flight
+    /// (docs/performance.md). False puts every actor back on the thread pool.
     /// </summary>
-    public bool InlineDispatch { get; init; }
+    public bool InlineDispatch { get; init; } = true;
 
     /// <summary>Timeout of each client request; 30 s by default.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);

@@ -28,10 +28,11 @@ internal static class SimulateCommand
         var journal = new Option<string>("--journal") { Description = "'none' (default) or a new SQLite file to journal the run to (with --campaign: a folder, one file per seed, kept for failing seeds).", DefaultValueFactory = _ => "none" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object." };
         var campaign = new Option<int>("--campaign") { Description = "Run N seeds (seed..seed+N-1), scenarios rotated.", DefaultValueFactory = _ => 0 };
-        var inline = new Option<bool>("--inline-dispatch") { Description = "Run the actors on the inline dispatcher (each step on the caller's thread)." };
+        var dispatcher = new Option<string>("--dispatcher") { Description = "Where the actors run: inline (the default: each step on the caller's thread) or thread-pool (Akka's default dispatcher).", DefaultValueFactory = _ => "inline" };
+        dispatcher.AcceptOnlyFromAmong("inline", "thread-pool");
         var crashPoints = new Option<int>("--crash-points") { Description = "Crash campaign: run the host as a child process on a journal and SIGKILL it at N seeded points, restarting it on the same journal each time.", DefaultValueFactory = _ => 0 };
         var command = new Command("simulate", "Seeded workload on the simulator through the actors, with faults and an invariant checker; exit 0 only if nothing broke and nothing leaked.");
-        foreach (var o in new Option[] { scenario, domains, buffers, pages, operations, faultRate, seed, journal, json, campaign, crashPoints, inline }) command.Options.Add(o);
+        foreach (var o in new Option[] { scenario, domains, buffers, pages, operations, faultRate, seed, journal, json, campaign, crashPoints, dispatcher }) command.Options.Add(o);
         command.SetAction((r, _) =>
         {
             string location = r.GetValue(journal)!;
@@ -45,7 +46,7 @@ internal static class SimulateCommand
                 FaultRate = r.GetValue(faultRate),
                 Seed = r.GetValue(seed),
                 JournalText = location,
-                InlineDispatch = r.GetValue(inline),
+                InlineDispatch = r.GetValue(dispatcher) == "inline",
                 Journal = location is "none" or "" ? null : JournalStorage.Parse(location),
             };
             if (r.GetValue(crashPoints) is not 0 and var points)

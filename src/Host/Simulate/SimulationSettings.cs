@@ -27,8 +27,8 @@ internal sealed record SimulationSettings
     public JournalStorage? Journal { get; init; }
     public string JournalText { get; init; } = "none";
 
-    /// <summary>Run the actors on the inline dispatcher (<c>BufferActorsOptions.InlineDispatch</c>).</summary>
-    public bool InlineDispatch { get; init; }
+    /// <summary>Run the actors on the inline dispatcher (<c>BufferActorsOptions.InlineDispatch</c>, the default); false: the thread pool.</summary>
+    public bool InlineDispatch { get; init; } = true;
 
     /// <summary>
     /// Also throw in WaitReleased handlers. Off by default: whether a wait reaches its lifecycle or is answered
@@ -43,7 +43,7 @@ internal sealed record SimulationSettings
     /// <summary>The command line that reproduces this run.</summary>
     public string CommandLine(int? operations = null) =>
         $"bufferactors simulate --scenario {Scenario.ToString().ToLowerInvariant()} --domains {Domains} --buffers {Buffers} --pages {Pages} " +
-        $"--operations {operations ?? Operations} --fault-rate {FaultRate.ToString(System.Globalization.CultureInfo.InvariantCulture)} --seed {Seed} --journal {JournalText}{(InlineDispatch ? " --inline-dispatch" : "")}";
+        $"--operations {operations ?? Operations} --fault-rate {FaultRate.ToString(System.Globalization.CultureInfo.InvariantCulture)} --seed {Seed} --journal {JournalText}{(InlineDispatch ? "" : " --dispatcher thread-pool")}";
 }
 
 /// <summary>Ledger counters relative to the baseline taken once the host was up (all zero = nothing leaked).</summary>

@@ -67,6 +67,9 @@ public sealed class ClientRequestTests : Akka.TestKit.Xunit2.TestKit
         var inline = BufferActors.Actors.Dispatch.InlineDispatcher.DispatcherId;
         var answering = new BufferActorsClient(system.ActorOf(Props.Create(() => new EchoStatus()).WithDispatcher(inline)));
         var refusing = new BufferActorsClient(system.ActorOf(Props.Create(() => new Answers(new OperationFailed(ErrorCode.NotFound, "gone", null))).WithDispatcher(inline)));
+        // A top-level actor starts asynchronously: until it has, messages to it wait in its ref.
+        await answering.StatusAsync(Someone);
+        await Assert.ThrowsAsync<BufferActorsException>(() => refusing.ReleaseAsync(Someone));
         await Task.Run(async () =>
         {
             var status = answering.StatusAsync(Someone);

@@ -36,8 +36,8 @@ public sealed class HostingTests
         Assert.Equal(8, options.Quotas.MaxBuffers);
         Assert.Equal(4096, options.Quotas.MaxPages);
         Assert.Equal(GrantDeviceKind.Simulator, BufferActorsOptions.FromConfiguration(_ => null).Device);
-        Assert.False(BufferActorsOptions.FromConfiguration(_ => null).InlineDispatch);
-        Assert.True(BufferActorsOptions.FromConfiguration(k => k == "InlineDispatch" ? "true" : null).InlineDispatch);
+        Assert.True(BufferActorsOptions.FromConfiguration(_ => null).InlineDispatch);
+        Assert.False(BufferActorsOptions.FromConfiguration(k => k == "InlineDispatch" ? "false" : null).InlineDispatch);
         var bad = Assert.Throws<ArgumentException>(() => BufferActorsOptions.FromConfiguration(k => k == "InlineDispatch" ? "sometimes" : null));
         Assert.Contains("InlineDispatch", bad.Message);
     }

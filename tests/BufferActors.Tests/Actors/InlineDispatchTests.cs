@@ -67,4 +67,23 @@ public sealed class InlineDispatchTests
         Assert.Empty(sim.Violations);
         Assert.Empty(sim.Ledger().DifferencesFrom(baseline));
     }
+
+    [Fact]
+    public async Task ByDefaultTheActorsRunInline_AndWithInlineDispatchOffOnAkkasDefaultDispatcher()
+    {
+        using var sim = new XenSimulator(new SimulatorOptions { Seed = 4 });
+        foreach (var (options, expected) in new[]
+        {
+            (new BufferActorsOptions { Journal = null }, InlineDispatcher.DispatcherId),
+            (new BufferActorsOptions { Journal = null, InlineDispatch = false }, Akka.Dispatch.Dispatchers.DefaultDispatcherId),
+        })
+        {
+            var host = new HostBuilder().ConfigureServices(s => s.AddSingleton(sim).AddBufferActors(options)).Build();
+            await host.StartAsync();
+            var client = host.Services.GetRequiredService<BufferActorsClient>();
+            Assert.Equal(expected, DispatcherOf(client.Manager).Name);
+            await host.StopAsync();
+            host.Dispose();
+        }
+    }
 }
