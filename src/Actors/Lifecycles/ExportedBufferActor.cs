@@ -49,18 +49,23 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     }
 
     /// <inheritdoc />
-    protected override bool Handle(object message) => message switch
+    // A switch with the checkpoint written out rather than Run(m, OnAttach): an instance method group becomes a
+    // new delegate at every call, and an export's every step comes through here.
+    protected override bool Handle(object message)
     {
-        Begin m => Begin(m),
-        Attach m => Run(m, OnAttach),
-        Detach m => Run(m, OnDetach),
-        Release m => Run(m, OnRelease),
-        WaitReleased m => Park(m),
-        WaitExpired m => Run(m, OnWaitExpired),
-        ProbeRelease m => Run(m, OnProbe),
-        LifecycleStatus.Get m => Run(m, _ => Sender.Tell(Status())),
-        _ => false,
-    };
+        switch (message)
+        {
+            case Begin m: return Begin(m);
+            case Attach m: Checkpoint(nameof(Attach)); OnAttach(m); return true;
+            case Detach m: Checkpoint(nameof(Detach)); OnDetach(m); return true;
+            case Release m: Checkpoint(nameof(Release)); OnRelease(m); return true;
+            case WaitReleased m: return Park(m);
+            case WaitExpired m: Checkpoint(nameof(WaitExpired)); OnWaitExpired(m); return true;
+            case ProbeRelease m: Checkpoint(nameof(ProbeRelease)); OnProbe(m); return true;
+            case LifecycleStatus.Get: Checkpoint(nameof(LifecycleStatus.Get)); Sender.Tell(Status()); return true;
+            default: return false;
+        }
+    }
 
     private bool Park(WaitReleased m)
     {
