@@ -1,12 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Diagnostics;
-using System.Runtime.InteropServices;
-using Akka.Actor;
-using Akka.Configuration;
-using BufferActors.Actors;
-using BufferActors.Actors.Api;
-using BufferActors.Actors.Supervision;
 using BufferActors.Native;
 using BufferActors.Native.Simulation;
 
