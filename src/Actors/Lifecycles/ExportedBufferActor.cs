@@ -73,6 +73,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         // before anything can throw, so PostStop answers it on every way out.
         long waiter = _nextWaiter++;
         (_waiters ??= []).Add(waiter, Sender);
+        CallerAnsweredOnEveryWayOut();
         Checkpoint(nameof(WaitReleased));
         OnWaitReleased(m, waiter);
         return true;
@@ -175,8 +176,10 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         var caller = Sender;
         Persist(new Events.Detached(Id, Now, m.Consumer), () =>
         {
-            caller.Tell(new Detached(Id, m.Consumer, Record.Attachments.Count));
-            if (_state == State.Releasing && Record.Attachments.IsEmpty) CloseAndProbe();
+            // The caller is answered last: if closing throws, the lifecycle stops and it hears that instead.
+            int left = Record.Attachments.Count;
+            if (_state == State.Releasing && left == 0) CloseAndProbe();
+            caller.Tell(new Detached(Id, m.Consumer, left));
         }, caller);
     }
 
@@ -191,8 +194,10 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         Persist(new Events.ReleaseRequested(Id, Now), () =>
         {
             _state = State.Releasing;
-            caller.Tell(new ReleaseAccepted(Id, Record.Attachments.Count));
-            if (Record.Attachments.IsEmpty) CloseAndProbe();
+            // The caller is answered last: if closing throws, the lifecycle stops and it hears that instead.
+            int pending = Record.Attachments.Count;
+            if (pending == 0) CloseAndProbe();
+            caller.Tell(new ReleaseAccepted(Id, pending));
         }, caller);
     }
 

@@ -17,6 +17,7 @@ namespace BufferActors.Actors.Lifecycles;
 public abstract class JournaledLifecycleActor : UntypedActor, IWithUnboundedStash, IWithTimers
 {
     private long _correlation;
+    private IActorRef? _caller; // the sender of the command being handled, until its handler returns
     private bool _journaled; // something of this lifecycle is durable (or it was adopted from the journal)
 
     /// <summary>Creates the base.</summary>
@@ -74,11 +75,11 @@ public abstract class JournaledLifecycleActor : UntypedActor, IWithUnboundedStas
             then();
             return;
         }
-        PersistThroughJournal(Services.Journal, events, then, failed);
+        PersistThroughJournal(Services.Journal, events, then, failed, caller: null);
     }
 
     // Apart from Persist so that a lifecycle without a journal does not allocate what this captures.
-    private void PersistThroughJournal(IActorRef journal, IReadOnlyList<LifecycleEvent> events, Action then, Action<string> failed)
+    private void PersistThroughJournal(IActorRef journal, IReadOnlyList<LifecycleEvent> events, Action then, Action<string> failed, IActorRef? caller)
     {
         long correlation = ++_correlation;
         journal.Tell(new LifecycleJournal.Record(correlation, events));
@@ -92,7 +93,9 @@ public abstract class JournaledLifecycleActor : UntypedActor, IWithUnboundedStas
                     UnbecomeStacked();
                     _journaled = true;
                     ApplyAll(events);
+                    _caller = caller; // as in OnReceive: if the continuation throws, the caller hears the lifecycle stopped
                     then();
+                    _caller = null;
                     Stash.UnstashAll();
                     break;
                 case LifecycleJournal.RecordFailed r when r.Correlation == correlation:
@@ -140,7 +143,7 @@ public abstract class JournaledLifecycleActor : UntypedActor, IWithUnboundedStas
             then();
             return;
         }
-        PersistThroughJournal(Services.Journal, events, then, reason => JournalLost(caller, reason));
+        PersistThroughJournal(Services.Journal, events, then, reason => JournalLost(caller, reason), caller);
     }
 
     /// <summary>Persists one event for a command of <paramref name="caller"/>.</summary>
@@ -155,11 +158,46 @@ public abstract class JournaledLifecycleActor : UntypedActor, IWithUnboundedStas
     /// </summary>
     protected sealed override void OnReceive(object message)
     {
-        if (message is Retire) Context.Stop(Self);
-        // For a lifecycle this actor ran before: it has finished, and is answered as the supervisor answers for one.
-        else if (message is ILifecycleCommand command && command.Id != Id) Sender.Tell(Supervision.DeadLetterAnswerer.NotFound(command));
-        else if (!Handle(message))
+        if (message is Retire)
+        {
+            Context.Stop(Self);
+            return;
+        }
+        if (message is ILifecycleCommand command)
+        {
+            // For a lifecycle this actor ran before: it has finished, and is answered as the supervisor answers for one.
+            if (command.Id != Id)
+            {
+                Sender.Tell(Supervision.DeadLetterAnswerer.NotFound(command));
+                return;
+            }
+            _caller = Sender;
+        }
+        if (!Handle(message))
             Sender.Tell(new OperationFailed(ErrorCode.InvalidArgument, $"{Id} does not take {message.GetType().Name}"));
+        _caller = null; // the handler returned: it answered its caller, or left that to later events
+    }
+
+    /// <summary>
+    /// The command being handled is answered by the lifecycle on every way out (a parked waiter): if its
+    /// handler throws, the caller must not be answered a second time.
+    /// </summary>
+    protected void CallerAnsweredOnEveryWayOut() => _caller = null;
+
+    /// <inheritdoc />
+    public override void AroundPostStop()
+    {
+        try
+        {
+            base.AroundPostStop(); // PostStop: what the lifecycle held is released
+        }
+        finally
+        {
+            // A handler that threw left its caller unanswered: it hears that the lifecycle stopped, instead of
+            // waiting for its request's timeout.
+            _caller?.Tell(new OperationFailed(ErrorCode.Stopped, $"{Id}: stopped by a failure while handling the request; what it held was released"));
+            _caller = null;
+        }
     }
 
     /// <summary>Handles one command of this kind of lifecycle; false when it does not take <paramref name="message"/>.</summary>

@@ -320,7 +320,13 @@ internal sealed class WorkloadDriver
         }
     }
 
-    /// <summary>Awaits a client call; a lifecycle that failed in its handler sends no reply, which is detected by asking whether it is gone.</summary>
+    /// <summary>A lifecycle command's outcome when the lifecycle failed handling it: answered Stopped, or (a failure after the handler) not at all.</summary>
+    private static bool LifecycleFailed(string outcome) => outcome is "stopped" or "no-reply";
+
+    /// <summary>
+    /// Awaits a client call. A lifecycle that fails in a command's handler answers it Stopped; one that fails
+    /// later (after a journal write) sends no reply, which is detected by asking whether it is gone.
+    /// </summary>
     private async Task<(T? Reply, string Outcome)> Call<T>(LifecycleId? id, Func<Task<T>> call) where T : class
     {
         var task = call();
@@ -344,6 +350,10 @@ internal sealed class WorkloadDriver
                     _checker.Fail($"op {_op}: request to {id?.ToString() ?? "the manager"} unanswered after 10 s");
                     return (null, "unanswered");
                 }
+            }
+            catch (BufferActorsException e) when (e.Code == ErrorCode.Stopped && id is not null)
+            {
+                return (null, "stopped"); // the lifecycle failed in this request's handler and said so
             }
             catch (BufferActorsException e)
             {
@@ -407,7 +417,7 @@ internal sealed class WorkloadDriver
         var (reply, outcome) = await Call(e.Id, () => _client.AttachAsync(e.Id, Display, DmaDirection.ToDevice)).ConfigureAwait(false);
         Trace($"#{_op} attach {e.Id} -> {outcome}");
         if (reply is not null) { e.Recorded = true; _acked.Add(e.Id, "attach"); return; }
-        if (outcome == "no-reply") await LifecycleFailedAsync(e).ConfigureAwait(false);
+        if (LifecycleFailed(outcome)) await LifecycleFailedAsync(e).ConfigureAwait(false);
         else { a.Detach(); e.Scanout = null; } // the actor refused: the display lets go
     }
 
@@ -430,7 +440,7 @@ internal sealed class WorkloadDriver
         var (_, outcome) = await Call(e.Id, () => _client.DetachAsync(e.Id, Display)).ConfigureAwait(false);
         Trace($"#{_op} detach {e.Id} -> {outcome}");
         if (outcome == "ok") _acked.Add(e.Id, "detach");
-        if (outcome == "no-reply") await LifecycleFailedAsync(e).ConfigureAwait(false);
+        if (LifecycleFailed(outcome)) await LifecycleFailedAsync(e).ConfigureAwait(false);
     }
 
     private async Task ReleaseExportAsync(ExportEntry e, bool checkWait = true)
@@ -521,7 +531,7 @@ internal sealed class WorkloadDriver
         var (_, outcome) = await Call(i.Id, () => _client.ReleaseImportAsync(i.Id)).ConfigureAwait(false);
         if (outcome == "ok") _acked.Add(i.Id, "release-import");
         Trace($"#{_op} release-import {i.Id} -> {outcome}{(i.Handles.Count > 0 ? " (frontend still maps: deferred)" : "")}");
-        Outcome("import", outcome == "ok" ? "released" : outcome == "no-reply" ? "actor-failed" : outcome);
+        Outcome("import", outcome == "ok" ? "released" : LifecycleFailed(outcome) ? "actor-failed" : outcome);
         _imports.Remove(i);
         _backend.Close(i.DeviceFd);
         if (i.Handles.Count > 0) _unmapLater.Add(i);
@@ -551,7 +561,7 @@ internal sealed class WorkloadDriver
         var (_, outcome) = await Call(m.Id, () => _client.UnmapAsync(m.Id)).ConfigureAwait(false);
         if (outcome == "ok") _acked.Add(m.Id, "unmap");
         Trace($"#{_op} unmap {m.Id} -> {outcome}");
-        Outcome("map", outcome == "ok" ? "unmapped" : outcome == "no-reply" ? "actor-failed" : outcome);
+        Outcome("map", outcome == "ok" ? "unmapped" : LifecycleFailed(outcome) ? "actor-failed" : outcome);
         _maps.Remove(m);
         EndGrants(m.Owner, m.Refs, m.Id.ToString());
     }

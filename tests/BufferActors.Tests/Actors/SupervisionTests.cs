@@ -40,6 +40,26 @@ public sealed class SupervisionTests
         Assert.True(hits > 0, $"the {handler} handler was never reached");
     }
 
+    public static TheoryData<LifecycleKind, string> AnsweringHandlers => new()
+    {
+        { LifecycleKind.Export, nameof(ExportedBuffer.Attach) },
+        { LifecycleKind.Export, nameof(ExportedBuffer.Release) },
+        { LifecycleKind.Export, "Get" },
+        { LifecycleKind.Import, nameof(ImportAttachment.Release) },
+        { LifecycleKind.Map, nameof(GrantMap.Unmap) },
+    };
+
+    [Theory]
+    [MemberData(nameof(AnsweringHandlers))]
+    public async Task TheCallerOfAThrowingHandlerHearsTheLifecycleStopped_NotATimeout(LifecycleKind kind, string handler)
+    {
+        using var test = new Harness((_, name) =>
+        {
+            if (name == handler) throw new InvalidOperationException($"injected failure in {handler}");
+        });
+        await test.AskTheFailingHandler(kind, handler);
+    }
+
     private sealed class Harness(Action<LifecycleId, string> checkpoint) : LifecycleTest(checkpoint: checkpoint), IDisposable
     {
         public async Task Run(LifecycleKind kind)
@@ -84,6 +104,39 @@ public sealed class SupervisionTests
                     _ = Client.UnmapAsync(id).ContinueWith(_ => { });
                     break;
             }
+            await AwaitNoLiveLifecycles();
+            AssertLedgerAtBaseline();
+        }
+
+        /// <summary>Starts a lifecycle of <paramref name="kind"/> and sends the one request whose handler throws.</summary>
+        public async Task AskTheFailingHandler(LifecycleKind kind, string handler)
+        {
+            Task request;
+            switch (kind)
+            {
+                case LifecycleKind.Export:
+                    var export = await Client.ExportAsync(Dom1, Share(3), DmaBufFlags.WriteCombine);
+                    request = handler switch
+                    {
+                        nameof(ExportedBuffer.Attach) => Client.AttachAsync(export.Id, "display", DmaDirection.ToDevice),
+                        nameof(ExportedBuffer.Release) => Client.ReleaseAsync(export.Id),
+                        _ => Client.StatusAsync(export.Id),
+                    };
+                    break;
+                case LifecycleKind.Import:
+                    int fd = Sim.AddDevice("camera").AllocateBuffer(Process, 2);
+                    var import = await Client.ImportAsync(Dom1, fd, 2);
+                    Gntdev.CloseFd(fd);
+                    request = Client.ReleaseImportAsync(import.Id);
+                    break;
+                default:
+                    var map = await Client.MapAsync(Dom1, Share(2));
+                    request = Client.UnmapAsync(map.Id);
+                    break;
+            }
+            // The client's timeout is 5 s: a caller left unanswered would see a TimeoutException instead.
+            var failure = await Assert.ThrowsAsync<BufferActorsException>(() => request);
+            Assert.Equal(ErrorCode.Stopped, failure.Code);
             await AwaitNoLiveLifecycles();
             AssertLedgerAtBaseline();
         }
