@@ -46,33 +46,11 @@ public static class ExportedBuffer
         Released,
     }
 
-    /// <summary>Props for one export lifecycle.</summary>
-    public static Props Props(LifecycleId id, LifecycleServices services, Export request, IActorRef requester, ExportSettings? settings = null)
+    /// <summary>Props for the actor of export lifecycle <paramref name="id"/>; the export comes with <see cref="StartLifecycle"/>.</summary>
+    public static Props Props(LifecycleId id, LifecycleServices services, ExportSettings? settings = null)
     {
         var resolved = settings ?? ExportSettings.Default;
-        var handoff = new Handoff(request, requester);
-        return LifecycleProps.Of(() => new ExportedBufferActor(id, services, handoff, resolved));
-    }
-
-    /// <summary>
-    /// The request and its asker, which a new export lifecycle needs only until the export is made. Props
-    /// keep their constructor arguments for as long as the actor lives, so the lifecycle takes these out
-    /// once, in PreStart: a live lifecycle then holds neither the request nor the asker's temporary actor
-    /// with its answered reply (a few hundred bytes each at 100,000 live lifecycles; docs/performance.md).
-    /// </summary>
-    public sealed class Handoff(Export request, IActorRef requester)
-    {
-        private Export? _request = request;
-        private IActorRef? _requester = requester;
-
-        /// <summary>The request and the asker, once; a second take throws (lifecycles are stopped, never restarted).</summary>
-        public (Export Request, IActorRef Requester) Take()
-        {
-            var taken = (_request ?? throw new InvalidOperationException("an export lifecycle was started twice from the same props"), _requester!);
-            _request = null;
-            _requester = null;
-            return taken;
-        }
+        return LifecycleProps.Of(() => new ExportedBufferActor(id, services, resolved));
     }
 
     /// <summary>Props that adopt an export still live on this device instance after a restart.</summary>
@@ -81,12 +59,6 @@ public static class ExportedBuffer
         var id = record.Id;
         return LifecycleProps.Of(() => new ExportedBufferActor(id, services, record, settings));
     }
-
-    /// <summary>
-    /// From the supervisor to an export actor that has finished its lifecycle: run the export
-    /// <paramref name="Request"/> of <paramref name="Requester"/> as lifecycle <paramref name="Id"/>.
-    /// </summary>
-    internal sealed record Begin(LifecycleId Id, Export Request, IActorRef Requester);
 
     internal sealed record ProbeRelease;
     internal sealed record WaitExpired(long WaiterId);

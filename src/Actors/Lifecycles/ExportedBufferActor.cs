@@ -19,8 +19,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     // Parked waiters, created with the first one: most lifecycles never have a waiter while live, and at
     // 100,000 live lifecycles every per-actor object counts (docs/performance.md, "Scale").
     private Dictionary<long, IActorRef>? _waiters;
-    private Handoff? _handoff; // the request and its asker, taken out in PreStart; null when adopted
-    private IActorRef? _asker; // who asked for the export under way, until answered: PostStop answers it on every way out
+    private readonly bool _adopted;
     private ExportedDmaBuf? _export;
     private State _state = State.Exported;
     private bool _fdOpen;
@@ -29,12 +28,11 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     private DateTimeOffset _closedAt;
     private bool _quarantined;
 
-    /// <summary>Creates the lifecycle; the export itself happens in <see cref="PreStart"/>.</summary>
-    public ExportedBufferActor(LifecycleId id, LifecycleServices services, Handoff handoff, ExportSettings settings)
+    /// <summary>Creates the actor for lifecycle <paramref name="id"/>; the export happens on <see cref="StartLifecycle"/>.</summary>
+    public ExportedBufferActor(LifecycleId id, LifecycleServices services, ExportSettings settings)
         : base(id, services, null)
     {
         _settings = settings;
-        _handoff = handoff;
     }
 
     /// <summary>Adopts an export that is still live on this device instance after a restart.</summary>
@@ -46,6 +44,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         _fdOpen = true;
         _state = adopted.State == "Releasing" ? State.Releasing : State.Exported;
         _nextWaiter = adopted.OpenWaits.IsEmpty ? 0 : adopted.OpenWaits.Max() + 1;
+        _adopted = true;
     }
 
     /// <inheritdoc />
@@ -55,7 +54,6 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     {
         switch (message)
         {
-            case Begin m: return Begin(m);
             case Attach m: Checkpoint(nameof(Attach)); OnAttach(m); return true;
             case Detach m: Checkpoint(nameof(Detach)); OnDetach(m); return true;
             case Release m: Checkpoint(nameof(Release)); OnRelease(m); return true;
@@ -79,33 +77,24 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         return true;
     }
 
-    /// <summary>Runs the export it was created for; an adopted export re-checks a release that was under way.</summary>
+    /// <summary>An adopted export re-checks a release that was under way.</summary>
     protected override void PreStart()
     {
-        if (_handoff is null)
-        {
-            if (_state == State.Releasing && Record.Attachments.IsEmpty) CloseAndProbe(); // adopted mid-release
-            return;
-        }
-        (var request, _asker) = _handoff.Take();
-        _handoff = null;
-        Export(request);
+        if (_adopted && _state == State.Releasing && Record.Attachments.IsEmpty) CloseAndProbe();
     }
 
-    /// <summary>The supervisor hands this finished actor its next export: everything of the last one is reset.</summary>
-    private bool Begin(Begin m)
+    /// <summary>
+    /// Exports and journals it; a refused export is answered and ends the lifecycle with nothing held. A
+    /// reused actor (its last lifecycle finished, holding nothing) starts from a clean state.
+    /// </summary>
+    protected override void Start(object request)
     {
-        _asker = m.Requester; // held before anything can throw, like a waiter
-        BeginNext(m.Id);
         _export = null;
         _state = State.Exported;
         _quarantined = false;
-        Checkpoint(nameof(Begin));
-        Export(m.Request);
-        return true;
+        Export((Export)request);
     }
 
-    /// <summary>Exports and journals it; a refused export is answered and ends the lifecycle with nothing held.</summary>
     private void Export(Export request)
     {
         // With a journal, one copy of the caller's refs, so that the journal records exactly what the device
@@ -118,8 +107,8 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         {
             _state = State.Released; // nothing is held
             Persist([requested, new Events.Failed(Id, now, failure.Code, failure.Detail, failure.Errno)],
-                () => { AnswerAsker(failure); Finished(); },
-                _ => { AnswerAsker(failure); Finished(); });
+                () => { AnswerRequester(failure); Finished(); },
+                _ => { AnswerRequester(failure); Finished(); });
             return;
         }
         _fdOpen = true;
@@ -127,18 +116,9 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         var events = new List<LifecycleEvent> { requested, new Events.Exported(Id, now, export.Fd, export.PageCount, Session.InstanceId) };
         if ((export.Flags & (DmaBufFlags.WriteCombine | DmaBufFlags.Coherent)) != 0) events.Add(new Events.ReservationDecreased(Id, now, export.PageCount));
         Persist(events,
-            () => AnswerAsker(new Exported(Id, export.Fd, export.PageCount, export.Flags)),
-            reason => JournalLost(TakeAsker(), reason));
+            () => AnswerRequester(new Exported(Id, export.Fd, export.PageCount, export.Flags)),
+            reason => JournalLost(TakeRequester(), reason));
     }
-
-    private IActorRef? TakeAsker()
-    {
-        var asker = _asker;
-        _asker = null;
-        return asker;
-    }
-
-    private void AnswerAsker(object answer) => TakeAsker()?.Tell(answer);
 
     private void OnAttach(Attach m)
     {
@@ -301,7 +281,6 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         finally
         {
             AnswerWaiters(result); // every waiter is answered exactly once, even if the close throws
-            AnswerAsker(new OperationFailed(ErrorCode.Stopped, $"{Id}: the export failed before it was answered; nothing is held"));
         }
     }
 

@@ -15,7 +15,7 @@ public static class GrantMap
     /// <summary>Unmapped; the frontend may end its grants.</summary>
     public sealed record Unmapped(LifecycleId Id);
 
-    /// <summary>Props for one map lifecycle.</summary>
-    public static Props Props(LifecycleId id, LifecycleServices services, Map request, IActorRef requester) =>
-        LifecycleProps.Of(() => new GrantMapActor(id, services, request, requester));
+    /// <summary>Props for the actor of map lifecycle <paramref name="id"/>; the map comes with <see cref="StartLifecycle"/>.</summary>
+    public static Props Props(LifecycleId id, LifecycleServices services) =>
+        LifecycleProps.Of(() => new GrantMapActor(id, services));
 }

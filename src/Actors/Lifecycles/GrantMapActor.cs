@@ -8,40 +8,39 @@ namespace BufferActors.Actors.Lifecycles;
 /// <summary>Foreign grant refs mapped into the host for CPU access; unmapped exactly once, on request or on any stop.</summary>
 public sealed class GrantMapActor : JournaledLifecycleActor
 {
-    private readonly Map _request;
-    private readonly IActorRef _requester;
+    private int _pages;
     private GrantMapping? _mapping;
 
-    /// <summary>Creates the lifecycle; the map happens in <see cref="PreStart"/>.</summary>
-    public GrantMapActor(LifecycleId id, LifecycleServices services, Map request, IActorRef requester) : base(id, services, null)
+    /// <summary>Creates the actor for lifecycle <paramref name="id"/>; the map happens on <see cref="StartLifecycle"/>.</summary>
+    public GrantMapActor(LifecycleId id, LifecycleServices services) : base(id, services, null)
     {
-        _request = request;
-        _requester = requester;
     }
 
     /// <inheritdoc />
     protected override bool Handle(object message) => message switch
     {
         Unmap m => Run(m, OnUnmap),
-        LifecycleStatus.Get m => Run(m, _ => Sender.Tell(new LifecycleStatus(Id, Record.State, null, _request.Refs.Count, 0, false))),
+        LifecycleStatus.Get m => Run(m, _ => Sender.Tell(new LifecycleStatus(Id, Record.State, null, _pages, 0, false))),
         _ => false,
     };
 
     /// <summary>Maps and journals the outcome; a refused map is answered and ends the lifecycle with nothing held.</summary>
-    protected override void PreStart()
+    protected override void Start(object request)
     {
-        var requested = new Events.MapRequested(Id, Now, _request.Refs.ToArray(), _request.ReadOnly);
-        var failure = DeviceCall.Try(() => _mapping = Session.Device.MapGrantRefs(_request.Domain, requested.Refs, _request.ReadOnly));
+        var map = (Map)request;
+        _pages = map.Refs.Count;
+        var requested = new Events.MapRequested(Id, Now, map.Refs.ToArray(), map.ReadOnly);
+        var failure = DeviceCall.Try(() => _mapping = Session.Device.MapGrantRefs(map.Domain, requested.Refs, map.ReadOnly));
         if (failure is not null)
         {
             Persist([requested, new Events.Failed(Id, Now, failure.Code, failure.Detail, failure.Errno)],
-                () => { _requester.Tell(failure); Finished(); },
-                _ => { _requester.Tell(failure); Finished(); });
+                () => { AnswerRequester(failure); Finished(); },
+                _ => { AnswerRequester(failure); Finished(); });
             return;
         }
         Persist([requested, new Events.Mapped(Id, Now, _mapping!.Index, Session.InstanceId)],
-            () => _requester.Tell(new Mapped(Id, _mapping.Pages)),
-            _requester);
+            () => AnswerRequester(new Mapped(Id, _mapping.Pages)),
+            reason => JournalLost(TakeRequester(), reason));
     }
 
     private void OnUnmap(Unmap _)

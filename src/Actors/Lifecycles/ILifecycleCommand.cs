@@ -8,6 +8,15 @@ public interface ILifecycleCommand
 }
 
 /// <summary>
+/// From the domain supervisor to a lifecycle actor, new or finished (a reused export actor): start lifecycle
+/// <paramref name="Id"/> with <paramref name="Request"/> (an Export, Import or Map request) and answer
+/// <paramref name="Requester"/>. The start is a message rather than work in PreStart so that a failure in
+/// it stops the actor through its PostStop, like a failure in any handler: Akka skips PostStop for an
+/// actor whose PreStart threw.
+/// </summary>
+internal sealed record StartLifecycle(LifecycleId Id, object Request, IActorRef Requester);
+
+/// <summary>
 /// Sent by a lifecycle to its supervisor when it has released everything. The supervisor stops
 /// routing to it and answers for it from then on, then sends <see cref="Retire"/>: queued behind any
 /// command already forwarded, so every request that reached the lifecycle is answered before it stops.

@@ -15,9 +15,9 @@ public static class ImportAttachment
     /// <summary>Released. Refs the frontend still mapped were handed to the kernel's deferred end-access (retried, never dropped).</summary>
     public sealed record Released(LifecycleId Id);
 
-    /// <summary>Props for one import lifecycle.</summary>
-    public static Props Props(LifecycleId id, LifecycleServices services, Import request, IActorRef requester) =>
-        LifecycleProps.Of(() => new ImportAttachmentActor(id, services, request, requester));
+    /// <summary>Props for the actor of import lifecycle <paramref name="id"/>; the import comes with <see cref="StartLifecycle"/>.</summary>
+    public static Props Props(LifecycleId id, LifecycleServices services) =>
+        LifecycleProps.Of(() => new ImportAttachmentActor(id, services));
 
     /// <summary>Props that adopt an import still live on this device instance after a restart.</summary>
     public static Props Adopt(LifecycleServices services, Persistence.LifecycleRecord record)

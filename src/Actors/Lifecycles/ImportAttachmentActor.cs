@@ -12,15 +12,12 @@ namespace BufferActors.Actors.Lifecycles;
 /// </summary>
 public sealed class ImportAttachmentActor : JournaledLifecycleActor
 {
-    private readonly Import _request;
-    private readonly IActorRef? _requester;
+    private Import? _request; // set by the start (or from the journal when adopted)
     private int? _importedFd;
 
-    /// <summary>Creates the lifecycle; the import happens in <see cref="PreStart"/>.</summary>
-    public ImportAttachmentActor(LifecycleId id, LifecycleServices services, Import request, IActorRef requester) : base(id, services, null)
+    /// <summary>Creates the actor for lifecycle <paramref name="id"/>; the import happens on <see cref="StartLifecycle"/>.</summary>
+    public ImportAttachmentActor(LifecycleId id, LifecycleServices services) : base(id, services, null)
     {
-        _request = request;
-        _requester = requester;
     }
 
     /// <summary>Adopts an import that is still live on this device instance after a restart.</summary>
@@ -34,28 +31,29 @@ public sealed class ImportAttachmentActor : JournaledLifecycleActor
     protected override bool Handle(object message) => message switch
     {
         Release m => Run(m, OnRelease),
-        LifecycleStatus.Get m => Run(m, _ => Sender.Tell(new LifecycleStatus(Id, Record.State, _request.Fd, _request.PageCount, 0, false))),
+        LifecycleStatus.Get m => Run(m, _ => Sender.Tell(new LifecycleStatus(Id, Record.State, _request?.Fd, _request?.PageCount ?? 0, 0, false))),
         _ => false,
     };
 
     /// <summary>Imports and journals the outcome; a refused import is answered and ends the lifecycle with nothing held.</summary>
-    protected override void PreStart()
+    protected override void Start(object request)
     {
-        if (_requester is null) return; // adopted
-        var requested = new Events.ImportRequested(Id, Now, _request.Fd, _request.PageCount);
+        var asked = (Import)request;
+        _request = asked;
+        var requested = new Events.ImportRequested(Id, Now, asked.Fd, asked.PageCount);
         ImportedDmaBuf? import = null;
-        var failure = DeviceCall.Try(() => import = Session.Device.ImportDmaBuf(_request.Fd, _request.PageCount, _request.Domain));
+        var failure = DeviceCall.Try(() => import = Session.Device.ImportDmaBuf(asked.Fd, asked.PageCount, asked.Domain));
         if (failure is not null)
         {
             Persist([requested, new Events.Failed(Id, Now, failure.Code, failure.Detail, failure.Errno)],
-                () => { _requester.Tell(failure); Finished(); },
-                _ => { _requester.Tell(failure); Finished(); });
+                () => { AnswerRequester(failure); Finished(); },
+                _ => { AnswerRequester(failure); Finished(); });
             return;
         }
         _importedFd = import!.Fd;
         Persist([requested, new Events.Granted(Id, Now, [.. import.Refs], Session.InstanceId)],
-            () => _requester.Tell(new Imported(Id, import.Fd, import.Refs)),
-            _requester);
+            () => AnswerRequester(new Imported(Id, import.Fd, import.Refs)),
+            reason => JournalLost(TakeRequester(), reason));
     }
 
     private void OnRelease(Release _)

@@ -18,6 +18,7 @@ public abstract class JournaledLifecycleActor : UntypedActor, IWithUnboundedStas
 {
     private long _correlation;
     private IActorRef? _caller; // the sender of the command being handled, until its handler returns
+    private IActorRef? _requester; // who asked for the lifecycle's start, until answered
     private bool _journaled; // something of this lifecycle is durable (or it was adopted from the journal)
 
     /// <summary>Creates the base.</summary>
@@ -51,17 +52,41 @@ public abstract class JournaledLifecycleActor : UntypedActor, IWithUnboundedStas
     protected DateTimeOffset Now => Services.Clock.GetUtcNow();
 
     /// <summary>
-    /// Starts the next lifecycle in this actor, which has finished its last one and holds nothing: a fresh
-    /// record under <paramref name="id"/>, and the timers of the last lifecycle cancelled (Akka drops their
-    /// messages even if already queued).
+    /// Takes a <see cref="StartLifecycle"/>: the requester is held before anything can throw (answered on
+    /// every way out), an actor that ran a lifecycle before starts afresh under the new id (a new record, the
+    /// last lifecycle's timers cancelled: Akka drops their messages even if already queued), then the
+    /// checkpoint named after the request and <see cref="Start"/>.
     /// </summary>
-    protected void BeginNext(LifecycleId id)
+    private void OnStartLifecycle(StartLifecycle m)
     {
-        Id = id;
-        Record = LifecycleRecord.Start(id, Now);
-        _journaled = false;
-        Timers.CancelAll();
+        _requester = m.Requester;
+        if (m.Id != Id)
+        {
+            Id = m.Id;
+            Record = LifecycleRecord.Start(m.Id, Now);
+            _journaled = false;
+            Timers.CancelAll();
+        }
+        Checkpoint(m.Request.GetType().Name);
+        Start(m.Request);
     }
+
+    /// <summary>
+    /// Acquires the lifecycle's kernel object for <paramref name="request"/> and journals it; answers the
+    /// requester with <see cref="AnswerRequester"/> (a refusal too, which ends the lifecycle holding nothing).
+    /// </summary>
+    protected abstract void Start(object request);
+
+    /// <summary>The held requester, no longer held (null if there is none).</summary>
+    protected IActorRef? TakeRequester()
+    {
+        var requester = _requester;
+        _requester = null;
+        return requester;
+    }
+
+    /// <summary>Answers the requester of the lifecycle's start, once.</summary>
+    protected void AnswerRequester(object answer) => TakeRequester()?.Tell(answer);
 
     /// <summary>
     /// Makes <paramref name="events"/> durable, then applies them and runs <paramref name="then"/>; if the
@@ -163,6 +188,11 @@ public abstract class JournaledLifecycleActor : UntypedActor, IWithUnboundedStas
             Context.Stop(Self);
             return;
         }
+        if (message is StartLifecycle start)
+        {
+            OnStartLifecycle(start);
+            return;
+        }
         if (message is ILifecycleCommand command)
         {
             // For a lifecycle this actor ran before: it has finished, and is answered as the supervisor answers for one.
@@ -193,8 +223,9 @@ public abstract class JournaledLifecycleActor : UntypedActor, IWithUnboundedStas
         }
         finally
         {
-            // A handler that threw left its caller unanswered: it hears that the lifecycle stopped, instead of
-            // waiting for its request's timeout.
+            // A start or a handler that threw left its asker unanswered: it hears that the lifecycle stopped,
+            // instead of waiting for its request's timeout.
+            AnswerRequester(new OperationFailed(ErrorCode.Stopped, $"{Id}: stopped by a failure before it answered the start; nothing is held"));
             _caller?.Tell(new OperationFailed(ErrorCode.Stopped, $"{Id}: stopped by a failure while handling the request; what it held was released"));
             _caller = null;
         }

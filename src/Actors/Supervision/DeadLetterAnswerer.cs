@@ -18,10 +18,10 @@ public sealed class DeadLetterAnswerer : ReceiveActor
     {
         Receive<DeadLetter>(d => d.Message is ILifecycleCommand && HasSender(d),
             d => d.Sender.Tell(NotFound((ILifecycleCommand)d.Message)));
-        // An export handed to an export actor that had just stopped: nothing was exported.
-        Receive<DeadLetter>(d => d.Message is ExportedBuffer.Begin,
-            d => ((ExportedBuffer.Begin)d.Message).Requester.Tell(new OperationFailed(ErrorCode.Stopped,
-                $"{((ExportedBuffer.Begin)d.Message).Id}: the export actor stopped before it exported; nothing was exported")));
+        // A start that reached a lifecycle actor already stopped (an idle export actor, or one stopped with its domain): nothing was started.
+        Receive<DeadLetter>(d => d.Message is StartLifecycle,
+            d => ((StartLifecycle)d.Message).Requester.Tell(new OperationFailed(ErrorCode.Stopped,
+                $"{((StartLifecycle)d.Message).Id}: its actor stopped before it started; nothing was acquired")));
         // The journal is being started again after a storage failure: the write did not happen.
         Receive<DeadLetter>(d => d.Message is LifecycleJournal.Record && HasSender(d),
             d => d.Sender.Tell(new LifecycleJournal.RecordFailed(((LifecycleJournal.Record)d.Message).Correlation, "journal restarting after a write failure")));

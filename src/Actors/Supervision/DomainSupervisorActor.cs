@@ -96,26 +96,26 @@ public sealed class DomainSupervisorActor : UntypedActor
             Sender.Tell(new OperationFailed(ErrorCode.QuotaExceeded, $"{_domain} would hold {_pages + m.PageCount} pages (quota {_quotas.MaxPages})"));
             return;
         }
-        if (m.Request is ExportedBuffer.Export export && _idleExporters.TryPop(out var idle))
+        // An export goes to an idle export actor if there is one; anything else to a new actor.
+        if (!(m.Request is ExportedBuffer.Export && _idleExporters.TryPop(out var child)))
         {
-            idle.Tell(new ExportedBuffer.Begin(m.Id, export, Sender));
-            Track(idle, m.Id, m.PageCount);
-            return;
+            var props = m.Request switch
+            {
+                ExportedBuffer.Export => ExportedBuffer.Props(m.Id, _services, _exportSettings),
+                ImportAttachment.Import => ImportAttachment.Props(m.Id, _services),
+                GrantMap.Map => GrantMap.Props(m.Id, _services),
+                _ => null,
+            };
+            if (props is null)
+            {
+                Sender.Tell(new OperationFailed(ErrorCode.InvalidArgument, $"unknown request {m.Request.GetType().Name}"));
+                return;
+            }
+            child = Context.ActorOf(props, m.Id.ActorName);
+            Context.Watch(child);
         }
-        var props = m.Request switch
-        {
-            ExportedBuffer.Export e => ExportedBuffer.Props(m.Id, _services, e, Sender, _exportSettings),
-            ImportAttachment.Import i => ImportAttachment.Props(m.Id, _services, i, Sender),
-            GrantMap.Map g => GrantMap.Props(m.Id, _services, g, Sender),
-            _ => null,
-        };
-        if (props is null)
-        {
-            Sender.Tell(new OperationFailed(ErrorCode.InvalidArgument, $"unknown request {m.Request.GetType().Name}"));
-            return;
-        }
-        var child = Context.ActorOf(props, m.Id.ActorName);
-        Context.Watch(child);
+        // The first message a new actor gets, as the supervisor is the only one who knows it yet.
+        child.Tell(new StartLifecycle(m.Id, m.Request, Sender));
         Track(child, m.Id, m.PageCount);
     }
 

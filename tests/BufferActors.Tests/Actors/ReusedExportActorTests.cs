@@ -106,7 +106,7 @@ public sealed class ReusedExportActorTests : LifecycleTest
         actor.Tell(PoisonPill.Instance);
         ExpectTerminated(actor);
         var next = new LifecycleId(LifecycleKind.Export, Dom1, 1000);
-        actor.Tell(new ExportedBuffer.Begin(next, new ExportedBuffer.Export(Dom1, Share(1), DmaBufFlags.None), TestActor));
+        actor.Tell(new StartLifecycle(next, new ExportedBuffer.Export(Dom1, Share(1), DmaBufFlags.None), TestActor));
         var answer = ExpectMsg<OperationFailed>(Patience);
         Assert.Equal(ErrorCode.Stopped, answer.Code);
         Assert.Contains(next.ToString(), answer.Detail);
