@@ -19,7 +19,6 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     // Parked waiters, created with the first one: most lifecycles never have a waiter while live, and at
     // 100,000 live lifecycles every per-actor object counts (docs/performance.md, "Scale").
     private Dictionary<long, IActorRef>? _waiters;
-    private readonly bool _adopted;
     private ExportedDmaBuf? _export;
     private State _state = State.Exported;
     private bool _fdOpen;
@@ -44,7 +43,6 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         _fdOpen = true;
         _state = adopted.State == "Releasing" ? State.Releasing : State.Exported;
         _nextWaiter = adopted.OpenWaits.IsEmpty ? 0 : adopted.OpenWaits.Max() + 1;
-        _adopted = true;
     }
 
     /// <inheritdoc />
@@ -77,10 +75,10 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         return true;
     }
 
-    /// <summary>An adopted export re-checks a release that was under way.</summary>
+    /// <summary>An adopted export re-checks a release that was under way (only an adopted one can be releasing before it starts).</summary>
     protected override void PreStart()
     {
-        if (_adopted && _state == State.Releasing && Record.Attachments.IsEmpty) CloseAndProbe();
+        if (_state == State.Releasing && Record.Attachments.IsEmpty) CloseAndProbe();
     }
 
     /// <summary>

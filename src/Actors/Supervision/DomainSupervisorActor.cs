@@ -26,7 +26,7 @@ public sealed class DomainSupervisorActor : UntypedActor
     // Export actors that finished their lifecycle, holding nothing, kept to run the next exports: spawning,
     // watching and stopping an actor per export costs more than the rest of what the actors add to it.
     // A reused actor keeps the name of the lifecycle it was spawned for; routes go by id, never by name.
-    private readonly Stack<IActorRef> _idleExporters = new();
+    private readonly List<IActorRef> _idleExporters = []; // the last one kept is the first reused
     private int _buffers; // exports and imports in _live, kept as _live changes: a Start must not count them all
     private long _pages;
     private bool _dead;
@@ -97,7 +97,13 @@ public sealed class DomainSupervisorActor : UntypedActor
             return;
         }
         // An export goes to an idle export actor if there is one; anything else to a new actor.
-        if (!(m.Request is ExportedBuffer.Export && _idleExporters.TryPop(out var child)))
+        IActorRef child;
+        if (m.Request is ExportedBuffer.Export && _idleExporters.Count > 0)
+        {
+            child = _idleExporters[^1];
+            _idleExporters.RemoveAt(_idleExporters.Count - 1);
+        }
+        else
         {
             var props = m.Request switch
             {
@@ -149,7 +155,7 @@ public sealed class DomainSupervisorActor : UntypedActor
         // Quotas are freed now. The actor answers what is already in its mailbox first, whatever comes next:
         // it stops, or, if it is an export actor and fewer than the kept number are idle, waits for the next export.
         bool wasLive = Untrack(Sender); // an import's queued Release says it again
-        if (wasLive && m.Id.Kind == LifecycleKind.Export && !_dead && _idleExporters.Count < _exportSettings.ReusedActors) _idleExporters.Push(Sender);
+        if (wasLive && m.Id.Kind == LifecycleKind.Export && !_dead && _idleExporters.Count < _exportSettings.ReusedActors) _idleExporters.Add(Sender);
         else Sender.Tell(Retire.Instance);
         if (_dead) AdvanceCleanup();
     }
@@ -157,12 +163,7 @@ public sealed class DomainSupervisorActor : UntypedActor
     private void OnTerminated(Terminated t)
     {
         Untrack(t.ActorRef); // a lifecycle stopped by a failure never said it finished
-        if (_idleExporters.Contains(t.ActorRef)) // failed on a late command of its last lifecycle: never hand it another
-        {
-            var alive = _idleExporters.Where(a => !a.Equals(t.ActorRef)).Reverse().ToList();
-            _idleExporters.Clear();
-            alive.ForEach(_idleExporters.Push);
-        }
+        _idleExporters.Remove(t.ActorRef); // an idle one failed on a late command of its last lifecycle: never hand it another
         if (_dead) AdvanceCleanup();
     }
 
@@ -171,7 +172,8 @@ public sealed class DomainSupervisorActor : UntypedActor
         Sender.Tell(new DomainCleanupStarted(_domain, _live.Count));
         if (_dead) return;
         _dead = true;
-        while (_idleExporters.TryPop(out var idle)) idle.Tell(Retire.Instance);
+        _idleExporters.ForEach(idle => idle.Tell(Retire.Instance));
+        _idleExporters.Clear();
         AdvanceCleanup();
     }
 
