@@ -52,9 +52,9 @@ public sealed record BufferActorsOptions
     /// <summary>
     /// Run the manager, the domain supervisors and the lifecycles on the <see cref="Dispatch.InlineDispatcher"/>
     /// (the default) rather than on Akka's default dispatcher, the thread pool. Each step then runs on the
-    /// caller's thread instead of hopping threads at every message: 1.07 times the direct calls' time per 1080p
-    /// lifecycle against 1.18, and 2.4 times the lifecycles per second with a thousand in flight
-    /// (docs/performance.md). False puts every actor back on the thread pool.
+    /// caller's thread instead of hopping threads at every message: 1.05–1.08 times the direct calls' time per
+    /// 1080p lifecycle against 1.16–1.31, and about three times the lifecycles per second with a thousand in
+    /// flight (docs/performance.md). False puts every actor back on the thread pool.
     /// </summary>
     public bool InlineDispatch { get; init; } = true;
 
