@@ -84,10 +84,7 @@ public sealed class ReusedExportActorTests : LifecycleTest
     [Fact]
     public async Task TheDeathOfTheDomainStopsItsIdleExportActors()
     {
-        var export = await Client.ExportAsync(Dom1, Share(2));
-        await Finish(Client, export);
-        var actor = await Sys.ActorSelection($"/user/buffers/domain-1/{export.Id.ActorName}").ResolveOne(Patience);
-        Watch(actor);
+        var actor = await WatchedIdleExportActor();
         await Client.DomainDiedAsync(Dom1);
         ExpectTerminated(actor);
         var refused = await Assert.ThrowsAsync<BufferActorsException>(() => Client.ExportAsync(Dom1, Share(1)));
@@ -99,10 +96,7 @@ public sealed class ReusedExportActorTests : LifecycleTest
     public async Task AnExportHandedToAnActorThatJustStoppedIsAnsweredNotLost()
     {
         // The supervisor hands an idle actor an export just as that actor stops: the hand-over lands in dead letters.
-        var export = await Client.ExportAsync(Dom1, Share(2));
-        await Finish(Client, export);
-        var actor = await Sys.ActorSelection($"/user/buffers/domain-1/{export.Id.ActorName}").ResolveOne(Patience);
-        Watch(actor);
+        var actor = await WatchedIdleExportActor();
         actor.Tell(PoisonPill.Instance);
         ExpectTerminated(actor);
         var next = new LifecycleId(LifecycleKind.Export, Dom1, 1000);
@@ -112,6 +106,16 @@ public sealed class ReusedExportActorTests : LifecycleTest
         Assert.Contains(next.ToString(), answer.Detail);
         await AwaitNoLiveLifecycles();
         AssertLedgerAtBaseline();
+    }
+
+    /// <summary>The actor of an export that ran to its end and now waits idle for the next one, watched by the test.</summary>
+    private async Task<IActorRef> WatchedIdleExportActor()
+    {
+        var export = await Client.ExportAsync(Dom1, Share(2));
+        await Finish(Client, export);
+        var actor = await Sys.ActorSelection($"/user/buffers/domain-1/{export.Id.ActorName}").ResolveOne(Patience);
+        Watch(actor);
+        return actor;
     }
 
     /// <summary>Releases <paramref name="export"/> (nothing attached) and waits until it is released.</summary>
