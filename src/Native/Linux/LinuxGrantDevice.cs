@@ -7,18 +7,6 @@ using static BufferActors.Native.Linux.GntdevUapi;
 
 namespace BufferActors.Native.Linux;
 
-/// <summary>Actions of <see cref="LinuxGrantDevice.SetUnmapNotify"/> (<c>UNMAP_NOTIFY_*</c>).</summary>
-[Flags]
-public enum UnmapNotifyActions : uint
-{
-    /// <summary>No notification: clears a previously set one.</summary>
-    None = 0,
-    /// <summary>UNMAP_NOTIFY_CLEAR_BYTE: set the byte at the notify offset to zero.</summary>
-    ClearByte = 1,
-    /// <summary>UNMAP_NOTIFY_SEND_EVENT: signal the event channel.</summary>
-    SendEvent = 2,
-}
-
 /// <summary>
 /// The real grant device: <c>/dev/xen/gntdev</c> of a Linux kernel running in a Xen domain, driven by
 /// ioctl(2) and mmap(2).
@@ -49,12 +37,12 @@ public sealed unsafe class LinuxGrantDevice : IGrantDevice
     private const Errno ENXIO = (Errno)6;
     private const Errno ENOTDIR = (Errno)20;
 
-    private readonly GntdevSafeHandle _fd;
+    private readonly FdSafeHandle _fd;
     private readonly Lock _gate = new();
     private readonly Dictionary<ulong, GrantMapping> _maps = [];
     private bool _disposed;
 
-    private LinuxGrantDevice(GntdevSafeHandle fd, string path, int pageLimit)
+    private LinuxGrantDevice(FdSafeHandle fd, string path, int pageLimit)
     {
         _fd = fd;
         DevicePath = path;
@@ -94,7 +82,7 @@ public sealed unsafe class LinuxGrantDevice : IGrantDevice
             throw Unavailable(path, errno);
         }
 
-        return new LinuxGrantDevice(new GntdevSafeHandle(fd), path, ReadPageLimit(PageLimitPath));
+        return new LinuxGrantDevice(new FdSafeHandle(fd), path, ReadPageLimit(PageLimitPath));
     }
 
     /// <inheritdoc />
@@ -410,34 +398,15 @@ public sealed unsafe class LinuxGrantDevice : IGrantDevice
     }
 
     // ---- The interop boundary ---------------------------------------------------------------------
-    // Raw calls report failure as -1 (MAP_FAILED for mmap) plus errno. LastErrno is the only place errno
-    // is read, the loops below the only places EINTR is retried, and Fail the only place an errno becomes
-    // the exception.
+    // Raw calls report failure as -1 (MAP_FAILED for mmap) plus errno; LinuxErrno is the one place errno
+    // is read and turned into the exception. The loops below are the only places EINTR is retried.
 
-    private static Errno LastErrno() => (Errno)LibC.errno;
+    private static Errno LastErrno() => LinuxErrno.Last();
 
-    private static bool Failed(int rc, out Errno errno)
-    {
-        errno = rc == -1 ? LastErrno() : Errno.None;
-        return rc == -1;
-    }
+    private static bool Failed(int rc, out Errno errno) => LinuxErrno.Failed(rc, out errno);
 
-    /// <summary>The one conversion of an errno into <see cref="GntdevException"/>.</summary>
-    internal static GntdevException Fail(string operation, Errno errno, string? detail = null)
-    {
-        string text = Marshal.GetPInvokeErrorMessage((int)errno);
-        if (detail is not null)
-        {
-            text = $"{detail} ({text})";
-        }
-
-        if (errno is Errno.ENOTTY && operation.StartsWith("DMABUF_", StringComparison.Ordinal))
-        {
-            text += "; this kernel's gntdev has no dma-buf ioctls (it needs CONFIG_XEN_GNTDEV_DMABUF)";
-        }
-
-        return new GntdevException(operation, errno, text);
-    }
+    /// <summary>The one conversion of an errno into <see cref="GntdevException"/> (see <see cref="LinuxErrno.Fail"/>).</summary>
+    internal static GntdevException Fail(string operation, Errno errno, string? detail = null) => LinuxErrno.Fail(operation, errno, detail);
 
     private static GrantDeviceUnavailableException Unavailable(string path, Errno errno)
     {

@@ -30,6 +30,9 @@ internal sealed class GrantMap
     public bool ReadOnly { get; }
     public int MappedPages { get; private set; }
 
+    /// <summary>SET_UNMAP_NOTIFY's byte offset into the map, cleared in the granter's page when the map is unmapped.</summary>
+    public int? Notify { get; set; }
+
     /// <summary>
     /// Maps every page (a batch: later pages are tried even after one fails, as the hypercall does).
     /// Returns the first failing page and its status, or null when all mapped. Pages that mapped stay
@@ -55,6 +58,14 @@ internal sealed class GrantMap
     /// <summary>Unmaps exactly the pages that are mapped; safe to call more than once.</summary>
     public void UnmapAll()
     {
+        // gntdev clears the notify byte just before the unmap, while the page is still mapped.
+        if (Notify is { } offset && MappedPages > 0)
+        {
+            int page = offset / PageView.PageSize;
+            if (_mapped[page]) _sim.Domain(Granter).Memory.Page(Frames[page])[offset % PageView.PageSize] = 0;
+            Notify = null;
+        }
+
         for (int i = 0; i < Refs.Length && MappedPages > 0; i++)
         {
             if (!_mapped[i]) continue;

@@ -21,6 +21,7 @@ public sealed class SimulatedDomain
         Grants = new GrantTable(grantEntries);
         BaselineReservation = pages;
         Reservation = pages;
+        GntallocLimit = sim.Options.GntallocLimit;
     }
 
     /// <summary>The domain id.</summary>
@@ -39,6 +40,12 @@ public sealed class SimulatedDomain
 
     /// <summary>Pages currently reserved (lowered while DMA-backed exports hold frames).</summary>
     public long Reservation { get; internal set; }
+
+    /// <summary>The gntalloc limit of this domain's kernel (settable like the module parameter).</summary>
+    public int GntallocLimit { get; set; }
+
+    /// <summary>Grants this domain's gntalloc instances hold together.</summary>
+    internal int GntallocGrants { get; set; }
 
     /// <summary>Grant references this domain currently grants.</summary>
     public int GrantedRefs { get { lock (_sim.Gate) return Grants.Granted; } }

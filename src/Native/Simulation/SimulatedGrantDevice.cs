@@ -40,7 +40,7 @@ public sealed class SimulatedGrantDevice : IGrantDevice
     public DomainId Domain => _sim.Backend.Id;
 
     /// <inheritdoc />
-    public int PageLimit => _sim.Options.PageLimit;
+    public int PageLimit => _sim.GntdevPageLimit;
 
     /// <summary>True once the descriptor was closed.</summary>
     public bool IsClosed { get; private set; }
@@ -93,6 +93,27 @@ public sealed class SimulatedGrantDevice : IGrantDevice
             Inject(FaultSite.UnmapGrantRefs, op);
             map.UnmapAll();
             _maps.Remove(mapping.Index);
+        }
+    }
+
+    /// <summary>
+    /// SET_UNMAP_NOTIFY: when the map holding byte <paramref name="index"/> (an mmap offset of this
+    /// instance) is unmapped, clear that byte in the granter's page. One notification per map; a new call
+    /// replaces the previous one. ENOENT when no map holds the offset; EINVAL for an event channel (not modelled).
+    /// </summary>
+    public void SetUnmapNotify(ulong index, UnmapNotifyActions action, uint eventChannelPort = 0)
+    {
+        const string op = "SET_UNMAP_NOTIFY";
+        lock (_sim.Gate)
+        {
+            EnsureOpen(op);
+            var (start, map) = _maps.FirstOrDefault(m => index >= m.Key && index < m.Key + (ulong)m.Value.Refs.Length * PageView.PageSize);
+            if (map is null) throw new GntdevException(op, Errno.ENOENT, $"no map holds offset 0x{index:X}");
+            if ((action & ~(UnmapNotifyActions.ClearByte | UnmapNotifyActions.SendEvent)) != 0)
+                throw new GntdevException(op, Errno.EINVAL, $"unknown unmap-notify action 0x{(uint)action:X}");
+            if (action.HasFlag(UnmapNotifyActions.SendEvent))
+                throw new GntdevException(op, Errno.EINVAL, $"event channel {eventChannelPort} is not bound (the simulator has no event channels)");
+            map.Notify = action == UnmapNotifyActions.None ? null : (int)(index - start);
         }
     }
 

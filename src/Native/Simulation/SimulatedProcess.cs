@@ -51,9 +51,15 @@ public sealed class SimulatedProcess
         {
             var file = Lookup(fd, "dup");
             if (file is DmaBuf buf) buf.Get();
-            else ((SimulatedGrantDevice)file).GetFile();
+            else if (file is SimulatedGrantDevice device) device.GetFile();
             return Install(file);
         }
+    }
+
+    /// <summary>Opens a file that is neither a dma-buf nor a grant device (a memfd, say): what a caller passes by mistake.</summary>
+    public int OpenPlainFile(string name)
+    {
+        lock (_sim.Gate) return Install(new PlainFile(name));
     }
 
     /// <summary>close(2). EBADF if <paramref name="fd"/> is not open.</summary>
@@ -100,6 +106,9 @@ public sealed class SimulatedProcess
     private static void PutFile(object file)
     {
         if (file is DmaBuf buf) buf.Put();
-        else ((SimulatedGrantDevice)file).PutFile();
+        else if (file is SimulatedGrantDevice device) device.PutFile();
     }
+
+    /// <summary>A file with no behaviour the simulator models (no reference count: every descriptor is its own).</summary>
+    private sealed record PlainFile(string Name);
 }

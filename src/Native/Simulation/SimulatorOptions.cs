@@ -27,6 +27,9 @@ public sealed record SimulatorOptions
     /// <summary>Deferred end-access entries retried per tick (grant-table's <c>free_per_iteration</c>, 10 by default; 0 = all).</summary>
     public int DeferredPerTick { get; init; } = 10;
 
+    /// <summary>Grants the gntalloc instances of one domain's kernel may hold together (gntalloc's <c>limit</c>, 1024 by default).</summary>
+    public int GntallocLimit { get; init; } = 1024;
+
     /// <summary>When true, gntdev instances use PTE-modification mapping (PV dom0 on x86): dma-buf export is refused with EINVAL.</summary>
     public bool PteModificationMode { get; init; }
 }

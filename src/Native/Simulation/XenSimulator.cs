@@ -19,11 +19,13 @@ public sealed class XenSimulator : IDisposable
     private long _nextBufferId = 1;
     private int _openFds;
     private int _attachments;
+    private int _gntdevPageLimit;
 
     /// <summary>Creates a simulator with dom0 as the backend domain.</summary>
     public XenSimulator(SimulatorOptions? options = null, FaultPlan? faults = null)
     {
         Options = options ?? new SimulatorOptions();
+        _gntdevPageLimit = Options.PageLimit;
         Faults = faults ?? new FaultPlan(Options.Seed);
         Backend = AddDomain(DomainId.Dom0, Options.BackendDomainPages);
     }
@@ -33,6 +35,17 @@ public sealed class XenSimulator : IDisposable
 
     /// <summary>The fault plan consulted at every <see cref="FaultSite"/>; replace it between phases of a test.</summary>
     public FaultPlan Faults { get; set; }
+
+    /// <summary>gntdev's page limit (the module's writable <c>limit</c> parameter), from <see cref="SimulatorOptions.PageLimit"/>.</summary>
+    public int GntdevPageLimit
+    {
+        get { lock (Gate) return _gntdevPageLimit; }
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(value);
+            lock (Gate) _gntdevPageLimit = value;
+        }
+    }
 
     /// <summary>The lock every simulated operation holds.</summary>
     public object Gate { get; } = new();
@@ -107,6 +120,15 @@ public sealed class XenSimulator : IDisposable
         }
     }
 
+    /// <summary>
+    /// Opens /dev/xen/gntalloc in the kernel of <paramref name="granter"/> (dom0 when null): the grant
+    /// allocator a Linux frontend shares its pages with, or the backend grants pages to itself with.
+    /// </summary>
+    public SimulatedGrantAllocator OpenGrantAllocator(SimulatedDomain? granter = null)
+    {
+        lock (Gate) return new SimulatedGrantAllocator(this, granter ?? Backend);
+    }
+
     /// <summary>Adds a device driver (display, camera, GPU) that attaches to and allocates dma-bufs.</summary>
     public SimulatedDevice AddDevice(string name) => new(this, name);
 
@@ -124,7 +146,7 @@ public sealed class XenSimulator : IDisposable
                 _deferred.RemoveAt(0);
                 if (d.Granter.Grants.TryEndAccess(d.Ref))
                 {
-                    d.Pin.Put();
+                    d.Ended();
                     continue;
                 }
                 _deferred.Add(d);
@@ -219,8 +241,12 @@ public sealed class XenSimulator : IDisposable
     internal void DeferEndAccess(SimulatedDomain granter, uint gref, DmaBuf pin)
     {
         pin.Get();
-        _deferred.Add(new Deferred(granter, gref, granter.Grants.GranteeOf(gref), pin, Ticks));
+        _deferred.Add(new Deferred(granter, gref, granter.Grants.GranteeOf(gref), pin.Put, Ticks));
     }
+
+    /// <summary>Parks an end-access that cannot complete yet; <paramref name="ended"/> runs once it does (frees the page).</summary>
+    internal void DeferEndAccess(SimulatedDomain granter, uint gref, Action ended) =>
+        _deferred.Add(new Deferred(granter, gref, granter.Grants.GranteeOf(gref), ended, Ticks));
 
     internal void RemoteReceivedGrants(DomainId remote, DomainId granter, uint[] refs)
     {
@@ -245,12 +271,13 @@ public sealed class XenSimulator : IDisposable
         return d;
     }
 
-    private sealed class Deferred(SimulatedDomain granter, uint gref, DomainId grantee, DmaBuf pin, long since)
+    private sealed class Deferred(SimulatedDomain granter, uint gref, DomainId grantee, Action ended, long since)
     {
         public SimulatedDomain Granter { get; } = granter;
         public uint Ref { get; } = gref;
         public DomainId Grantee { get; } = grantee;
-        public DmaBuf Pin { get; } = pin;
+        /// <summary>What holding the page meant (a dma-buf pin, a gntalloc page): released once the access ended.</summary>
+        public Action Ended { get; } = ended;
         public long SinceTick { get; } = since;
         public int Attempts { get; set; }
     }

@@ -1,0 +1,86 @@
+using BufferActors.Native;
+
+namespace BufferActors.Conformance.Cases;
+
+/// <summary>
+/// Which object the kernel finds by a number once the number is reused: WAIT_RELEASED and IMP_RELEASE
+/// search per-instance lists to which new entries are added at the head, so the newest object with the
+/// number wins — the reason a lifecycle must never name a kernel object by a number it does not own.
+/// </summary>
+internal static class FdReuseCases
+{
+    public static IEnumerable<ConformanceCase> All =>
+    [
+        new("reuse-wait-finds-the-newest-export", "export A held by an import, its fd closed; export B gets A's number: a wait finds B, then A again once B is gone", c =>
+        {
+            var dev = c.Gntdev();
+            var allocator = c.Allocator();
+            var a = dev.ExportDmaBuf(DmaBufFlags.None, c.Target.Self, [.. c.Grant(allocator, 1, 40).Refs]);
+            var holdA = c.Try("import A (holds it)", () => dev.ImportDmaBuf(a.Fd, 1, c.Target.Self));
+            c.Try("close A's fd", () => dev.CloseFd(a.Fd));
+            var b = c.Try("export B", () => dev.ExportDmaBuf(DmaBufFlags.None, c.Target.Self, [.. c.Grant(allocator, 1, 41).Refs]));
+            if (b is null || holdA is null) return;
+            c.See("B reuses A's number", b.Fd == a.Fd);
+            c.Observe("poll the number (B open)", () => dev.WaitReleased(b.Fd, 0));
+            c.Try("close B's fd", () => dev.CloseFd(b.Fd));
+            c.Observe("poll the number (B released, A held)", () => dev.WaitReleased(a.Fd, 0));
+            c.Try("release A's import", () => dev.ReleaseImport(a.Fd));
+            c.Observe("poll the number (both released)", () => dev.WaitReleased(a.Fd, 0));
+        }),
+        new("reuse-imp-release-finds-the-newest-import", "two imports under one number: IMP_RELEASE ends the newest first, whichever buffer the caller meant", c =>
+        {
+            var dev = c.Gntdev();
+            var x = c.HostBuffer(1, pattern: 42);
+            int number = x.Fd;
+            var importX = c.Try("import X", () => dev.ImportDmaBuf(number, 1, c.Target.Self));
+            c.Try("close X's fd", x.CloseFd);
+            var y = c.HostBuffer(1, pattern: 43);
+            c.See("Y reuses X's number", y.Fd == number);
+            var importY = c.Try("import Y", () => dev.ImportDmaBuf(y.Fd, 1, c.Target.Self));
+            if (importX is null || importY is null) return;
+            c.Try("release the number", () => dev.ReleaseImport(number));
+            c.See("X's refs still granted", Maps(dev, importX));
+            c.See("Y's refs still granted", Maps(dev, importY));
+            c.Try("release the number again", () => dev.ReleaseImport(number));
+            c.See("X's refs still granted", Maps(dev, importX));
+            c.Try("release the number a third time", () => dev.ReleaseImport(number));
+        }),
+        new("reuse-imp-release-by-a-stale-number", "an import is found by the number it was made under, even after that number names another file", c =>
+        {
+            var dev = c.Gntdev();
+            var x = c.HostBuffer(1, pattern: 44);
+            int number = x.Fd;
+            var importX = c.Try("import X", () => dev.ImportDmaBuf(number, 1, c.Target.Self));
+            c.Try("close X's fd", x.CloseFd);
+            var y = c.HostBuffer(1, pattern: 45);
+            c.See("Y reuses X's number", y.Fd == number);
+            c.Try("release the number (Y was never imported)", () => dev.ReleaseImport(number));
+            if (importX is not null) c.See("X's refs still granted", Maps(dev, importX));
+        }),
+        new("reuse-export-number-after-release", "a released export's number goes to the next export, which a wait then finds", c =>
+        {
+            var dev = c.Gntdev();
+            var allocator = c.Allocator();
+            var a = dev.ExportDmaBuf(DmaBufFlags.None, c.Target.Self, [.. c.Grant(allocator, 1, 46).Refs]);
+            c.Try("close A", () => dev.CloseFd(a.Fd));
+            var b = c.Try("export B", () => dev.ExportDmaBuf(DmaBufFlags.None, c.Target.Self, [.. c.Grant(allocator, 1, 47).Refs]));
+            if (b is null) return;
+            c.See("B reuses A's number", b.Fd == a.Fd);
+            c.Observe("a wait meant for A (B open)", () => dev.WaitReleased(a.Fd, 0));
+            c.Try("close B", () => dev.CloseFd(b.Fd));
+        }),
+    ];
+
+    private static bool Maps(IGrantDevice dev, ImportedDmaBuf import)
+    {
+        try
+        {
+            dev.UnmapGrantRefs(dev.MapGrantRefs(DomainId.Dom0, [.. import.Refs]));
+            return true;
+        }
+        catch (GntdevException)
+        {
+            return false;
+        }
+    }
+}
