@@ -28,7 +28,7 @@ public interface IGrantDevice : IDisposable
     /// </summary>
     GrantMapping MapGrantRefs(DomainId domain, ReadOnlySpan<uint> refs, bool readOnly = false);
 
-    /// <summary>munmap then UNMAP_GRANT_REF: unmaps every page of <paramref name="mapping"/>. Unmapping twice is EINVAL.</summary>
+    /// <summary>munmap then UNMAP_GRANT_REF: unmaps every page of <paramref name="mapping"/>. Unmapping twice is ENOENT, as the kernel answers for an index it no longer maps.</summary>
     void UnmapGrantRefs(GrantMapping mapping);
 
     /// <summary>

@@ -198,6 +198,6 @@ internal static partial class Comparison
     private static partial Regex DeliberateRow();
 
     // What a clean run must never make the kernel say: warnings, bugs, oopses, and grants it could not end.
-    [GeneratedRegex(@"WARNING|\bBUG\b|Oops|Call trace|still pending|leaking g\.e\.", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"WARNING:|\bBUG:|Oops|Call trace:|still pending|leaking g\.e\.")]
     private static partial Regex KernelTrouble();
 }

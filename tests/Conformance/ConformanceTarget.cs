@@ -40,10 +40,16 @@ public abstract class ConformanceTarget : IDisposable
     /// <summary>dup(2) in this process: the lowest free number for the same file.</summary>
     public abstract int Dup(int fd);
 
+    /// <summary>dup3(2): <paramref name="number"/> becomes a descriptor for <paramref name="fd"/>'s file (how a case reuses a number exactly).</summary>
+    public abstract void DupTo(int fd, int number);
+
+    /// <summary>Unloads and reloads xen-gntalloc (its grant count and limit start again); EBUSY while an instance is open.</summary>
+    public abstract void ReloadGrantAllocator();
+
     /// <summary>lseek(fd, 0, SEEK_END).</summary>
     public abstract long SizeOf(int fd);
 
-    /// <summary>Open descriptors of this process.</summary>
+    /// <summary>Open descriptors of this process that name grant-path objects (gntdev, gntalloc, dma-bufs, udmabuf, memfds).</summary>
     public abstract int OpenFdCount();
 
     /// <summary>The backend domain's memory reservation in pages.</summary>

@@ -17,10 +17,46 @@ internal static unsafe class LinuxProcessCalls
 
     public static int Dup(int fd) => Check("dup", LibC.fcntl(fd, 1030 /* F_DUPFD_CLOEXEC */, 0));
 
+    public static void Dup3(int fd, int number) => Check("dup3", LibC.dup3(fd, number, 0x80000 /* O_CLOEXEC */));
+
+    /// <summary>delete_module(2), O_NONBLOCK: EBUSY (EWOULDBLOCK) while the module is in use.</summary>
+    public static void DeleteModule(string name)
+    {
+        byte[] bytes = System.Text.Encoding.ASCII.GetBytes(name + "\0");
+        fixed (byte* p = bytes) CheckSyscall("delete_module", Syscall(Sys.DeleteModule, (nint)p, 0x800 /* O_NONBLOCK */, 0));
+    }
+
+    /// <summary>finit_module(2) of the module file at <paramref name="path"/>, no parameters.</summary>
+    public static void LoadModule(string path)
+    {
+        using var file = File.OpenHandle(path);
+        byte empty = 0;
+        CheckSyscall("finit_module", Syscall(Sys.FinitModule, file.DangerousGetHandle(), (nint)(&empty), 0));
+    }
+
+    // glibc has no wrappers for these two on every version; the numbers are the generic table's (arm64) or x86-64's.
+    private static class Sys
+    {
+        public static readonly nint DeleteModule = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 176 : 106;
+        public static readonly nint FinitModule = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 313 : 273;
+    }
+
+    [DllImport("libc", EntryPoint = "syscall", SetLastError = true)]
+    private static extern nint Syscall(nint number, nint a, nint b, nint c);
+
     public static long SizeOf(int fd)
     {
         long size = LibC.lseek(fd, 0, 2 /* SEEK_END */);
         return size >= 0 ? size : throw Error("lseek");
+    }
+
+    private static void CheckSyscall(string op, nint rc)
+    {
+        if (rc < 0)
+        {
+            var errno = (Errno)Marshal.GetLastPInvokeError();
+            throw new GntdevException(op, errno, Marshal.GetPInvokeErrorMessage((int)errno));
+        }
     }
 
     private static int Check(string op, int rc) => rc >= 0 ? rc : throw Error(op);

@@ -8,6 +8,7 @@ namespace BufferActors.Conformance;
 public sealed class LinuxTarget : ConformanceTarget
 {
     private const string GntdevLimitPath = "/sys/module/xen_gntdev/parameters/limit";
+    private const string GntallocModulePath = "/lib/modules/xen-gntalloc.ko"; // where the lane's initramfs puts it
     private const string BalloonCurrentKb = "/sys/devices/system/xen_memory/xen_memory0/info/current_kb";
 
     /// <inheritdoc />
@@ -50,10 +51,37 @@ public sealed class LinuxTarget : ConformanceTarget
     public override int Dup(int fd) => LinuxProcessCalls.Dup(fd);
 
     /// <inheritdoc />
+    public override void DupTo(int fd, int number) => LinuxProcessCalls.Dup3(fd, number);
+
+    /// <inheritdoc />
+    public override void ReloadGrantAllocator()
+    {
+        LinuxProcessCalls.DeleteModule("xen_gntalloc");
+        LinuxProcessCalls.LoadModule(GntallocModulePath);
+    }
+
+    /// <inheritdoc />
     public override long SizeOf(int fd) => LinuxProcessCalls.SizeOf(fd);
 
     /// <inheritdoc />
-    public override int OpenFdCount() => Directory.GetFileSystemEntries("/proc/self/fd").Length;
+    public override int OpenFdCount()
+    {
+        // Only descriptors of the objects a case makes count: the runtime opens its own (eventfds, epoll,
+        // pipes) lazily, which would read as leaks.
+        int count = 0;
+        foreach (string entry in Directory.GetFileSystemEntries("/proc/self/fd"))
+        {
+            string? target;
+            try { target = new FileInfo(entry).LinkTarget; }
+            catch (IOException) { continue; } // closed while listing
+            if (target is not null && IsGrantPathObject(target)) count++;
+        }
+        return count;
+    }
+
+    private static bool IsGrantPathObject(string link) =>
+        link.StartsWith("/dev/xen/", StringComparison.Ordinal) || link == "/dev/udmabuf"
+        || link.Contains("dmabuf", StringComparison.Ordinal) || link.StartsWith("/memfd:", StringComparison.Ordinal);
 
     /// <inheritdoc />
     public override long ReservationPages() => long.Parse(File.ReadAllText(BalloonCurrentKb).Trim(), CultureInfo.InvariantCulture) / 4;

@@ -63,6 +63,12 @@ public sealed class SimulatorTarget : ConformanceTarget
     public override int Dup(int fd) => _process.Dup(fd);
 
     /// <inheritdoc />
+    public override void DupTo(int fd, int number) => _process.DupTo(fd, number);
+
+    /// <inheritdoc />
+    public override void ReloadGrantAllocator() => _sim.Backend.ReloadGntalloc();
+
+    /// <inheritdoc />
     public override long SizeOf(int fd) => _process.DmaBufOf(fd).SizeBytes;
 
     /// <inheritdoc />

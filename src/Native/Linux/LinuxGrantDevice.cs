@@ -151,7 +151,7 @@ public sealed unsafe class LinuxGrantDevice : IGrantDevice
         {
             if (!_maps.TryGetValue(mapping.Index, out GrantMapping? live) || !ReferenceEquals(live, mapping))
             {
-                throw Fail(op, Errno.EINVAL, $"no live mapping at offset 0x{mapping.Index:X} on this device (already unmapped, or mapped elsewhere)");
+                throw Fail(op, Errno.ENOENT, $"no live mapping at offset 0x{mapping.Index:X} on this device (already unmapped, or mapped elsewhere)");
             }
 
             _maps.Remove(mapping.Index);

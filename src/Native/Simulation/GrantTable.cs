@@ -15,6 +15,11 @@ internal sealed class GrantTable
     public const ushort GtfReading = 1 << 3;
     /// <summary>GTF_writing: set by the hypervisor while the grantee maps the page writable.</summary>
     public const ushort GtfWriting = 1 << 4;
+    /// <summary>
+    /// Not a v1 bit: marks an entry whose frame is itself a foreign grant mapping in the granter's space
+    /// (a gntdev export imported again). The granter cannot vouch for such a page; mapping it is GNTST_bad_page.
+    /// </summary>
+    private const ushort ForeignFrame = 1 << 15;
     /// <summary>GNTTAB_NR_RESERVED_ENTRIES: refs below this are used by the toolstack, never handed out.</summary>
     public const uint ReservedEntries = 8;
 
@@ -48,14 +53,18 @@ internal sealed class GrantTable
     /// <summary>References that can still be handed out.</summary>
     public int FreeCount => Capacity - (int)_next + _free.Count;
 
-    /// <summary>Grants <paramref name="frame"/> to <paramref name="grantee"/>; ENOSPC when the table is full.</summary>
-    public uint Grant(DomainId grantee, uint frame, bool readOnly)
+    /// <summary>
+    /// Grants <paramref name="frame"/> to <paramref name="grantee"/>; ENOSPC when the table is full. A
+    /// <paramref name="foreignFrame"/> is a page the granter only maps from another domain: the grant is made
+    /// (the kernel does not check), but mapping it answers GNTST_bad_page.
+    /// </summary>
+    public uint Grant(DomainId grantee, uint frame, bool readOnly, bool foreignFrame = false)
     {
         uint gref = Allocate();
         ref var e = ref _entries[gref];
         e.Domid = grantee.Value;
         e.Frame = frame;
-        e.Flags = (ushort)(GtfPermitAccess | (readOnly ? GtfReadonly : 0));
+        e.Flags = (ushort)(GtfPermitAccess | (readOnly ? GtfReadonly : 0) | (foreignFrame ? ForeignFrame : 0));
         Granted++;
         return gref;
     }
@@ -99,6 +108,7 @@ internal sealed class GrantTable
         ref var e = ref _entries[gref];
         if (e.Domid != mapper.Value) return GrantStatus.GeneralError;
         if (!readOnly && (e.Flags & GtfReadonly) != 0) return GrantStatus.GeneralError;
+        if ((e.Flags & ForeignFrame) != 0) return GrantStatus.BadPage;
         if (_readers[gref] == ushort.MaxValue) return GrantStatus.NoDeviceSpace;
         if (_readers[gref]++ == 0) InUse++;
         e.Flags |= GtfReading;

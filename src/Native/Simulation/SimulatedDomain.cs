@@ -44,8 +44,30 @@ public sealed class SimulatedDomain
     /// <summary>The gntalloc limit of this domain's kernel (settable like the module parameter).</summary>
     public int GntallocLimit { get; set; }
 
-    /// <summary>Grants this domain's gntalloc instances hold together.</summary>
+    /// <summary>
+    /// gntalloc's gref_size: the grants this domain's gntalloc instances hold together, as the module counts
+    /// them. Signed, and compared with the (unsigned) limit, so a negative count refuses every allocation;
+    /// see <see cref="SimulatedGrantAllocator"/> for how it goes negative.
+    /// </summary>
     internal int GntallocGrants { get; set; }
+
+    /// <summary>Open gntalloc instances of this domain's kernel (the module cannot be unloaded while any is open).</summary>
+    internal int GntallocInstances { get; set; }
+
+    /// <summary>
+    /// Unloads and reloads xen-gntalloc: its grant count starts again at 0 and its limit at the default.
+    /// EBUSY while an instance is open.
+    /// </summary>
+    public void ReloadGntalloc()
+    {
+        lock (_sim.Gate)
+        {
+            if (GntallocInstances > 0)
+                throw new GntdevException("delete_module", Errno.EBUSY, $"xen-gntalloc is in use by {GntallocInstances} instance(s)");
+            GntallocGrants = 0;
+            GntallocLimit = _sim.Options.GntallocLimit;
+        }
+    }
 
     /// <summary>Grant references this domain currently grants.</summary>
     public int GrantedRefs { get { lock (_sim.Gate) return Grants.Granted; } }

@@ -6,6 +6,13 @@ namespace BufferActors.Native.Simulation;
 /// grants of all instances of the domain count against one limit (<see cref="SimulatedDomain.GntallocLimit"/>);
 /// a deallocated grant the grantee still maps is ended later from the grant table's deferred list,
 /// and its page is freed only then; the unmap notification clears its byte when the grant is deleted.
+/// <para>
+/// The module's count of grants is modelled with its defect: an allocation that fails part-way (the grant
+/// table full, a page not allocated) takes its pages off the count twice — once in add_grefs' undo and
+/// once per page in __del_gref — so the count ends one below the truth. The count is a signed int compared
+/// with the unsigned limit, so once it is negative every later allocation is ENOSPC until the module is
+/// reloaded (<see cref="SimulatedDomain.ReloadGntalloc"/>). The real-kernel lane's grant-table-full case shows it.
+/// </para>
 /// </summary>
 public sealed class SimulatedGrantAllocator : IGrantAllocator
 {
@@ -19,6 +26,7 @@ public sealed class SimulatedGrantAllocator : IGrantAllocator
     {
         _sim = sim;
         _granter = granter;
+        granter.GntallocInstances++;
     }
 
     /// <summary>The domain whose kernel this instance belongs to (the granter).</summary>
@@ -39,8 +47,9 @@ public sealed class SimulatedGrantAllocator : IGrantAllocator
             EnsureOpen(op);
             if (count <= 0) throw new GntdevException(op, Errno.EINVAL, $"page count {count} is below 1");
             grantee.EnsureReal(op);
-            int limit = _granter.GntallocLimit;
-            if (count > limit || _granter.GntallocGrants > limit || count > limit - _granter.GntallocGrants)
+            uint limit = (uint)_granter.GntallocLimit;
+            // gntalloc_ioctl_alloc's checks, in its types: gref_size (int) against limit_snapshot (unsigned int).
+            if ((uint)count > limit || (uint)_granter.GntallocGrants > limit || (uint)count > limit - (uint)_granter.GntallocGrants)
                 throw new GntdevException(op, Errno.ENOSPC, $"{count} grant(s) asked, {_granter.GntallocGrants} of gntalloc's limit {limit} in use");
 
             var frames = new uint[count];
@@ -65,6 +74,7 @@ public sealed class SimulatedGrantAllocator : IGrantAllocator
                     _granter.FreePages(frames[i], 1);
                 }
                 if (pageAllocated && granted < count) _granter.FreePages(frames[granted], 1);
+                _granter.GntallocGrants--; // the kernel's double count (see the class remarks)
                 throw new GntdevException(op, e.Errno, $"granting page {granted} of {count} failed: {e.Detail}");
             }
 
@@ -119,6 +129,7 @@ public sealed class SimulatedGrantAllocator : IGrantAllocator
         {
             if (_closed) return;
             _closed = true;
+            _granter.GntallocInstances--;
             foreach (var live in _live.Values.ToList()) Delete(live);
             _live.Clear();
         }

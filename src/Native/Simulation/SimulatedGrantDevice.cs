@@ -20,7 +20,8 @@ public sealed class SimulatedGrantDevice : IGrantDevice
     private readonly bool _pteMode;
     private ulong _nextIndex;
     private int _fdRefs = 1;
-    private int _blockedWaiters;
+    // Callers blocked in WaitReleased, newest first (the kernel's exp_wait_list).
+    private readonly List<Waiter> _waiters = [];
 
     internal SimulatedGrantDevice(XenSimulator sim, SimulatedProcess process, bool pteMode)
     {
@@ -55,7 +56,7 @@ public sealed class SimulatedGrantDevice : IGrantDevice
     public int ImportCount { get { lock (_sim.Gate) return _imports.Count; } }
 
     /// <summary>Callers currently blocked in <see cref="WaitReleased"/> (lets tests wait for a waiter without sleeping).</summary>
-    public int BlockedWaiters { get { lock (_sim.Gate) return _blockedWaiters; } }
+    public int BlockedWaiters { get { lock (_sim.Gate) return _waiters.Count; } }
 
     /// <summary>Live MAP_GRANT_REF maps of this instance.</summary>
     public int MapCount { get { lock (_sim.Gate) return _maps.Count; } }
@@ -183,21 +184,26 @@ public sealed class SimulatedGrantDevice : IGrantDevice
             // Looked up by fd number among this instance's exports only; the newest export under a reused
             // number is found first, as with the kernel's list_add at the head.
             if (!_exports.TryGetValue(fd, out var export)) return WaitReleasedResult.NotFound;
+            // As dmabuf_exp_wait_obj_new: the wait object goes to the head of the instance's wait list, and a
+            // release completes only the first object naming its buffer — the newest waiter. Older waiters
+            // of the same buffer are never woken and time out.
+            var waiter = new Waiter(export);
+            _waiters.Insert(0, waiter);
             var deadline = Environment.TickCount64 + timeoutMs;
-            _blockedWaiters++;
             try
             {
-                while (!export.Released)
+                while (!waiter.Completed)
                 {
                     long remaining = deadline - Environment.TickCount64;
                     if (remaining <= 0) return WaitReleasedResult.TimedOut;
-                    Monitor.Wait(_sim.Gate, TimeSpan.FromMilliseconds(remaining));
+                    // Time-outs up to 0xFFFFFFFF ms are valid; Monitor.Wait takes at most int.MaxValue at a time.
+                    Monitor.Wait(_sim.Gate, TimeSpan.FromMilliseconds(Math.Min(remaining, int.MaxValue)));
                 }
                 return WaitReleasedResult.Released;
             }
             finally
             {
-                _blockedWaiters--;
+                _waiters.Remove(waiter);
             }
         }
     }
@@ -222,13 +228,16 @@ public sealed class SimulatedGrantDevice : IGrantDevice
                 CheckImportable(op, buffer, count);
                 Inject(FaultSite.ImportAllocateRefs, op);
                 var table = _sim.Backend.Grants;
+                // A gntdev export of another domain's grants is made of foreign mappings: granted again, they
+                // cannot be mapped (see GrantTable.Grant). An export of the backend's own grants is its own memory.
+                bool foreignPages = buffer.PageOwner != _sim.Backend;
                 if (table.FreeCount < count)
                     throw new GntdevException(op, Errno.ENOSPC, $"{count} grant references needed, {table.FreeCount} free");
                 for (int i = 0; i < count; i++)
                 {
                     if (_sim.Faults.Hit(FaultSite.ImportGrantPage, _sim.Kill) is { } fault)
                         throw new GntdevException(op, fault.Errno, $"injected fault granting page {i}", failedPage: i);
-                    import.Refs[i] = table.Grant(domain, buffer.Frames[i], readOnly: false);
+                    import.Refs[i] = table.Grant(domain, buffer.Frames[i], readOnly: false, foreignPages);
                     import.Granted++;
                 }
             }
@@ -331,10 +340,13 @@ public sealed class SimulatedGrantDevice : IGrantDevice
     {
         export.Map.UnmapAll();
         if (dma) _sim.Backend.Reservation += export.Map.Refs.Length;
-        export.Released = true;
         Unlink(export);
         _exportCount--;
-        Monitor.PulseAll(_sim.Gate);
+        if (_waiters.Find(w => w.Export == export) is { } newest)
+        {
+            newest.Completed = true;
+            Monitor.PulseAll(_sim.Gate);
+        }
         ReleaseFileIfUnused();
     }
 
@@ -358,10 +370,10 @@ public sealed class SimulatedGrantDevice : IGrantDevice
             throw new GntdevException(op, Errno.EINVAL, $"first segment starts at offset {buffer.FirstOffset}, not 0");
         if (buffer.SizeBytes != (long)count * PageView.PageSize)
             throw new GntdevException(op, Errno.EINVAL, $"buffer is {buffer.SizeBytes} bytes, not {count} pages");
-        if (buffer.Kind != DeviceMemoryKind.System || buffer.IsGntdevExport)
-            throw new GntdevException(op, Errno.EINVAL, buffer.IsGntdevExport
-                ? "buffer pages are foreign grant mappings and cannot be granted again"
-                : "buffer pages are not ordinary memory (device memory)");
+        // A gntdev export is importable: its pages are struct pages (the grant map's), as the kernel's
+        // dmabuf_imp_to_refs needs; device memory has none.
+        if (buffer.Kind != DeviceMemoryKind.System)
+            throw new GntdevException(op, Errno.EINVAL, "buffer pages are not ordinary memory (device memory)");
     }
 
     private void CheckCount(string op, int count)
@@ -397,10 +409,15 @@ public sealed class SimulatedGrantDevice : IGrantDevice
         public DmaBufFlags Flags { get; } = flags;
         public DmaBuf Buffer { get; set; } = null!;
         public int Fd { get; set; }
-        public bool Released { get; set; }
 
         /// <summary>The next older live export created under the same fd number, if any.</summary>
         public Export? Older { get; set; }
+    }
+
+    private sealed class Waiter(Export export)
+    {
+        public Export Export { get; } = export;
+        public bool Completed { get; set; }
     }
 
     private sealed class Import(int fd, DomainId grantee, DmaBufAttachment attachment, uint[] refs)

@@ -56,6 +56,34 @@ public sealed class SimulatedProcess
         }
     }
 
+    /// <summary>
+    /// dup3(2): <paramref name="number"/> becomes a descriptor for <paramref name="fd"/>'s file, closing what
+    /// it named before. EBADF if <paramref name="fd"/> is not open or <paramref name="number"/> is negative;
+    /// EINVAL if the two are equal.
+    /// </summary>
+    public void DupTo(int fd, int number)
+    {
+        lock (_sim.Gate)
+        {
+            var file = Lookup(fd, "dup3");
+            if (number < 0) throw new GntdevException("dup3", Errno.EBADF, $"{number} is not a descriptor number");
+            if (number == fd) throw new GntdevException("dup3", Errno.EINVAL, "dup3 to the same number");
+            if (file is DmaBuf buf) buf.Get();
+            else if (file is SimulatedGrantDevice device) device.GetFile();
+            if (_fds.TryGetValue(number, out var previous))
+            {
+                _fds[number] = file;
+                PutFile(previous);
+                return;
+            }
+            // Numbers skipped on the way up to a high one are free, like closed ones.
+            for (; _top <= number; _top++) _closed.Add(_top);
+            _closed.Remove(number);
+            _fds.Add(number, file);
+            _sim.FdCountChanged(+1);
+        }
+    }
+
     /// <summary>Opens a file that is neither a dma-buf nor a grant device (a memfd, say): what a caller passes by mistake.</summary>
     public int OpenPlainFile(string name)
     {
