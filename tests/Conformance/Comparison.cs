@@ -163,7 +163,12 @@ internal static partial class Comparison
                 replay = JsonNode.Parse(File.ReadAllText(replayPath))!.AsObject();
                 int anomalies = replay["summary"]?["anomalies"]?.GetValue<int>() ?? replay["anomalies"]?.AsArray().Count ?? -1;
                 scenario["replayAnomalies"] = anomalies;
-                if (anomalies != 0) scenario["clean"] = false;
+                // The journal's account must match the scenario's: every lifecycle it ran, none left live.
+                int? replayed = replay["totals"]?["lifecycles"]?.GetValue<int>();
+                int? live = replay["totals"]?["live"]?.GetValue<int>();
+                scenario["replayLifecycles"] = replayed;
+                scenario["replayLive"] = live;
+                if (anomalies != 0 || live != 0 || replayed != scenario["lifecycles"]?.GetValue<int>()) scenario["clean"] = false;
             }
             catch (Exception e) when (e is IOException or JsonException or InvalidOperationException)
             {

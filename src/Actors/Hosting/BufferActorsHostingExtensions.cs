@@ -65,7 +65,7 @@ public static class BufferActorsHostingExtensions
         return builder.WithActors((system, registry) =>
         {
             var journalActor = options.Journal is null ? null : system.ActorOf(LifecycleJournal.SupervisedProps(options.JournalSettings), "journal");
-            var services = new LifecycleServices(session, journalActor, TimeProvider.System, TimeSpan.FromSeconds(10));
+            var services = new LifecycleServices(session, journalActor, TimeProvider.System, options.JournalTimeout);
             registry.Register<BufferManagerKey>(system.ActorOf(
                 BufferManager.Props(services, new BufferManager.Settings(options.Quotas, options.Export)), "buffers"));
         });

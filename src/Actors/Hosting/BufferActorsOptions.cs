@@ -62,9 +62,15 @@ public sealed record BufferActorsOptions
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// How long a lifecycle waits for the journal to confirm a write before it treats the write as failed;
+    /// 10 s by default. Raise it where storage is slow (a network database, an emulated machine).
+    /// </summary>
+    public TimeSpan JournalTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
     /// Reads options from configuration keys (e.g. the <c>BufferActors</c> section): <c>Device</c>
     /// (linux | simulator | remote), <c>DevicePath</c>, <c>SimulatorSocket</c> (required with <c>Device=remote</c>), <c>Journal</c> (SQLite path, PostgreSQL connection string, or "none"), <c>MaxBuffersPerDomain</c>, <c>MaxPagesPerDomain</c>,
-    /// <c>RequestTimeoutSeconds</c>, <c>InlineDispatch</c> (true | false). Absent keys keep their defaults; an invalid value throws with the key's name.
+    /// <c>RequestTimeoutSeconds</c>, <c>JournalTimeoutSeconds</c>, <c>InlineDispatch</c> (true | false). Absent keys keep their defaults; an invalid value throws with the key's name.
     /// </summary>
     public static BufferActorsOptions FromConfiguration(Func<string, string?> get)
     {
@@ -86,6 +92,7 @@ public sealed record BufferActorsOptions
         long pages = ReadInt(get, "MaxPagesPerDomain") ?? o.Quotas.MaxPages;
         o = o with { Quotas = new DomainLifecycles.Quotas(buffers, pages) };
         if (ReadInt(get, "RequestTimeoutSeconds") is { } seconds) o = o with { RequestTimeout = TimeSpan.FromSeconds(seconds) };
+        if (ReadInt(get, "JournalTimeoutSeconds") is { } journalSeconds) o = o with { JournalTimeout = TimeSpan.FromSeconds(journalSeconds) };
         if (get("InlineDispatch") is { } inline)
             o = o with
             {

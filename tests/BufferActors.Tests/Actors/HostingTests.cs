@@ -29,12 +29,15 @@ public sealed class HostingTests
             ["DevicePath"] = "/dev/xen/gntdev-test",
             ["MaxBuffersPerDomain"] = "8",
             ["MaxPagesPerDomain"] = "4096",
+            ["JournalTimeoutSeconds"] = "90",
         };
         var options = BufferActorsOptions.FromConfiguration(k => config.GetValueOrDefault(k));
         Assert.Equal(GrantDeviceKind.Linux, options.Device);
         Assert.Equal("/dev/xen/gntdev-test", options.DevicePath);
         Assert.Equal(8, options.Quotas.MaxBuffers);
         Assert.Equal(4096, options.Quotas.MaxPages);
+        Assert.Equal(TimeSpan.FromSeconds(90), options.JournalTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(10), BufferActorsOptions.FromConfiguration(_ => null).JournalTimeout);
         Assert.Equal(GrantDeviceKind.Simulator, BufferActorsOptions.FromConfiguration(_ => null).Device);
         Assert.True(BufferActorsOptions.FromConfiguration(_ => null).InlineDispatch);
         Assert.False(BufferActorsOptions.FromConfiguration(k => k == "InlineDispatch" ? "false" : null).InlineDispatch);
@@ -46,6 +49,7 @@ public sealed class HostingTests
     [InlineData("Device", "xen")]
     [InlineData("MaxBuffersPerDomain", "0")]
     [InlineData("MaxPagesPerDomain", "lots")]
+    [InlineData("JournalTimeoutSeconds", "-5")]
     public void InvalidConfigurationNamesTheKey(string key, string value)
     {
         var e = Assert.Throws<ArgumentException>(() => BufferActorsOptions.FromConfiguration(k => k == key ? value : null));

@@ -82,4 +82,23 @@ public sealed class CloseRulesTests : SimulatorTest
         Fails(Errno.EBADF, () => Gntdev.MapGrantRefs(Dom1, refs));
         AssertLedgerAtBaseline();
     }
+
+    [Fact]
+    public void Dup3PutsTheFileUnderTheExactNumber_ClosingWhatItNamedBefore()
+    {
+        // How the lane's fd-reuse cases give a second dma-buf the first one's number on purpose.
+        var first = Gntdev.ExportDmaBuf(DmaBufFlags.None, Dom1, Share(1));
+        var second = Gntdev.ExportDmaBuf(DmaBufFlags.None, Dom1, Share(1));
+        Process.DupTo(second.Fd, first.Fd); // first's only descriptor goes: it is released
+        Assert.Equal(WaitReleasedResult.TimedOut, Gntdev.WaitReleased(second.Fd, 0));
+        Assert.Same(Process.DmaBufOf(second.Fd), Process.DmaBufOf(first.Fd));
+        Fails(Errno.EINVAL, () => Process.DupTo(second.Fd, second.Fd));
+        Fails(Errno.EBADF, () => Process.DupTo(second.Fd, -1));
+        Process.DupTo(second.Fd, 50); // beyond the top: the numbers in between stay free
+        int next = Process.Dup(second.Fd);
+        Assert.Equal(second.Fd + 1, next);
+        foreach (int fd in new[] { next, 50, first.Fd, second.Fd }) Process.Close(fd);
+        Assert.Equal(WaitReleasedResult.NotFound, Gntdev.WaitReleased(second.Fd, 0));
+        AssertLedgerAtBaseline();
+    }
 }
