@@ -11,8 +11,9 @@ using Xunit;
 namespace BufferActors.Tests.Linux;
 
 /// <summary>
-/// Checks every ioctl number, struct size, member offset and member size declared in GntdevUapi.cs
-/// against the installed <c>&lt;xen/gntdev.h&gt;</c>, by compiling and running a C program.
+/// Checks every ioctl number, struct size, member offset and member size declared in GntdevUapi.cs,
+/// GntallocUapi.cs and UdmabufUapi.cs against the installed <c>&lt;xen/gntdev.h&gt;</c>,
+/// <c>&lt;xen/gntalloc.h&gt;</c> and <c>&lt;linux/udmabuf.h&gt;</c>, by compiling and running a C program.
 /// </summary>
 public sealed class GntdevLayoutTests
 {
@@ -42,7 +43,14 @@ public sealed class GntdevLayoutTests
         ("ioctl_gntdev_dmabuf_exp_wait_released", ["fd", "wait_to_ms"]),
         ("ioctl_gntdev_dmabuf_imp_to_refs", ["fd", "count", "domid", "reserved", "refs"]),
         ("ioctl_gntdev_dmabuf_imp_release", ["fd", "reserved"]),
+        ("ioctl_gntalloc_alloc_gref", ["domid", "flags", "count", "index", "gref_ids"]),
+        ("ioctl_gntalloc_dealloc_gref", ["index", "count"]),
+        ("ioctl_gntalloc_unmap_notify", ["index", "action", "event_channel_port"]),
+        ("udmabuf_create", ["memfd", "flags", "offset", "size"]),
     ];
+
+    /// <summary>The classes whose integral constants stand for C macros.</summary>
+    private static readonly Type[] ConstantClasses = [typeof(GntdevUapi), typeof(GntallocUapi), typeof(UdmabufUapi)];
 
     /// <summary>The macros of &lt;xen/gntdev.h&gt; and &lt;linux/ioctl.h&gt; GntdevUapi declares.</summary>
     private static readonly string[] CConstants =
@@ -55,6 +63,8 @@ public sealed class GntdevLayoutTests
         "IOCTL_GNTDEV_DMABUF_IMP_TO_REFS", "IOCTL_GNTDEV_DMABUF_IMP_RELEASE",
         "UNMAP_NOTIFY_CLEAR_BYTE", "UNMAP_NOTIFY_SEND_EVENT",
         "GNTDEV_DMA_FLAG_WC", "GNTDEV_DMA_FLAG_COHERENT",
+        "IOCTL_GNTALLOC_ALLOC_GREF", "IOCTL_GNTALLOC_DEALLOC_GREF", "IOCTL_GNTALLOC_SET_UNMAP_NOTIFY", "GNTALLOC_FLAG_WRITABLE",
+        "_IOC_WRITE", "UDMABUF_CREATE", "UDMABUF_FLAGS_CLOEXEC", "MFD_CLOEXEC", "MFD_ALLOW_SEALING", "F_ADD_SEALS", "F_SEAL_SHRINK",
     ];
 
     private const string InstallHint =
@@ -112,7 +122,7 @@ public sealed class GntdevLayoutTests
             problems.Add($"{key}: measured in C ({c[key]}) but not declared in C#");
         }
 
-        Assert.True(problems.Count == 0, "Layout differs from <xen/gntdev.h>:\n" + string.Join("\n", problems));
+        Assert.True(problems.Count == 0, "Layout differs from the installed headers:\n" + string.Join("\n", problems));
         Assert.True(cs.Count >= 100, $"only {cs.Count} values were compared");
 
         // The public flag enums carry the same bits as the C macros.
@@ -163,9 +173,9 @@ public sealed class GntdevLayoutTests
             AddMembers(values, t.Name, t, prefix: "", baseOffset: 0);
         }
 
-        foreach (FieldInfo f in typeof(GntdevUapi).GetFields(BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic))
+        foreach (FieldInfo f in ConstantClasses.SelectMany(c => c.GetFields(BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic)))
         {
-            if (f.FieldType == typeof(int) || f.FieldType == typeof(uint))
+            if (f.FieldType == typeof(int) || f.FieldType == typeof(uint) || f.FieldType == typeof(ushort))
             {
                 values[$"const {f.Name}"] = Convert.ToUInt64(f.GetValue(null), CultureInfo.InvariantCulture);
             }
@@ -254,6 +264,10 @@ public sealed class GntdevLayoutTests
         c.AppendLine("typedef uint32_t grant_ref_t;");
         c.AppendLine("typedef uint16_t domid_t;");
         c.AppendLine("#include <xen/gntdev.h>");
+        c.AppendLine("#include <xen/gntalloc.h>");
+        c.AppendLine("#include <linux/udmabuf.h>");
+        c.AppendLine("#include <linux/memfd.h>");
+        c.AppendLine("#include <linux/fcntl.h>");
         c.AppendLine();
         c.AppendLine("int main(void)");
         c.AppendLine("{");
