@@ -1,16 +1,12 @@
 namespace BufferActors.Actors;
 
 /// <summary>
-/// The one grant-device instance a BufferActors host uses, with the lock that makes "close my fd,
-/// then ask whether the buffer is released" atomic with respect to new exports: WAIT_RELEASED finds
-/// buffers by fd number, and a new export must not take a just-closed number between the two calls.
+/// The one grant-device instance a BufferActors host uses. Its export calls keep every number a lifecycle
+/// asks the kernel about owned for as long as it asks: WAIT_RELEASED finds buffers by fd number, newest
+/// first, so a number given up and reused would answer for another buffer (docs/lifecycles.md, "Owned numbers").
 /// </summary>
-/// <param name="device">The open device.</param>
-/// <param name="instanceId">Identity of the open instance; a fresh one unless the same instance is being re-wrapped.</param>
 public sealed class DeviceSession(IGrantDevice device, Guid? instanceId = null)
 {
-    private readonly object _exportLock = new();
-
     /// <summary>The device.</summary>
     public IGrantDevice Device { get; } = device;
 
@@ -29,26 +25,84 @@ public sealed class DeviceSession(IGrantDevice device, Guid? instanceId = null)
 
     internal void Checkpoint(LifecycleId id, string handler) => HandlerCheckpoint?.Invoke(id, handler);
 
-    /// <summary>Exports under the lock.</summary>
+    /// <summary>Exports <paramref name="refs"/> of <paramref name="domain"/>; the dma-buf's fd is the lifecycle's own.</summary>
     public ExportedDmaBuf Export(DmaBufFlags flags, DomainId domain, IReadOnlyList<uint> refs)
     {
         var array = refs as uint[] ?? [.. refs];
-        lock (_exportLock) return Device.ExportDmaBuf(flags, domain, array);
+        return Device.ExportDmaBuf(flags, domain, array);
     }
 
-    /// <summary>Closes <paramref name="fd"/> and polls its release in one step.</summary>
-    public WaitReleasedResult CloseAndProbe(int fd)
+    /// <summary>
+    /// Gives up the lifecycle's reference to the dma-buf at <paramref name="fd"/> and polls its release. The
+    /// number is not freed: a placeholder takes it in the same step, so later polls by it still find this
+    /// buffer or nothing. <see cref="FreeNumber"/> once the buffer is released.
+    /// </summary>
+    public WaitReleasedResult GiveUpAndProbe(int fd)
     {
-        lock (_exportLock)
+        Device.ReplaceWithPlaceholder(fd);
+        return Device.WaitReleased(fd, 0);
+    }
+
+    /// <summary>Polls an export whose reference was given up (its number held by a placeholder).</summary>
+    public WaitReleasedResult Probe(int fd)
+    {
+        ReapParkedNumbers();
+        return Device.WaitReleased(fd, 0);
+    }
+
+    /// <summary>Closes the placeholder that kept a released export's number.</summary>
+    public void FreeNumber(int fd) => Device.CloseFd(fd);
+
+    /// <summary>
+    /// The lifecycle of the export at <paramref name="fd"/> ended while something else still held the buffer:
+    /// the session keeps the number's placeholder until the buffer is released (see <see cref="ReapParkedNumbers"/>),
+    /// or until a lifecycle adopting the export takes it over (<see cref="Unpark"/>).
+    /// </summary>
+    public void Park(int fd)
+    {
+        lock (_parked) _parked.Add(fd);
+    }
+
+    /// <summary>An adopting lifecycle takes the number over; false if it was not parked here.</summary>
+    public bool Unpark(int fd)
+    {
+        lock (_parked) return _parked.Remove(fd);
+    }
+
+    /// <summary>Numbers parked by <see cref="Park"/> and not yet freed.</summary>
+    public int ParkedNumbers
+    {
+        get { lock (_parked) return _parked.Count; }
+    }
+
+    /// <summary>
+    /// Frees the placeholder of every parked number whose buffer the kernel has released (WAIT_RELEASED
+    /// answers not found); returns how many. Runs at every probe; a host that wants its descriptor count
+    /// back at quiescence calls it after its devices let go.
+    /// </summary>
+    public int ReapParkedNumbers()
+    {
+        lock (_parked)
         {
-            Device.CloseFd(fd);
-            return Device.WaitReleased(fd, 0);
+            if (_parked.Count == 0) return 0;
+            int freed = 0;
+            foreach (int fd in _parked.ToList())
+            {
+                try
+                {
+                    if (Device.WaitReleased(fd, 0) == WaitReleasedResult.TimedOut) continue;
+                    Device.CloseFd(fd);
+                }
+                catch (GntdevException)
+                {
+                    continue; // kept, and retried at the next reap
+                }
+                _parked.Remove(fd);
+                freed++;
+            }
+            return freed;
         }
     }
 
-    /// <summary>Polls an already closed export.</summary>
-    public WaitReleasedResult Probe(int fd)
-    {
-        lock (_exportLock) return Device.WaitReleased(fd, 0);
-    }
+    private readonly HashSet<int> _parked = [];
 }

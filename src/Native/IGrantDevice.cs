@@ -61,4 +61,18 @@ public interface IGrantDevice : IDisposable
 
     /// <summary><c>close(2)</c> on a dma-buf fd this process holds (e.g. an export once handed over).</summary>
     void CloseFd(int fd);
+
+    /// <summary>
+    /// <c>fcntl(F_DUPFD_CLOEXEC)</c>: a new descriptor of this process for <paramref name="fd"/>'s file. An
+    /// import keyed by its own duplicate can be released by a number no one else can reuse. EBADF if not open.
+    /// </summary>
+    int DuplicateFd(int fd);
+
+    /// <summary>
+    /// <c>dup3</c> of a placeholder file (<c>/dev/null</c>) onto <paramref name="fd"/>: drops this process's
+    /// reference to the file behind the number in one step, while the number stays taken, so no later export
+    /// or import can be given it while its owner still asks the kernel about the old object by it. Close the
+    /// placeholder with <see cref="CloseFd"/>. Replacing a placeholder again is a no-op. EBADF if not open.
+    /// </summary>
+    void ReplaceWithPlaceholder(int fd);
 }

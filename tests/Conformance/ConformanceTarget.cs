@@ -49,7 +49,7 @@ public abstract class ConformanceTarget : IDisposable
     /// <summary>lseek(fd, 0, SEEK_END).</summary>
     public abstract long SizeOf(int fd);
 
-    /// <summary>Open descriptors of this process that name grant-path objects (gntdev, gntalloc, dma-bufs, udmabuf, memfds).</summary>
+    /// <summary>Open descriptors of this process that name grant-path objects (gntdev, gntalloc, dma-bufs, udmabuf, memfds, /dev/null placeholders).</summary>
     public abstract int OpenFdCount();
 
     /// <summary>The backend domain's memory reservation in pages.</summary>

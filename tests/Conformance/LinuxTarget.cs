@@ -80,7 +80,7 @@ public sealed class LinuxTarget : ConformanceTarget
     }
 
     private static bool IsGrantPathObject(string link) =>
-        link.StartsWith("/dev/xen/", StringComparison.Ordinal) || link == "/dev/udmabuf"
+        link.StartsWith("/dev/xen/", StringComparison.Ordinal) || link == "/dev/udmabuf" || link == "/dev/null" // placeholders
         || link.Contains("dmabuf", StringComparison.Ordinal) || link.StartsWith("/memfd:", StringComparison.Ordinal);
 
     /// <inheritdoc />

@@ -21,7 +21,8 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     private Dictionary<long, IActorRef>? _waiters;
     private ExportedDmaBuf? _export;
     private State _state = State.Exported;
-    private bool _fdOpen;
+    private bool _fdOpen;      // the lifecycle holds its reference to the dma-buf through its fd
+    private bool _placeholder; // the fd's number is held by a placeholder until the buffer is released
     private long _nextWaiter;
     private TimeSpan _probeDelay;
     private DateTimeOffset _closedAt;
@@ -40,7 +41,9 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     {
         _settings = settings;
         _export = new ExportedDmaBuf(adopted.Fd ?? -1, id.Domain, [.. adopted.Refs], adopted.Flags);
-        _fdOpen = true;
+        // A number its previous actor parked holds a placeholder; otherwise the fd is the dma-buf's.
+        _placeholder = services.Session.Unpark(_export.Fd);
+        _fdOpen = !_placeholder;
         _state = adopted.State == "Releasing" ? State.Releasing : State.Exported;
         _nextWaiter = adopted.OpenWaits.IsEmpty ? 0 : adopted.OpenWaits.Max() + 1;
     }
@@ -78,7 +81,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     /// <summary>An adopted export re-checks a release that was under way (only an adopted one can be releasing before it starts).</summary>
     protected override void PreStart()
     {
-        if (_state == State.Releasing && Record.Attachments.IsEmpty) CloseAndProbe();
+        if (_state == State.Releasing && Record.Attachments.IsEmpty) GiveUpAndProbe();
     }
 
     /// <summary>
@@ -156,7 +159,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         {
             // The caller is answered last: if closing throws, the lifecycle stops and it hears that instead.
             int left = Record.Attachments.Count;
-            if (_state == State.Releasing && left == 0) CloseAndProbe();
+            if (_state == State.Releasing && left == 0) GiveUpAndProbe();
             caller.Tell(new Detached(Id, m.Consumer, left));
         }, caller);
     }
@@ -174,7 +177,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
             _state = State.Releasing;
             // The caller is answered last: if closing throws, the lifecycle stops and it hears that instead.
             int pending = Record.Attachments.Count;
-            if (pending == 0) CloseAndProbe();
+            if (pending == 0) GiveUpAndProbe();
             caller.Tell(new ReleaseAccepted(Id, pending));
         }, caller);
     }
@@ -205,11 +208,12 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
             who);
     }
 
-    private void CloseAndProbe()
+    private void GiveUpAndProbe()
     {
         _closedAt = Now;
-        _fdOpen = false; // before the call: if the probe throws after the close, PostStop must not close the number again
-        if (Session.CloseAndProbe(_export!.Fd) == WaitReleasedResult.TimedOut)
+        _fdOpen = false; // before the call: if the probe throws after the replacement, PostStop must not give it up again
+        _placeholder = true;
+        if (Session.GiveUpAndProbe(_export!.Fd) == WaitReleasedResult.TimedOut)
         {
             // Someone we were not told about still holds the buffer: poll with back-off, never give up silently.
             _state = State.AwaitingExternalRelease;
@@ -241,6 +245,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     private void Finish()
     {
         _state = State.Released;
+        FreeNumber();
         // The terminal event goes last: everything before it still belongs to the live lifecycle.
         var now = Now;
         var events = new List<LifecycleEvent>();
@@ -273,13 +278,38 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
             if (_fdOpen && _export is not null)
             {
                 _fdOpen = false;
-                if (Session.CloseAndProbe(_export.Fd) == WaitReleasedResult.TimedOut) result = WaitReleasedResult.TimedOut;
+                _placeholder = true;
+                WaitReleasedResult probe;
+                try
+                {
+                    probe = Session.GiveUpAndProbe(_export.Fd);
+                }
+                catch (GntdevException)
+                {
+                    probe = WaitReleasedResult.TimedOut; // not known to be released: parked below, asked again by the session
+                }
+                if (probe == WaitReleasedResult.TimedOut) result = WaitReleasedResult.TimedOut;
+                else FreeNumber();
+            }
+            // A placeholder still here keeps the number of a buffer not known to be released: the session
+            // frees it once the kernel says so, unless an actor adopting this lifecycle takes it over first.
+            if (_placeholder && _export is not null)
+            {
+                _placeholder = false;
+                Session.Park(_export.Fd);
             }
         }
         finally
         {
             AnswerWaiters(result); // every waiter is answered exactly once, even if the close throws
         }
+    }
+
+    private void FreeNumber()
+    {
+        if (!_placeholder || _export is null) return;
+        _placeholder = false;
+        Session.FreeNumber(_export.Fd);
     }
 
     private void AnswerWaiters(WaitReleasedResult result)

@@ -35,24 +35,35 @@ public sealed class ImportAttachmentActor : JournaledLifecycleActor
         _ => false,
     };
 
-    /// <summary>Imports and journals the outcome; a refused import is answered and ends the lifecycle with nothing held.</summary>
+    /// <summary>
+    /// Imports and journals the outcome; a refused import is answered and ends the lifecycle with nothing held.
+    /// The import is made under the lifecycle's own duplicate of the caller's fd, kept until IMP_RELEASE
+    /// succeeded: the kernel finds an import by the number it was made under, newest first, so a number
+    /// the caller closed and the process reused would release another import.
+    /// </summary>
     protected override void Start(object request)
     {
         var asked = (Import)request;
         _request = asked;
-        var requested = new Events.ImportRequested(Id, Now, asked.Fd, asked.PageCount);
+        int? own = null;
         ImportedDmaBuf? import = null;
-        var failure = DeviceCall.Try(() => import = Session.Device.ImportDmaBuf(asked.Fd, asked.PageCount, asked.Domain));
+        var failure = DeviceCall.Try(() =>
+        {
+            own = Session.Device.DuplicateFd(asked.Fd);
+            import = Session.Device.ImportDmaBuf(own.Value, asked.PageCount, asked.Domain);
+        });
+        var requested = new Events.ImportRequested(Id, Now, own ?? asked.Fd, asked.PageCount);
         if (failure is not null)
         {
+            if (own is { } unused) DeviceCall.Try(() => Session.Device.CloseFd(unused));
             Persist([requested, new Events.Failed(Id, Now, failure.Code, failure.Detail, failure.Errno)],
                 () => { AnswerRequester(failure); Finished(); },
                 _ => { AnswerRequester(failure); Finished(); });
             return;
         }
-        _importedFd = import!.Fd;
-        Persist([requested, new Events.Granted(Id, Now, [.. import.Refs], Session.InstanceId)],
-            () => AnswerRequester(new Imported(Id, import.Fd, import.Refs)),
+        _importedFd = own;
+        Persist([requested, new Events.Granted(Id, Now, [.. import!.Refs], Session.InstanceId)],
+            () => AnswerRequester(new Imported(Id, asked.Fd, import.Refs)),
             reason => JournalLost(TakeRequester(), reason));
     }
 
@@ -80,5 +91,6 @@ public sealed class ImportAttachmentActor : JournaledLifecycleActor
         // A failed release changes nothing in the device, so PostStop retrying it is not a double release.
         Session.Device.ReleaseImport(fd);
         _importedFd = null;
+        Session.Device.CloseFd(fd); // the lifecycle's own duplicate: only now may the number go to another file
     }
 }

@@ -44,5 +44,14 @@ internal sealed class ReleaseTimingDevice(IGrantDevice inner) : IGrantDevice
         if (Recording) _closedAt[fd] = Stopwatch.GetTimestamp();
     }
 
+    public int DuplicateFd(int fd) => inner.DuplicateFd(fd);
+
+    // The export's lifecycle gives up its reference here (the number stays taken by the placeholder).
+    public void ReplaceWithPlaceholder(int fd)
+    {
+        inner.ReplaceWithPlaceholder(fd);
+        if (Recording) _closedAt[fd] = Stopwatch.GetTimestamp();
+    }
+
     public void Dispose() => inner.Dispose();
 }

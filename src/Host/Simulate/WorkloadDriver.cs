@@ -79,6 +79,7 @@ internal sealed class WorkloadDriver
     private InvariantChecker _checker = null!;
     private readonly AcknowledgedSteps _acked = new();
     private readonly JournalFaultInjector _journalFaults;
+    private DeviceSession? _session;
     private ActorSystem _system = null!;
     private volatile bool _actorFaultsArmed;
     private int _actorFaultBudget = 3;
@@ -123,6 +124,7 @@ internal sealed class WorkloadDriver
         _client = host.Services.GetRequiredService<BufferActorsClient>();
         _system = host.Services.GetRequiredService<ActorSystem>();
         _backend = ((SimulatedGrantDevice)host.Services.GetRequiredService<IGrantDevice>()).Process;
+        _session = host.Services.GetRequiredService<DeviceSession>();
         _display = sim.AddDevice(Display);
         _camera = sim.AddDevice("camera");
         var baseline = sim.Ledger();
@@ -661,6 +663,8 @@ internal sealed class WorkloadDriver
             foreach (var r in f.OpenGrants.ToList())
                 if (f.Domain.EndAccess(r)) f.OpenGrants.Remove(r);
         }
-        return await DrainDomainAsync(null, _s.BrokenSkipOneDetach ? 0.5 : 5).ConfigureAwait(false);
+        int live = await DrainDomainAsync(null, _s.BrokenSkipOneDetach ? 0.5 : 5).ConfigureAwait(false);
+        _session!.ReapParkedNumbers(); // numbers of exports whose lifecycle ended while the display held them
+        return live;
     }
 }

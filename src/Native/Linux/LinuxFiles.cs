@@ -42,6 +42,32 @@ internal static unsafe class LinuxFiles
         return copy;
     }
 
+    /// <summary>dup3(fd, number, O_CLOEXEC): <paramref name="number"/> names <paramref name="fd"/>'s file, what it named before closed in the same step.</summary>
+    public static Errno Dup3(int fd, int number)
+    {
+        int rc;
+        Errno errno;
+        do
+        {
+            rc = LibC.dup3(fd, number, LibC.O_CLOEXEC);
+        }
+        while (LinuxErrno.Failed(rc, out errno) && errno == Errno.EINTR);
+        return rc >= 0 ? Errno.None : errno;
+    }
+
+    /// <summary>open(2) of /dev/null O_RDONLY | O_CLOEXEC: the placeholder that keeps a number taken.</summary>
+    public static int OpenDevNull(out Errno errno)
+    {
+        byte* path = stackalloc byte[] { (byte)'/', (byte)'d', (byte)'e', (byte)'v', (byte)'/', (byte)'n', (byte)'u', (byte)'l', (byte)'l', 0 };
+        int fd;
+        do
+        {
+            fd = LibC.open(path, LibC.O_RDONLY | LibC.O_CLOEXEC, default);
+        }
+        while (LinuxErrno.Failed(fd, out errno) && errno == Errno.EINTR);
+        return fd;
+    }
+
     /// <summary>lseek(fd, 0, SEEK_END): the size of a dma-buf (or any seekable file); -1 and the errno on failure.</summary>
     public static long SizeOf(int fd, out Errno errno)
     {

@@ -40,6 +40,7 @@ public sealed unsafe class LinuxGrantDevice : IGrantDevice
     private readonly FdSafeHandle _fd;
     private readonly Lock _gate = new();
     private readonly Dictionary<ulong, GrantMapping> _maps = [];
+    private FdSafeHandle? _placeholder; // /dev/null, opened on first ReplaceWithPlaceholder
     private bool _disposed;
 
     private LinuxGrantDevice(FdSafeHandle fd, string path, int pageLimit)
@@ -266,6 +267,42 @@ public sealed unsafe class LinuxGrantDevice : IGrantDevice
         }
     }
 
+    /// <inheritdoc />
+    public int DuplicateFd(int fd)
+    {
+        int copy = LinuxFiles.DupCloexec(fd, out Errno errno);
+        return copy >= 0 ? copy : throw Fail("dup", errno, $"fcntl({fd}, F_DUPFD_CLOEXEC) failed");
+    }
+
+    /// <inheritdoc />
+    public void ReplaceWithPlaceholder(int fd)
+    {
+        ThrowIfOwn(fd);
+        // One /dev/null, opened on first use, is dup3'ed onto every number to keep; each copy is its own descriptor.
+        int placeholder;
+        lock (_gate)
+        {
+            if (_placeholder is null)
+            {
+                int opened = LinuxFiles.OpenDevNull(out Errno openErrno);
+                _placeholder = opened >= 0 ? new FdSafeHandle(opened) : throw Fail("open", openErrno, "open(/dev/null) for fd placeholders failed");
+            }
+            placeholder = _placeholder.DangerousGetFd();
+        }
+        // dup3 onto a number that is not open would take a free number instead of refusing: check first.
+        if (LinuxFiles.SizeOf(fd, out Errno probe) < 0 && probe == Errno.EBADF) throw Fail("dup3", Errno.EBADF, $"fd {fd} is not open");
+        Errno errno = LinuxFiles.Dup3(placeholder, fd);
+        if (errno != Errno.None) throw Fail("dup3", errno, $"dup3(placeholder, {fd}) failed");
+    }
+
+    private void ThrowIfOwn(int fd)
+    {
+        if (!_fd.IsClosed && fd == (int)_fd.DangerousGetHandle())
+        {
+            throw Fail("dup3", Errno.EINVAL, $"fd {fd} is the grant device's own descriptor");
+        }
+    }
+
     /// <summary>
     /// GET_OFFSET_FOR_VADDR: the mmap offset and page count of the mapping that begins at
     /// <paramref name="vaddr"/> in this process.
@@ -338,6 +375,7 @@ public sealed unsafe class LinuxGrantDevice : IGrantDevice
             ((MappedPages)mapping.Pages).Unmap();
         }
 
+        _placeholder?.Dispose();
         _fd.Dispose();
     }
 

@@ -279,6 +279,16 @@ public sealed class SimulatedGrantDevice : IGrantDevice
         Process.Close(fd);
     }
 
+    /// <inheritdoc />
+    public int DuplicateFd(int fd) => Process.Dup(fd);
+
+    /// <inheritdoc />
+    public void ReplaceWithPlaceholder(int fd)
+    {
+        if (fd == Fd) throw new GntdevException("dup3", Errno.EINVAL, "the grant device's own descriptor cannot be replaced");
+        Process.ReplaceWithPlaceholder(fd);
+    }
+
     /// <summary>Closes the instance's descriptor (close(2) on /dev/xen/gntdev).</summary>
     public void Dispose()
     {

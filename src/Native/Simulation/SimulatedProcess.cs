@@ -84,6 +84,20 @@ public sealed class SimulatedProcess
         }
     }
 
+    /// <summary>dup3 of a placeholder (a /dev/null) onto <paramref name="fd"/>: the file behind it loses this reference, the number stays taken. EBADF if not open.</summary>
+    public void ReplaceWithPlaceholder(int fd)
+    {
+        lock (_sim.Gate)
+        {
+            var file = Lookup(fd, "dup3");
+            if (file is PlainFile { Name: Placeholder }) return;
+            _fds[fd] = new PlainFile(Placeholder);
+            PutFile(file);
+        }
+    }
+
+    private const string Placeholder = "/dev/null";
+
     /// <summary>Opens a file that is neither a dma-buf nor a grant device (a memfd, say): what a caller passes by mistake.</summary>
     public int OpenPlainFile(string name)
     {

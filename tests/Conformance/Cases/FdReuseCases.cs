@@ -59,6 +59,38 @@ internal static class FdReuseCases
             c.Try("release the number (Y was never imported)", () => dev.ReleaseImport(number));
             if (importX is not null) c.See("X's refs still granted", Maps(dev, importX));
         }),
+        new("reuse-placeholder-keeps-the-number", "a placeholder dup3'ed onto an export's fd drops the reference but keeps the number: waits by it still find the export, and no new export is given it", c =>
+        {
+            var dev = c.Gntdev();
+            var allocator = c.Allocator();
+            var a = dev.ExportDmaBuf(DmaBufFlags.None, c.Target.Self, [.. c.Grant(allocator, 1, 48).Refs]);
+            var hold = c.Try("import A (holds it)", () => dev.ImportDmaBuf(a.Fd, 1, c.Target.Self));
+            c.Try("replace A's fd with a placeholder", () => dev.ReplaceWithPlaceholder(a.Fd));
+            c.Observe("poll A's number (held by the import)", () => dev.WaitReleased(a.Fd, 0));
+            var b = c.Try("export B", () => dev.ExportDmaBuf(DmaBufFlags.None, c.Target.Self, [.. c.Grant(allocator, 1, 49).Refs]));
+            if (b is not null)
+            {
+                c.See("B got A's number", b.Fd == a.Fd);
+                c.Try("close B", () => dev.CloseFd(b.Fd));
+            }
+            if (hold is not null) c.Try("release A's import", () => dev.ReleaseImport(a.Fd));
+            c.Observe("poll A's number (released)", () => dev.WaitReleased(a.Fd, 0));
+            c.Try("replace the placeholder again", () => dev.ReplaceWithPlaceholder(a.Fd));
+            c.Try("close the placeholder", () => dev.CloseFd(a.Fd));
+            c.Try("replace a closed number", () => dev.ReplaceWithPlaceholder(a.Fd));
+        }),
+        new("reuse-import-by-its-own-duplicate", "an import made under a duplicate of the caller's fd is released by the duplicate's number, whatever the caller's number names by then", c =>
+        {
+            var dev = c.Gntdev();
+            var x = c.HostBuffer(1, pattern: 57);
+            int own = dev.DuplicateFd(x.Fd);
+            c.Defer(() => c.Target.Close(own));
+            var import = c.Try("import X by its duplicate", () => dev.ImportDmaBuf(own, 1, c.Target.Self));
+            c.Try("close the caller's fd", x.CloseFd);
+            c.Try("release by the caller's old number", () => dev.ReleaseImport(x.Fd));
+            c.Try("release by the duplicate", () => dev.ReleaseImport(own));
+            if (import is not null) c.See("X's refs still granted", Maps(dev, import));
+        }),
         new("reuse-export-number-after-release", "a released export's number goes to the next export, which a wait then finds", c =>
         {
             var dev = c.Gntdev();

@@ -193,6 +193,13 @@ public sealed class RemoteGrantDevice : IGrantDevice
     /// <inheritdoc />
     public void CloseFd(int fd) => CallEmpty(FrameWriter.Request(NextId(), SimulatorOpcode.CloseFd).I32(fd));
 
+    /// <inheritdoc />
+    public int DuplicateFd(int fd) =>
+        Decode(Call(FrameWriter.Request(NextId(), SimulatorOpcode.DuplicateFd).I32(fd)), SimulatorOpcode.DuplicateFd, (ref FrameReader r) => r.I32("fd"));
+
+    /// <inheritdoc />
+    public void ReplaceWithPlaceholder(int fd) => CallEmpty(FrameWriter.Request(NextId(), SimulatorOpcode.ReplaceWithPlaceholder).I32(fd));
+
     /// <summary>
     /// The simulated device <paramref name="deviceName"/> (a display, a camera) attaches to the dma-buf
     /// <paramref name="fd"/> of this connection's process. The attachment belongs to the device: it

@@ -41,6 +41,8 @@ namespace BufferActors.Native.Simulation.Remote;
 /// <item><term>9 DeviceAttach</term><description>string device, i32 fd → u64 attachment id (owned by the device: it outlives the connection)</description></item>
 /// <item><term>10 DeviceDetach</term><description>u64 attachment id → (empty)</description></item>
 /// <item><term>11 DeviceAllocateBuffer</term><description>string device, i32 pages → i32 fd</description></item>
+/// <item><term>13 DuplicateFd</term><description>i32 fd → i32 fd</description></item>
+/// <item><term>14 ReplaceWithPlaceholder</term><description>i32 fd → (empty)</description></item>
 /// <item><term>12 Ledger</term><description>(empty) → i32 Maps, MappedGrants, GrantedRefs, DmaBufs, Attachments, OpenFds, Exports, Imports; i64 ReservationPages; i32 DeferredRefs; i64 OldestDeferredTicks; string ReservationByDomain</description></item>
 /// </list>
 /// <para><b>Malformed input.</b> An unknown opcode, a request id of 0, a payload shorter or longer than
@@ -80,7 +82,7 @@ public static class SimulatorProtocol
     internal const byte HasFailedPage = 2;
 
     /// <summary>True for the opcodes of this version.</summary>
-    public static bool IsKnown(SimulatorOpcode opcode) => opcode is >= SimulatorOpcode.Hello and <= SimulatorOpcode.Ledger;
+    public static bool IsKnown(SimulatorOpcode opcode) => opcode is >= SimulatorOpcode.Hello and <= SimulatorOpcode.ReplaceWithPlaceholder;
 
     /// <summary>The operation name errors of <paramref name="opcode"/> carry: the ioctl (or kernel call) it stands for.</summary>
     public static string OperationName(SimulatorOpcode opcode) => opcode switch
@@ -97,6 +99,8 @@ public static class SimulatorProtocol
         SimulatorOpcode.DeviceDetach => "dma_buf_detach",
         SimulatorOpcode.DeviceAllocateBuffer => "dma_buf_export",
         SimulatorOpcode.Ledger => "ledger",
+        SimulatorOpcode.DuplicateFd => "dup",
+        SimulatorOpcode.ReplaceWithPlaceholder => "dup3",
         _ => "simulator frame",
     };
 }
@@ -130,6 +134,10 @@ public enum SimulatorOpcode : ushort
     DeviceAllocateBuffer = 11,
     /// <summary>The simulator's <see cref="SimulatorLedger"/>.</summary>
     Ledger = 12,
+    /// <summary><see cref="IGrantDevice.DuplicateFd"/>.</summary>
+    DuplicateFd = 13,
+    /// <summary><see cref="IGrantDevice.ReplaceWithPlaceholder"/>.</summary>
+    ReplaceWithPlaceholder = 14,
 }
 
 /// <summary>The bytes of a frame do not match the protocol; the connection answers EINVAL.</summary>

@@ -362,7 +362,7 @@ public sealed class SimulatorServer : IDisposable
             }
             if (!SimulatorProtocol.IsKnown(opcode))
             {
-                Send(FrameWriter.Failure(id, opcode, op, Errno.EINVAL, $"unknown opcode {(ushort)opcode} (protocol version {SimulatorProtocol.Version} knows 1..{(ushort)SimulatorOpcode.Ledger})"));
+                Send(FrameWriter.Failure(id, opcode, op, Errno.EINVAL, $"unknown opcode {(ushort)opcode} (protocol version {SimulatorProtocol.Version} knows 1..{(ushort)SimulatorOpcode.ReplaceWithPlaceholder})"));
                 return;
             }
             if (id == 0)
@@ -491,6 +491,18 @@ public sealed class SimulatorServer : IDisposable
                     int fd = r.I32("fd");
                     r.End(name);
                     return () => { Device.ReleaseImport(fd); return FrameWriter.Success(id, opcode); };
+                }
+                case SimulatorOpcode.DuplicateFd:
+                {
+                    int fd = r.I32("fd");
+                    r.End(name);
+                    return () => FrameWriter.Success(id, opcode).I32(Device.DuplicateFd(fd));
+                }
+                case SimulatorOpcode.ReplaceWithPlaceholder:
+                {
+                    int fd = r.I32("fd");
+                    r.End(name);
+                    return () => { Device.ReplaceWithPlaceholder(fd); return FrameWriter.Success(id, opcode); };
                 }
                 case SimulatorOpcode.CloseFd:
                 {
