@@ -61,6 +61,12 @@ public abstract class ConformanceTarget : IDisposable
     /// <summary>gntdev SET_UNMAP_NOTIFY: clear byte <paramref name="byteOffset"/> of <paramref name="mapping"/>'s granter page on unmap.</summary>
     public abstract void SetUnmapNotify(IGrantDevice device, GrantMapping mapping, int byteOffset);
 
+    /// <summary>
+    /// mprotect(PROT_READ | PROT_WRITE) over <paramref name="mapping"/>: EACCES for a mapping that may never
+    /// become writable. Nothing is written.
+    /// </summary>
+    public abstract void MakeWritable(GrantMapping mapping);
+
     /// <summary>Gives other threads time to block in a call (real time on the kernel; the simulator can tell exactly).</summary>
     public abstract void WaitUntilBlocked(IGrantDevice device, int waiters);
 

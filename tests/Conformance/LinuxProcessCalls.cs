@@ -17,6 +17,9 @@ internal static unsafe class LinuxProcessCalls
 
     public static int Dup(int fd) => Check("dup", LibC.fcntl(fd, 1030 /* F_DUPFD_CLOEXEC */, 0));
 
+    public static void Mprotect(nint address, nuint length, int prot) =>
+        Check("mprotect", LibC.mprotect((void*)address, (size_t)(ulong)length, prot));
+
     public static void Dup3(int fd, int number) => Check("dup3", LibC.dup3(fd, number, 0x80000 /* O_CLOEXEC */));
 
     /// <summary>delete_module(2), O_NONBLOCK: EBUSY (EWOULDBLOCK) while the module is in use.</summary>

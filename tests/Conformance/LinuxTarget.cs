@@ -51,6 +51,13 @@ public sealed class LinuxTarget : ConformanceTarget
     public override int Dup(int fd) => LinuxProcessCalls.Dup(fd);
 
     /// <inheritdoc />
+    public override unsafe void MakeWritable(GrantMapping mapping)
+    {
+        fixed (byte* start = mapping.Pages.Page(0))
+            LinuxProcessCalls.Mprotect((nint)start, (nuint)mapping.PageCount * PageView.PageSize, 0x1 | 0x2 /* PROT_READ | PROT_WRITE */);
+    }
+
+    /// <inheritdoc />
     public override void DupTo(int fd, int number) => LinuxProcessCalls.Dup3(fd, number);
 
     /// <inheritdoc />

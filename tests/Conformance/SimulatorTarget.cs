@@ -63,6 +63,14 @@ public sealed class SimulatorTarget : ConformanceTarget
     public override int Dup(int fd) => _process.Dup(fd);
 
     /// <inheritdoc />
+    /// <remarks>The simulator has no page protections; it answers as gntdev's mmap rules do: a read-only map
+    /// is private with VM_MAYWRITE cleared (EACCES), a writable one is shared and writable.</remarks>
+    public override void MakeWritable(GrantMapping mapping)
+    {
+        if (mapping.ReadOnly) throw new GntdevException("mprotect", Errno.EACCES, "a read-only grant map cannot become writable");
+    }
+
+    /// <inheritdoc />
     public override void DupTo(int fd, int number) => _process.DupTo(fd, number);
 
     /// <inheritdoc />

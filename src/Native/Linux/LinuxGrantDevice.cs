@@ -19,8 +19,8 @@ namespace BufferActors.Native.Linux;
 /// <para>The page views of a <see cref="GrantMapping"/> point straight into the mapped grants: they are
 /// valid until <see cref="UnmapGrantRefs"/> or <see cref="Dispose"/>, after which
 /// <see cref="PageView.Page"/> throws <see cref="ObjectDisposedException"/>. A span obtained before the
-/// unmap must not be used after it. A read-only mapping is mapped without PROT_WRITE: writing through its
-/// spans faults the process.</para>
+/// unmap must not be used after it. A read-only mapping is mapped without PROT_WRITE and MAP_PRIVATE, so it
+/// can never be made writable: writing through its spans faults the process.</para>
 /// </remarks>
 public sealed unsafe class LinuxGrantDevice : IGrantDevice
 {
@@ -115,10 +115,12 @@ public sealed unsafe class LinuxGrantDevice : IGrantDevice
         }
 
         // The grants are mapped by the mmap of the range the ioctl reserved; without PROT_WRITE the kernel
-        // maps them read-only.
+        // maps them read-only. A read-only map is also MAP_PRIVATE: gntdev_mmap clears VM_MAYWRITE only for
+        // private mappings, so no mprotect can make it writable later (a write through a shared read-only
+        // grant map made writable leaves the writer spinning in the fault handler for ever).
         nuint length = (nuint)refs.Length * PageView.PageSize;
         int prot = LibC.PROT_READ | (readOnly ? 0 : LibC.PROT_WRITE);
-        void* address = Mmap(length, prot, index, out Errno errno);
+        void* address = Mmap(length, prot, readOnly ? LibC.MAP_PRIVATE : LibC.MAP_SHARED, index, out Errno errno);
         if (errno != Errno.None)
         {
             // Leave the device as it was: take the references back out of the instance's map table.
@@ -497,13 +499,13 @@ public sealed unsafe class LinuxGrantDevice : IGrantDevice
         }
     }
 
-    private void* Mmap(nuint length, int prot, ulong offset, out Errno errno)
+    private void* Mmap(nuint length, int prot, int flags, ulong offset, out Errno errno)
     {
         bool added = false;
         try
         {
             _fd.DangerousAddRef(ref added);
-            void* address = LibC.mmap(null, (size_t)(ulong)length, prot, LibC.MAP_SHARED, _fd.DangerousGetFd(), unchecked((long)offset));
+            void* address = LibC.mmap(null, (size_t)(ulong)length, prot, flags, _fd.DangerousGetFd(), unchecked((long)offset));
             errno = address == LibC.MAP_FAILED ? LastErrno() : Errno.None;
             return address;
         }

@@ -140,6 +140,9 @@ public sealed class SimulatedGrantDevice : IGrantDevice
             if (dma)
             {
                 Inject(FaultSite.ReservationDecrease, op);
+                // XENMEM_decrease_reservation cannot hand back frames the domain does not have.
+                if (_sim.Backend.Reservation < refArray.Length)
+                    throw new GntdevException(op, Errno.ENOMEM, $"the backend's reservation is {_sim.Backend.Reservation} pages; {refArray.Length} cannot be handed back");
                 _sim.Backend.Reservation -= refArray.Length;
             }
             var map = new GrantMap(_sim, domain, Domain, refArray, readOnly: false);

@@ -106,6 +106,27 @@ public sealed class ExportRulesTests : SimulatorTest
     }
 
     [Fact]
+    public void Rule3_ADmaExportBeyondTheReservationIsEnomem_TheReservationNeverGoesNegative()
+    {
+        using var sim = new XenSimulator(new SimulatorOptions { BackendDomainPages = 6 });
+        var baseline = sim.Ledger();
+        var front = sim.CreateDomain(1);
+        using var gntdev = sim.OpenGrantDevice();
+        var refs = front.GrantPages(DomainId.Dom0, front.AllocatePages(8), 8);
+        var four = gntdev.ExportDmaBuf(DmaBufFlags.Coherent, Dom1, refs[..4]);
+        Assert.Equal(2, sim.Backend.Reservation);
+        var e = Assert.Throws<GntdevException>(() => gntdev.ExportDmaBuf(DmaBufFlags.WriteCombine, Dom1, refs[4..]));
+        Assert.Equal(Errno.ENOMEM, e.Errno);
+        Assert.Equal(2, sim.Backend.Reservation); // nothing changed
+        Assert.All(refs[4..], r => Assert.False(front.IsInUse(r)));
+        gntdev.CloseFd(four.Fd);
+        Assert.Equal(6, sim.Backend.Reservation);
+        foreach (var r in refs) Assert.True(front.EndAccess(r));
+        gntdev.Dispose();
+        Assert.Empty(sim.Ledger().DifferencesFrom(baseline));
+    }
+
+    [Fact]
     public void Rule4_EveryGrantIsMappedWhileExported()
     {
         var refs = Share(5);

@@ -54,6 +54,24 @@ internal static class MapCases
             c.See("contents", CaseContext.Describe(map.Pages, 54));
             c.Try("unmap", () => dev.UnmapGrantRefs(map));
         }),
+        new("map-read-only-cannot-be-made-writable", "a read-only map cannot be mprotect'ed writable (a writable map can), so no write can reach the granter's page through it", c =>
+        {
+            var dev = c.Gntdev();
+            var grant = c.Grant(c.Allocator(), 2, pattern: 58);
+            var map = c.Try("map read-only", () => dev.MapGrantRefs(c.Target.Self, [.. grant.Refs], readOnly: true));
+            if (map is not null)
+            {
+                c.Try("make it writable", () => c.Target.MakeWritable(map));
+                c.See("contents", CaseContext.Describe(map.Pages, 58));
+                c.Try("unmap", () => dev.UnmapGrantRefs(map));
+            }
+            var writable = c.Try("map writable", () => dev.MapGrantRefs(c.Target.Self, [.. grant.Refs]));
+            if (writable is not null)
+            {
+                c.Try("make the writable map writable", () => c.Target.MakeWritable(writable));
+                c.Try("unmap the writable map", () => dev.UnmapGrantRefs(writable));
+            }
+        }),
         new("map-unmap-notify-clears-byte", "gntdev's unmap notification clears the byte in the granter's page when the backend unmaps", c =>
         {
             var dev = c.Gntdev();
