@@ -36,6 +36,19 @@ internal sealed class InvariantChecker(XenSimulator sim)
         }
     }
 
+    /// <summary>
+    /// Every import whose release was not asked for still grants its pages: a release keyed by a number
+    /// that another import reused would end this one's grants early.
+    /// </summary>
+    public void ImportsStillGranted(int op, IEnumerable<(LifecycleId Id, IReadOnlyList<uint> Refs)> live)
+    {
+        foreach (var (id, refs) in live)
+        {
+            var ended = refs.FirstOrDefault(r => !sim.Backend.IsGranted(r), uint.MaxValue);
+            if (ended != uint.MaxValue) Fail($"op {op}: {id} was never released, but dom0 ref {ended} no longer grants its page (ended early)");
+        }
+    }
+
     /// <summary>A WaitReleased the driver issued: it must complete exactly once, with a result.</summary>
     public void TrackWait(string what, Task<WaitReleasedResult> task) => _waits.Add((what, task));
 

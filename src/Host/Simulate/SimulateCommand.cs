@@ -17,8 +17,8 @@ internal static class SimulateCommand
 {
     public static Command Create()
     {
-        var scenario = new Option<string>("--scenario") { Description = "display | camera | churn.", DefaultValueFactory = _ => "display" };
-        scenario.AcceptOnlyFromAmong("display", "camera", "churn");
+        var scenario = new Option<string>("--scenario") { Description = "display | camera | churn | fd-churn.", DefaultValueFactory = _ => "display" };
+        scenario.AcceptOnlyFromAmong("display", "camera", "churn", "fd-churn");
         var domains = new Option<int>("--domains") { Description = "Frontend domains alive at once.", DefaultValueFactory = _ => 2 };
         var buffers = new Option<int>("--buffers") { Description = "Buffers per frontend.", DefaultValueFactory = _ => 3 };
         var pages = new Option<int>("--pages") { Description = "Pages per buffer.", DefaultValueFactory = _ => 64 };
@@ -38,7 +38,7 @@ internal static class SimulateCommand
             string location = r.GetValue(journal)!;
             var settings = new SimulationSettings
             {
-                Scenario = Enum.Parse<SimulationScenario>(r.GetValue(scenario)!, ignoreCase: true),
+                Scenario = SimulationScenarioNames.Parse(r.GetValue(scenario)!),
                 Domains = r.GetValue(domains),
                 Buffers = r.GetValue(buffers),
                 Pages = r.GetValue(pages),
@@ -69,7 +69,7 @@ internal static class SimulateCommand
     internal static async Task<int> RunAsync(SimulationSettings s, bool json, TextWriter output)
     {
         if ((Invalid(s) ?? SimulationJournals.Problem(s)) is { } error) { output.WriteLine($"simulate: {error}"); return 2; }
-        var result = await SimulationProgress.RunAsync(output, json, $"simulate {s.Scenario.ToString().ToLowerInvariant()}, seed {s.Seed}", s.Operations,
+        var result = await SimulationProgress.RunAsync(output, json, $"simulate {s.Scenario.Name()}, seed {s.Seed}", s.Operations,
             progress => new WorkloadDriver(s) { Progress = progress }.RunAsync()).ConfigureAwait(false);
         SimulationResult? shortest = null;
         if (!result.Passed) shortest = await ShrinkAsync(result).ConfigureAwait(false);
@@ -108,7 +108,7 @@ internal static class SimulateCommand
         var failures = new List<(SimulationResult Result, SimulationResult Shortest)>();
         int operations = 0, faults = 0, crashes = 0, actorFaults = 0;
         var outcomes = new SortedDictionary<string, int>(StringComparer.Ordinal);
-        if (!json) output.WriteLine($"simulate campaign: {seeds} seeds from {s.Seed}, scenarios rotated from {s.Scenario.ToString().ToLowerInvariant()}, " +
+        if (!json) output.WriteLine($"simulate campaign: {seeds} seeds from {s.Seed}, scenarios rotated from {s.Scenario.Name()}, " +
             $"{s.Domains} domains x {s.Buffers} buffers x {s.Pages} pages, {s.Operations} operations, fault rate {s.FaultRate.ToString(CultureInfo.InvariantCulture)}");
         // Seeds are independent (each has its own simulator and actor system) and mostly wait on messages: run a few at once.
         var results = new SimulationResult?[seeds];
@@ -139,7 +139,7 @@ internal static class SimulateCommand
             var shortest = await ShrinkAsync(r).ConfigureAwait(false);
             failures.Add((r, shortest));
             if (!json)
-                output.WriteLine($"FAIL seed {settings.Seed} ({settings.Scenario.ToString().ToLowerInvariant()}): {shortest.Violations.FirstOrDefault() ?? "ledger not at baseline"}; " +
+                output.WriteLine($"FAIL seed {settings.Seed} ({settings.Scenario.Name()}): {shortest.Violations.FirstOrDefault() ?? "ledger not at baseline"}; " +
                     $"reproduce: {settings.CommandLine(shortest.Operations)}");
         }
         double seconds = clock.Elapsed.TotalSeconds;
@@ -150,7 +150,7 @@ internal static class SimulateCommand
                 seeds,
                 firstSeed = s.Seed,
                 passed = seeds - failures.Count,
-                failed = failures.Select(f => new { seed = f.Result.Settings.Seed, scenario = f.Result.Settings.Scenario.ToString().ToLowerInvariant(), violations = f.Shortest.Violations, reproduce = f.Result.Settings.CommandLine(f.Shortest.Operations) }),
+                failed = failures.Select(f => new { seed = f.Result.Settings.Seed, scenario = f.Result.Settings.Scenario.Name(), violations = f.Shortest.Violations, reproduce = f.Result.Settings.CommandLine(f.Shortest.Operations) }),
                 operations,
                 faultsInjected = faults,
                 domainCrashes = crashes,
@@ -203,7 +203,7 @@ internal static class SimulateCommand
     internal static string ToJson(SimulationResult r, SimulationResult? shortest) => JsonSerializer.Serialize(new
     {
         seed = r.Settings.Seed,
-        scenario = r.Settings.Scenario.ToString().ToLowerInvariant(),
+        scenario = r.Settings.Scenario.Name(),
         options = new { domains = r.Settings.Domains, buffers = r.Settings.Buffers, pages = r.Settings.Pages, operations = r.Settings.Operations, faultRate = r.Settings.FaultRate, journal = r.Settings.JournalText },
         operations = r.Operations,
         operationsByKind = r.OperationsByKind,
@@ -229,7 +229,7 @@ internal static class SimulateCommand
     internal static void PrintSummary(SimulationResult r, SimulationResult? shortest, TextWriter o)
     {
         var s = r.Settings;
-        o.WriteLine($"simulate {s.Scenario.ToString().ToLowerInvariant()}: seed {s.Seed}, {s.Domains} domains x {s.Buffers} buffers x {s.Pages} pages, " +
+        o.WriteLine($"simulate {s.Scenario.Name()}: seed {s.Seed}, {s.Domains} domains x {s.Buffers} buffers x {s.Pages} pages, " +
             $"{s.Operations} operations, fault rate {s.FaultRate.ToString(CultureInfo.InvariantCulture)}, journal {s.JournalText}");
         o.WriteLine($"  reproduce: {s.CommandLine()}");
         o.WriteLine();

@@ -12,6 +12,21 @@ internal enum SimulationScenario
     Camera,
     /// <summary>Many short lifecycles of every kind.</summary>
     Churn,
+    /// <summary>
+    /// Buffers closed and re-created as fast as possible, so fd numbers come back at once: imports whose
+    /// caller closes its fd right after importing, exports released and re-exported, across frontends.
+    /// </summary>
+    FdChurn,
+}
+
+/// <summary>The command-line names of <see cref="SimulationScenario"/>.</summary>
+internal static class SimulationScenarioNames
+{
+    /// <summary>display, camera, churn, fd-churn.</summary>
+    public static string Name(this SimulationScenario scenario) => scenario == SimulationScenario.FdChurn ? "fd-churn" : scenario.ToString().ToLowerInvariant();
+
+    /// <summary>The scenario named <paramref name="name"/> on the command line.</summary>
+    public static SimulationScenario Parse(string name) => Enum.Parse<SimulationScenario>(name.Replace("-", "", StringComparison.Ordinal), ignoreCase: true);
 }
 
 /// <summary>Everything a simulation run depends on; the same settings give the same operations and faults.</summary>
@@ -42,7 +57,7 @@ internal sealed record SimulationSettings
 
     /// <summary>The command line that reproduces this run.</summary>
     public string CommandLine(int? operations = null) =>
-        $"bufferactors simulate --scenario {Scenario.ToString().ToLowerInvariant()} --domains {Domains} --buffers {Buffers} --pages {Pages} " +
+        $"bufferactors simulate --scenario {Scenario.Name()} --domains {Domains} --buffers {Buffers} --pages {Pages} " +
         $"--operations {operations ?? Operations} --fault-rate {FaultRate.ToString(System.Globalization.CultureInfo.InvariantCulture)} --seed {Seed} --journal {JournalText}{(InlineDispatch ? "" : " --dispatcher thread-pool")}";
 }
 

@@ -140,6 +140,7 @@ internal sealed class WorkloadDriver
             _opsByKind[kind] = _opsByKind.GetValueOrDefault(kind) + 1;
             sim.Tick();
             _checker.AfterOperation(_op, AttachedExports());
+            _checker.ImportsStillGranted(_op, _imports.Where(i => i.Owner.Alive).Select(i => (i.Id, i.Refs)));
             Progress?.Invoke(_op);
         }
 
@@ -254,6 +255,7 @@ internal sealed class WorkloadDriver
         {
             SimulationScenario.Display => await DisplayStepAsync(live).ConfigureAwait(false),
             SimulationScenario.Camera => await CameraStepAsync(live).ConfigureAwait(false),
+            SimulationScenario.FdChurn => await FdChurnStepAsync(live).ConfigureAwait(false),
             _ => await ChurnStepAsync(live).ConfigureAwait(false),
         };
     }
@@ -320,6 +322,31 @@ internal sealed class WorkloadDriver
             default:
                 if (await MapAsync(f).ConfigureAwait(false) is { } m) await UnmapAsync(m).ConfigureAwait(false);
                 return "map-cycle";
+        }
+    }
+
+    private async Task<string> FdChurnStepAsync(List<Frontend> live)
+    {
+        var f = Pick(live);
+        switch (_rng.Next(4))
+        {
+            case 0:
+                // The caller closes its fd as soon as the import answers: the number goes to the next buffer.
+                if (await ImportAsync(f, closeCallerFd: true).ConfigureAwait(false) is { } i && _rng.Next(2) == 0) FrontendMap(i);
+                return "import-close";
+            case 1:
+                if (_imports.Count > 0) { await ReleaseImportAsync(Pick(_imports), frontendLetsGo: _rng.Next(4) != 0).ConfigureAwait(false); return "release-import"; }
+                goto case 0;
+            case 2:
+                if (await ShareAsync(f).ConfigureAwait(false) is { } e)
+                {
+                    if (_rng.Next(2) == 0) await AttachAsync(e).ConfigureAwait(false);
+                    if (_rng.Next(2) == 0) await ReleaseExportAsync(e).ConfigureAwait(false);
+                }
+                return "export";
+            default:
+                if (_exports.Count > 0) { await ReleaseExportAsync(Pick(_exports)).ConfigureAwait(false); return "release"; }
+                goto case 2;
         }
     }
 
@@ -494,7 +521,7 @@ internal sealed class WorkloadDriver
             }
     }
 
-    private async Task<ImportEntry?> ImportAsync(Frontend f)
+    private async Task<ImportEntry?> ImportAsync(Frontend f, bool closeCallerFd = false)
     {
         int fd = _camera.AllocateBuffer(_backend, _s.Pages);
         var (reply, outcome) = await Call(null, () => _client.ImportAsync(f.Domain.Id, fd, _s.Pages)).ConfigureAwait(false);
@@ -504,6 +531,11 @@ internal sealed class WorkloadDriver
             Outcome("import", outcome);
             _backend.Close(fd);
             return null;
+        }
+        if (closeCallerFd)
+        {
+            _backend.Close(fd);
+            fd = -1;
         }
         var i = new ImportEntry(f, fd, reply.Id, reply.Refs);
         _imports.Add(i);
@@ -536,7 +568,7 @@ internal sealed class WorkloadDriver
         Trace($"#{_op} release-import {i.Id} -> {outcome}{(i.Handles.Count > 0 ? " (frontend still maps: deferred)" : "")}");
         Outcome("import", outcome == "ok" ? "released" : LifecycleFailed(outcome) ? "actor-failed" : outcome);
         _imports.Remove(i);
-        _backend.Close(i.DeviceFd);
+        if (i.DeviceFd >= 0) _backend.Close(i.DeviceFd);
         if (i.Handles.Count > 0) _unmapLater.Add(i);
     }
 
@@ -606,7 +638,7 @@ internal sealed class WorkloadDriver
             }
             await DrainDomainAsync(f.Domain.Id).ConfigureAwait(false);
             foreach (var e in _exports.Where(e => e.Owner == f).ToList()) { _exports.Remove(e); Outcome("export", "domain-died"); EndGrants(f, e.Refs, e.Id.ToString()); }
-            foreach (var i in _imports.Where(i => i.Owner == f).ToList()) { _imports.Remove(i); Outcome("import", "domain-died"); _backend.Close(i.DeviceFd); i.Handles.Clear(); }
+            foreach (var i in _imports.Where(i => i.Owner == f).ToList()) { _imports.Remove(i); Outcome("import", "domain-died"); if (i.DeviceFd >= 0) _backend.Close(i.DeviceFd); i.Handles.Clear(); }
             foreach (var i in _unmapLater.Where(i => i.Owner == f).ToList()) { _unmapLater.Remove(i); i.Handles.Clear(); }
             foreach (var m in _maps.Where(m => m.Owner == f).ToList()) { _maps.Remove(m); Outcome("map", "domain-died"); EndGrants(f, m.Refs, m.Id.ToString()); }
             Trace($"#{_op} crash {f.Domain.Id} cleaned up");

@@ -136,6 +136,9 @@ public sealed class SimulatedDomain
         }
     }
 
+    /// <summary>True while <paramref name="gref"/> grants access (not yet ended).</summary>
+    public bool IsGranted(uint gref) { lock (_sim.Gate) return Grants.IsGranted(gref); }
+
     /// <summary>True while the grantee maps <paramref name="gref"/> (GTF_reading/GTF_writing set).</summary>
     public bool IsInUse(uint gref) { lock (_sim.Gate) return Grants.IsInUse(gref); }
 
