@@ -1,10 +1,14 @@
 using System.Runtime.InteropServices;
 using BufferActors.Native;
+using BufferActors.Native.Linux;
 using Tmds.Linux;
 
 namespace BufferActors.Conformance;
 
-/// <summary>The process-level calls the Linux target needs, errno turned into <see cref="GntdevException"/>.</summary>
+/// <summary>
+/// The process-level calls the Linux target needs, errno turned into <see cref="GntdevException"/>: the file
+/// calls of <see cref="LinuxFiles"/>, which the devices use, and the few only the suite makes.
+/// </summary>
 internal static unsafe class LinuxProcessCalls
 {
     public static int MemfdCreate()
@@ -13,14 +17,19 @@ internal static unsafe class LinuxProcessCalls
         return Check("memfd_create", LibC.memfd_create(name, 1 /* MFD_CLOEXEC */));
     }
 
-    public static void Close(int fd) => Check("close", LibC.close(fd));
+    public static void Close(int fd) => Throw("close", LinuxFiles.Close(fd));
 
-    public static int Dup(int fd) => Check("dup", LibC.fcntl(fd, 1030 /* F_DUPFD_CLOEXEC */, 0));
+    public static int Dup(int fd)
+    {
+        int copy = LinuxFiles.DupCloexec(fd, out Errno errno);
+        Throw("dup", errno);
+        return copy;
+    }
 
     public static void Mprotect(nint address, nuint length, int prot) =>
         Check("mprotect", LibC.mprotect((void*)address, (size_t)(ulong)length, prot));
 
-    public static void Dup3(int fd, int number) => Check("dup3", LibC.dup3(fd, number, 0x80000 /* O_CLOEXEC */));
+    public static void Dup3(int fd, int number) => Throw("dup3", LinuxFiles.Dup3(fd, number));
 
     /// <summary>delete_module(2), O_NONBLOCK: EBUSY (EWOULDBLOCK) while the module is in use.</summary>
     public static void DeleteModule(string name)
@@ -49,8 +58,14 @@ internal static unsafe class LinuxProcessCalls
 
     public static long SizeOf(int fd)
     {
-        long size = LibC.lseek(fd, 0, 2 /* SEEK_END */);
-        return size >= 0 ? size : throw Error("lseek");
+        long size = LinuxFiles.SizeOf(fd, out Errno errno);
+        Throw("lseek", errno);
+        return size;
+    }
+
+    private static void Throw(string op, Errno errno)
+    {
+        if (errno != Errno.None) throw LinuxErrno.Fail(op, errno);
     }
 
     private static void CheckSyscall(string op, nint rc)

@@ -42,6 +42,17 @@ internal static unsafe class LinuxFiles
         return copy;
     }
 
+    /// <summary>ioctl(2), EINTR retried unless <paramref name="retryInterrupted"/> is false; the call's result, and the errno (None on success).</summary>
+    public static int Ioctl(int fd, uint request, void* arg, out Errno errno, bool retryInterrupted = true)
+    {
+        int rc;
+        while (LinuxErrno.Failed(rc = LibC.ioctl(fd, unchecked((int)request), arg), out errno) && errno == Errno.EINTR && retryInterrupted)
+        {
+        }
+
+        return rc;
+    }
+
     /// <summary>dup3(fd, number, O_CLOEXEC): <paramref name="number"/> names <paramref name="fd"/>'s file, what it named before closed in the same step.</summary>
     public static Errno Dup3(int fd, int number)
     {

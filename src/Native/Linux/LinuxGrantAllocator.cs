@@ -185,9 +185,7 @@ public sealed unsafe class LinuxGrantAllocator : IGrantAllocator
         Errno errno;
         using (FdSafeHandle.Lease fd = _fd.Borrow())
         {
-            while (LinuxErrno.Failed(LibC.ioctl(fd.Fd, unchecked((int)request), arg), out errno) && errno == Errno.EINTR)
-            {
-            }
+            LinuxFiles.Ioctl(fd.Fd, request, arg, out errno);
         }
 
         if (errno != Errno.None)

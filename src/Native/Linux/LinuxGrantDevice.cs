@@ -281,7 +281,7 @@ public sealed unsafe class LinuxGrantDevice : IGrantDevice
     {
         ThrowIfOwn(fd);
         // One /dev/null, opened on first use, is dup3'ed onto every number to keep; each copy is its own descriptor.
-        int placeholder;
+        FdSafeHandle placeholder;
         lock (_gate)
         {
             if (_placeholder is null)
@@ -289,11 +289,12 @@ public sealed unsafe class LinuxGrantDevice : IGrantDevice
                 int opened = LinuxFiles.OpenDevNull(out Errno openErrno);
                 _placeholder = opened >= 0 ? new FdSafeHandle(opened) : throw Fail("open", openErrno, "open(/dev/null) for fd placeholders failed");
             }
-            placeholder = _placeholder.DangerousGetFd();
+            placeholder = _placeholder;
         }
         // dup3 onto a number that is not open would take a free number instead of refusing: check first.
         if (LinuxFiles.SizeOf(fd, out Errno probe) < 0 && probe == Errno.EBADF) throw Fail("dup3", Errno.EBADF, $"fd {fd} is not open");
-        Errno errno = LinuxFiles.Dup3(placeholder, fd);
+        using FdSafeHandle.Lease source = placeholder.Borrow();
+        Errno errno = LinuxFiles.Dup3(source.Fd, fd);
         if (errno != Errno.None) throw Fail("dup3", errno, $"dup3(placeholder, {fd}) failed");
     }
 
@@ -478,44 +479,17 @@ public sealed unsafe class LinuxGrantDevice : IGrantDevice
     /// <summary>ioctl(2) on the device, EINTR retried unless told otherwise; returns the errno or None.</summary>
     private Errno TryIoctl(uint request, void* arg, bool retryInterrupted = true)
     {
-        bool added = false;
-        try
-        {
-            _fd.DangerousAddRef(ref added);
-            int fd = _fd.DangerousGetFd();
-            Errno errno;
-            while (Failed(LibC.ioctl(fd, unchecked((int)request), arg), out errno) && errno == Errno.EINTR && retryInterrupted)
-            {
-            }
-
-            return errno;
-        }
-        finally
-        {
-            if (added)
-            {
-                _fd.DangerousRelease();
-            }
-        }
+        using FdSafeHandle.Lease fd = _fd.Borrow();
+        LinuxFiles.Ioctl(fd.Fd, request, arg, out Errno errno, retryInterrupted);
+        return errno;
     }
 
     private void* Mmap(nuint length, int prot, int flags, ulong offset, out Errno errno)
     {
-        bool added = false;
-        try
-        {
-            _fd.DangerousAddRef(ref added);
-            void* address = LibC.mmap(null, (size_t)(ulong)length, prot, flags, _fd.DangerousGetFd(), unchecked((long)offset));
-            errno = address == LibC.MAP_FAILED ? LastErrno() : Errno.None;
-            return address;
-        }
-        finally
-        {
-            if (added)
-            {
-                _fd.DangerousRelease();
-            }
-        }
+        using FdSafeHandle.Lease fd = _fd.Borrow();
+        void* address = LibC.mmap(null, (size_t)(ulong)length, prot, flags, fd.Fd, unchecked((long)offset));
+        errno = address == LibC.MAP_FAILED ? LastErrno() : Errno.None;
+        return address;
     }
 
     /// <summary>UNMAP_GRANT_REF for a range that is not (or no longer) mmapped; errors are ignored.</summary>

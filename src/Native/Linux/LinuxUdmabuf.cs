@@ -83,10 +83,7 @@ public sealed unsafe class LinuxUdmabuf : IDisposable
             }
 
             var arg = new udmabuf_create { memfd = (uint)memfd, flags = UDMABUF_FLAGS_CLOEXEC, offset = 0, size = (ulong)size };
-            int dmabuf;
-            while (LinuxErrno.Failed(dmabuf = LibC.ioctl(device, unchecked((int)UDMABUF_CREATE), &arg), out errno) && errno == Errno.EINTR)
-            {
-            }
+            int dmabuf = LinuxFiles.Ioctl(device, UDMABUF_CREATE, &arg, out errno);
 
             if (errno != Errno.None)
             {
