@@ -56,11 +56,12 @@ public sealed class DeviceSession(IGrantDevice device, Guid? instanceId = null)
     /// <summary>
     /// The lifecycle of the export at <paramref name="fd"/> ended while something else still held the buffer:
     /// the session keeps the number's placeholder until the buffer is released (see <see cref="ReapParkedNumbers"/>),
-    /// or until a lifecycle adopting the export takes it over (<see cref="Unpark"/>).
+    /// or until a lifecycle adopting the export takes it over (<see cref="Unpark"/>). <paramref name="released"/>
+    /// runs once the kernel has released it (the stopped lifecycle journals its end there).
     /// </summary>
-    public void Park(int fd)
+    public void Park(int fd, Action? released = null)
     {
-        lock (_parked) _parked.Add(fd);
+        lock (_parked) _parked[fd] = released;
     }
 
     /// <summary>An adopting lifecycle takes the number over; false if it was not parked here.</summary>
@@ -77,16 +78,17 @@ public sealed class DeviceSession(IGrantDevice device, Guid? instanceId = null)
 
     /// <summary>
     /// Frees the placeholder of every parked number whose buffer the kernel has released (WAIT_RELEASED
-    /// answers not found); returns how many. Runs at every probe; a host that wants its descriptor count
-    /// back at quiescence calls it after its devices let go.
+    /// answers not found) and runs its release action; returns how many. Runs at every probe and on the
+    /// manager's reap timer; a host that wants its descriptor count back at once calls it after its devices let go.
     /// </summary>
     public int ReapParkedNumbers()
     {
+        List<Action>? released = null;
+        int freed = 0;
         lock (_parked)
         {
             if (_parked.Count == 0) return 0;
-            int freed = 0;
-            foreach (int fd in _parked.ToList())
+            foreach (var (fd, action) in _parked.ToList())
             {
                 try
                 {
@@ -99,10 +101,12 @@ public sealed class DeviceSession(IGrantDevice device, Guid? instanceId = null)
                 }
                 _parked.Remove(fd);
                 freed++;
+                if (action is not null) (released ??= []).Add(action);
             }
-            return freed;
         }
+        released?.ForEach(a => a());
+        return freed;
     }
 
-    private readonly HashSet<int> _parked = [];
+    private readonly Dictionary<int, Action?> _parked = [];
 }

@@ -1,3 +1,4 @@
+using BufferActors.Actors.Persistence;
 using System.Collections.Concurrent;
 using BufferActors.Actors.Lifecycles;
 using BufferActors.Actors.Supervision;
@@ -72,6 +73,14 @@ public sealed class BufferActorsClient(IActorRef manager, TimeSpan? askTimeout =
     /// <summary>What the start-up recovery found on the journal: adopted, reclaimed, and the frontends to tell (empty without a journal).</summary>
     public Task<BufferManager.RecoveryReport> RecoveryReportAsync(CancellationToken ct = default) =>
         Ask<BufferManager.RecoveryReport>(new BufferManager.GetRecoveryReport(), ct);
+
+    /// <summary>
+    /// Completes once everything lifecycles owed the journal so far is durable: the ends of lifecycles stopped by a
+    /// failure or their domain's death, and releases the kernel reported after a lifecycle stopped. A host calls it
+    /// before it stops, or before it reads its own journal.
+    /// </summary>
+    public Task FlushJournalAsync(CancellationToken ct = default) =>
+        Ask<JournalOutbox.Drained>(new BufferManager.FlushJournal(), ct);
 
     /// <summary>Every domain's lifecycles and quota use.</summary>
     public Task<BufferManager.Status> SnapshotAsync(CancellationToken ct = default) =>

@@ -45,6 +45,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         _placeholder = services.Session.Unpark(_export.Fd);
         _fdOpen = !_placeholder;
         _state = adopted.State == "Releasing" ? State.Releasing : State.Exported;
+        _quarantined = adopted.Quarantined;
         _nextWaiter = adopted.OpenWaits.IsEmpty ? 0 : adopted.OpenWaits.Max() + 1;
     }
 
@@ -232,12 +233,16 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
             Finish();
             return;
         }
+        _probeDelay = TimeSpan.FromTicks(Math.Min(_probeDelay.Ticks * 2, _settings.MaxProbe.Ticks));
         if (!_quarantined && Now - _closedAt >= _settings.QuarantineAfter)
         {
             _quarantined = true;
             Context.GetLogger().Warning("{0}: fd {1} still held after {2}; quarantined, still polling", Id, _export.Fd, _settings.QuarantineAfter);
+            // The journal says so too: a quarantined buffer is live, and replay shows since when and why.
+            Persist(new Events.Quarantined(Id, Now, Now - _closedAt),
+                () => Timers.StartSingleTimer("probe", new ProbeRelease(), _probeDelay), caller: null);
+            return;
         }
-        _probeDelay = TimeSpan.FromTicks(Math.Min(_probeDelay.Ticks * 2, _settings.MaxProbe.Ticks));
         Timers.StartSingleTimer("probe", new ProbeRelease(), _probeDelay);
     }
 
@@ -246,29 +251,44 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     {
         _state = State.Released;
         FreeNumber();
-        // The terminal event goes last: everything before it still belongs to the live lifecycle.
-        var now = Now;
-        var events = new List<LifecycleEvent>();
-        if (Record.ReservationPages > 0) events.Add(new Events.ReservationRestored(Id, now, Record.ReservationPages));
-        if (_waiters is not null) events.AddRange(_waiters.Keys.Select(w => new Events.WaitAnswered(Id, now, w, WaitReleasedResult.Released)));
-        events.Add(new Events.Released(Id, now));
+        var events = ReleaseEvents(Record, _waiters?.Keys, Now);
         Persist(events, () =>
         {
             AnswerWaiters(WaitReleasedResult.Released);
             Finished();
         }, reason =>
         {
-            // Released in the kernel all the same: callers hear it, the journal will show the lifecycle unfinished.
-            Context.GetLogger().Error("{0}: released but not journaled: {1}", Id, reason);
-            RecordBestEffort(events);
+            // Released in the kernel all the same: callers hear it, and the journal is owed it.
+            Context.GetLogger().Error("{0}: released, journaled later: {1}", Id, reason);
+            OweEnd(events);
             AnswerWaiters(WaitReleasedResult.Released);
             Context.Stop(Self);
         });
     }
 
+    /// <summary>
+    /// What the journal records when the kernel released the buffer: every waiter's answer, the reservation back,
+    /// and <see cref="Events.Released"/> last (everything before it still belongs to the live lifecycle). A release
+    /// observed after the lifecycle stopped also closes the attachments it recorded: the kernel releases a dma-buf
+    /// only once its last attachment is gone.
+    /// </summary>
+    private static List<LifecycleEvent> ReleaseEvents(LifecycleRecord record, IEnumerable<long>? waiters, DateTimeOffset now)
+    {
+        var events = new List<LifecycleEvent>();
+        foreach (var consumer in record.Attachments.Keys.Order(StringComparer.Ordinal)) events.Add(new Events.Detached(record.Id, now, consumer));
+        if (record.ReservationPages > 0) events.Add(new Events.ReservationRestored(record.Id, now, record.ReservationPages));
+        if (waiters is not null) events.AddRange(waiters.Select(w => new Events.WaitAnswered(record.Id, now, w, WaitReleasedResult.Released)));
+        events.Add(new Events.Released(record.Id, now));
+        return events;
+    }
+
     private LifecycleStatus Status() => new(Id, _state.ToString(), _export?.Fd, _export?.PageCount ?? 0, Record.Attachments.Count, _quarantined);
 
-    /// <summary>Cleanup on every way out: close the fd if still open, answer every waiter.</summary>
+    /// <summary>
+    /// Cleanup on every way out: give up the fd if still open, answer every waiter, and owe the journal what
+    /// happened. A buffer the kernel released ends the lifecycle in the journal now; one still held stays live
+    /// there, its number parked with the session, and is journaled released when the session sees it go.
+    /// </summary>
     protected override void PostStop()
     {
         // A buffer someone else still holds is not released: its waiters hear TimedOut, never Released.
@@ -291,13 +311,25 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
                 if (probe == WaitReleasedResult.TimedOut) result = WaitReleasedResult.TimedOut;
                 else FreeNumber();
             }
+            var now = Now;
+            if (!_placeholder || _export is null)
+            {
+                // Nothing of the buffer is held any more (or nothing was ever exported).
+                if (_export is not null) OweEnd(ReleaseEvents(Record, Record.OpenWaits, now));
+                return;
+            }
             // A placeholder still here keeps the number of a buffer not known to be released: the session
             // frees it once the kernel says so, unless an actor adopting this lifecycle takes it over first.
-            if (_placeholder && _export is not null)
+            _placeholder = false;
+            var services = Services;
+            var stopped = Record;
+            bool owed = JournalOwedEnd;
+            if (owed && !stopped.OpenWaits.IsEmpty)
             {
-                _placeholder = false;
-                Session.Park(_export.Fd);
+                OweEnd([.. stopped.OpenWaits.Select(w => new Events.WaitAnswered(stopped.Id, now, w, WaitReleasedResult.TimedOut))]);
+                stopped = stopped with { OpenWaits = [] };
             }
+            Session.Park(_export.Fd, owed ? () => OweJournal(services, ReleaseEvents(stopped, null, services.Clock.GetUtcNow())) : null);
         }
         finally
         {

@@ -58,8 +58,12 @@ public sealed class GrantMapActor : JournaledLifecycleActor
             caller);
     }
 
-    /// <summary>Every way out unmaps, once.</summary>
-    protected override void PostStop() => UnmapOnce();
+    /// <summary>Every way out unmaps, once, and the journal is owed the end if it has not recorded it.</summary>
+    protected override void PostStop()
+    {
+        UnmapOnce(); // an unmap that throws leaves the mapping live, in the device and in the journal alike
+        OweEnd([new Events.Unmapped(Id, Now)]);
+    }
 
     private void UnmapOnce()
     {

@@ -82,8 +82,12 @@ public sealed class ImportAttachmentActor : JournaledLifecycleActor
             caller);
     }
 
-    /// <summary>Every way out releases the import, once.</summary>
-    protected override void PostStop() => ReleaseOnce();
+    /// <summary>Every way out releases the import, once, and the journal is owed the end if it has not recorded it.</summary>
+    protected override void PostStop()
+    {
+        ReleaseOnce(); // a release that throws leaves the import live, in the kernel and in the journal alike
+        OweEnd([new Events.AccessEnded(Id, Now)]);
+    }
 
     private void ReleaseOnce()
     {

@@ -1,3 +1,4 @@
+using Akka.Event;
 using BufferActors.Actors.Persistence;
 
 namespace BufferActors.Actors.Lifecycles;
@@ -20,6 +21,8 @@ public abstract class JournaledLifecycleActor : UntypedActor, IWithUnboundedStas
     private IActorRef? _caller; // the sender of the command being handled, until its handler returns
     private IActorRef? _requester; // who asked for the lifecycle's start, until answered
     private bool _journaled; // something of this lifecycle is durable (or it was adopted from the journal)
+    private bool _writing; // a write of this lifecycle is in flight: its events may be durable
+    private bool _endWriting; // ... and it holds the lifecycle's terminal event
 
     /// <summary>Creates the base.</summary>
     protected JournaledLifecycleActor(LifecycleId id, LifecycleServices context, LifecycleRecord? adopted)
@@ -65,6 +68,7 @@ public abstract class JournaledLifecycleActor : UntypedActor, IWithUnboundedStas
             Id = m.Id;
             Record = LifecycleRecord.Start(m.Id, Now);
             _journaled = false;
+            _writing = _endWriting = false;
             Timers.CancelAll();
         }
         Checkpoint(m.Request.GetType().Name);
@@ -107,6 +111,8 @@ public abstract class JournaledLifecycleActor : UntypedActor, IWithUnboundedStas
     private void PersistThroughJournal(IActorRef journal, IReadOnlyList<LifecycleEvent> events, Action then, Action<string> failed, IActorRef? caller)
     {
         long correlation = ++_correlation;
+        _writing = true;
+        _endWriting = HasTerminal(events);
         journal.Tell(new LifecycleJournal.Record(correlation, events));
         Timers.StartSingleTimer(("journal", correlation), new JournalTimedOut(correlation), Services.JournalTimeout);
         BecomeStacked(message =>
@@ -117,6 +123,7 @@ public abstract class JournaledLifecycleActor : UntypedActor, IWithUnboundedStas
                     Timers.Cancel(("journal", correlation));
                     UnbecomeStacked();
                     _journaled = true;
+                    _writing = _endWriting = false;
                     ApplyAll(events);
                     _caller = caller; // as in OnReceive: if the continuation throws, the caller hears the lifecycle stopped
                     then();
@@ -142,9 +149,16 @@ public abstract class JournaledLifecycleActor : UntypedActor, IWithUnboundedStas
         {
             Timers.Cancel(("journal", correlation));
             UnbecomeStacked();
+            _writing = _endWriting = false; // nothing of this write is durable
             failed(reason);
             Stash.UnstashAll();
         }
+    }
+
+    private static bool HasTerminal(IReadOnlyList<LifecycleEvent> events)
+    {
+        for (int i = 0; i < events.Count; i++) if (events[i].IsTerminal) return true;
+        return false;
     }
 
     private void ApplyAll(IReadOnlyList<LifecycleEvent> events)
@@ -248,21 +262,41 @@ public abstract class JournaledLifecycleActor : UntypedActor, IWithUnboundedStas
     /// <summary>Tells the supervisor this lifecycle holds nothing any more.</summary>
     protected void Finished() => Context.Parent.Tell(new LifecycleFinished(Id));
 
-    /// <summary>The journal is unusable: the lifecycle stops and its PostStop releases what it holds.</summary>
+    /// <summary>
+    /// The journal is unusable: the lifecycle stops, and its PostStop releases what it holds and owes the
+    /// journal the end it saw (<see cref="OweEnd"/>).
+    /// </summary>
     protected void JournalLost(IActorRef? caller, string reason)
     {
         caller?.Tell(new OperationFailed(ErrorCode.Journal, $"{Id}: {reason}; the lifecycle was stopped and released"));
-        if (_journaled) RecordBestEffort([new Failed(Id, Now, ErrorCode.Journal, $"stopped and released after a journal failure: {reason}", null)]);
+        Context.GetLogger().Warning("{0}: stopped after a journal failure: {1}", Id, reason);
         Context.Stop(Self);
     }
 
     /// <summary>
-    /// Sends the end of a lifecycle that is stopping anyway without waiting for the answer: if the journal
-    /// takes it (a rejection leaves the journal running; a restarted journal is back), the journal shows the
-    /// lifecycle finished instead of live; if not, the next start reclaims it.
+    /// True when the journal must still be told how this lifecycle ended: it knows the lifecycle (something of it is
+    /// durable, or may be: a write is in flight) and neither holds its terminal event nor has one on its way.
     /// </summary>
-    protected void RecordBestEffort(IReadOnlyList<LifecycleEvent> events) =>
-        Services.Journal?.Tell(new LifecycleJournal.Record(0, events), ActorRefs.NoSender);
+    protected bool JournalOwedEnd => (_journaled || _writing) && !Record.IsFinished && !_endWriting;
+
+    /// <summary>
+    /// Sends <paramref name="events"/> — how a lifecycle that is stopping ended, or what the kernel reported after
+    /// it stopped — without waiting for them: the outbox writes them, retrying until the journal takes them, so the
+    /// journal never shows live what the kernel no longer holds. Only when the journal knows this lifecycle.
+    /// </summary>
+    protected void OweEnd(IReadOnlyList<LifecycleEvent> events)
+    {
+        if (!JournalOwedEnd || events.Count == 0) return;
+        _endWriting = HasTerminal(events);
+        OweJournal(Services, events);
+    }
+
+    /// <summary>Sends <paramref name="events"/> to the outbox of <paramref name="services"/> (or, without one, straight to its journal).</summary>
+    internal static void OweJournal(LifecycleServices services, IReadOnlyList<LifecycleEvent> events)
+    {
+        if (services.Outbox is { } outbox) outbox.Tell(new JournalOutbox.Owe(events), ActorRefs.NoSender);
+        else services.Journal?.Tell(new LifecycleJournal.Record(0, events), ActorRefs.NoSender);
+    }
 
     private sealed record JournalTimedOut(long Correlation);
 }

@@ -26,6 +26,7 @@ namespace BufferActors.Actors.Persistence;
 [JsonDerivedType(typeof(Unmapped), "unmapped")]
 [JsonDerivedType(typeof(Failed), "failed")]
 [JsonDerivedType(typeof(Reclaimed), "reclaimed")]
+[JsonDerivedType(typeof(Quarantined), "quarantined")]
 public abstract record LifecycleEvent(LifecycleId Id, DateTimeOffset At)
 {
     /// <summary>True when the lifecycle is over after this event.</summary>
@@ -106,3 +107,10 @@ public sealed record Reclaimed(LifecycleId Id, DateTimeOffset At, string Reason)
     /// <inheritdoc />
     public override bool IsTerminal => true;
 }
+
+/// <summary>
+/// The export's own reference is given up but a holder the lifecycle was not told about keeps the buffer
+/// alive after <paramref name="HeldFor"/>: it is quarantined — still live, still polled, its number and
+/// reservation kept — until the kernel releases it.
+/// </summary>
+public sealed record Quarantined(LifecycleId Id, DateTimeOffset At, TimeSpan HeldFor) : LifecycleEvent(Id, At);

@@ -20,7 +20,8 @@ public sealed record LifecycleRecord(
     ImmutableDictionary<string, DmaDirection> Attachments,
     ImmutableHashSet<long> OpenWaits,
     DateTimeOffset Since,
-    DateTimeOffset Updated)
+    DateTimeOffset Updated,
+    bool Quarantined = false)
 {
     /// <summary>The state before the first event.</summary>
     public static LifecycleRecord Start(LifecycleId id, DateTimeOffset at) =>
@@ -52,6 +53,7 @@ public sealed record LifecycleRecord(
         Unmapped => this with { State = "Unmapped", Updated = e.At },
         Failed => this with { State = "Failed", Updated = e.At },
         Reclaimed => this with { State = "Reclaimed", Updated = e.At },
+        Quarantined _ => this with { Quarantined = true, Updated = e.At },
         _ => throw new ArgumentException($"unknown event {e.GetType().Name}"),
     };
 

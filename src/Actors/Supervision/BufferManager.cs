@@ -36,6 +36,12 @@ public static class BufferManager
         return Akka.Actor.Props.Create(() => new BufferManagerActor(services, resolved));
     }
 
+    /// <summary>
+    /// Answered <see cref="JournalOutbox.Drained"/> once every event lifecycles owed the journal before it (the ends of
+    /// lifecycles stopped by failures, releases seen after a lifecycle stopped) is durable; at once without a journal.
+    /// </summary>
+    public sealed record FlushJournal;
+
     /// <summary>Ask what the start-up recovery found.</summary>
     public sealed record GetRecoveryReport;
 

@@ -12,7 +12,7 @@ namespace BufferActors.Actors.Supervision;
 /// An <see cref="UntypedActor"/> with a switch per behaviour: every request passes through here, and a
 /// ReceiveActor's handler table costs more per message than a switch (docs/performance.md).
 /// </remarks>
-public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash
+public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWithTimers
 {
     private readonly LifecycleServices _services;
     private readonly BufferManager.Settings _settings;
@@ -23,8 +23,11 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash
     /// <summary>Creates the manager. With a journal it first recovers, stashing requests until then.</summary>
     public BufferManagerActor(LifecycleServices services, BufferManager.Settings settings)
     {
-        _services = services;
         _settings = settings;
+        // What lifecycles owe the journal when they cannot wait for it goes through one outbox, which outlives them.
+        _services = services.Journal is { } journal && services.Outbox is null
+            ? services with { Outbox = Context.ActorOf(JournalOutbox.Props(journal, services.JournalTimeout), JournalOutbox.ChildName) }
+            : services;
         // Every lifecycle below this manager names the compact mailbox, so its system must know it.
         if (!Context.System.Settings.Config.HasPath(LifecycleMailbox.Id))
             Context.System.Settings.InjectTopLevelFallback(LifecycleMailbox.Configuration);
@@ -34,6 +37,9 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash
     /// <inheritdoc />
     public IStash Stash { get; set; } = null!;
 
+    /// <inheritdoc />
+    public ITimerScheduler Timers { get; set; } = null!;
+
     private DeviceSession Session => _services.Session;
 
     /// <inheritdoc />
@@ -41,6 +47,9 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash
     {
         Context.ActorOf(Akka.Actor.Props.Create(() => new DeadLetterAnswerer()), "dead-letter-answerer");
         _services.Journal?.Tell(new LifecycleJournal.GetLive());
+        // Numbers of exports that stopped while a device held them are freed, and their release journaled, once
+        // the kernel lets go, even if no other export is probing.
+        Timers.StartPeriodicTimer("reap", ReapParked.Instance, _settings.Export.MaxProbe);
     }
 
     private void Recovering(object message)
@@ -85,7 +94,7 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash
             reclaimed.Add((record.Id, reason));
             events.Add(new Reclaimed(record.Id, _services.Clock.GetUtcNow(), reason));
         }
-        if (events.Count > 0) _services.Journal!.Tell(new LifecycleJournal.Record(0, events));
+        if (events.Count > 0) JournaledLifecycleActor.OweJournal(_services, events);
         var tell = reclaimed.Where(r => r.Item1.Kind != LifecycleKind.Map).Select(r => r.Item1.Domain).Distinct().OrderBy(d => d.Value).ToList();
         _report = new RecoveryReport(live.EventsRecovered, live.FromSnapshot, adopted, reclaimed, tell);
     }
@@ -103,7 +112,8 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash
             case DomainLifecycles.DomainDied m: Route(m.Domain, m, create: !m.Domain.IsReserved); break;
             case GetStatus: AggregateStatus(); break;
             case GetRecoveryReport: Sender.Tell(_report); break;
-            case LifecycleJournal.Recorded or LifecycleJournal.RecordFailed: break; // of the reclaim records
+            case FlushJournal: FlushOwed(); break;
+            case ReapParked: Session.ReapParkedNumbers(); break;
             default: Unhandled(message); break;
         }
     }
@@ -145,6 +155,17 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash
             _supervisors.Add(domain, supervisor);
         }
         supervisor.Forward(message);
+    }
+
+    private void FlushOwed()
+    {
+        if (_services.Outbox is { } outbox) outbox.Forward(new JournalOutbox.Drain());
+        else Sender.Tell(new JournalOutbox.Drained());
+    }
+
+    private sealed class ReapParked
+    {
+        public static readonly ReapParked Instance = new();
     }
 
     private void AggregateStatus()

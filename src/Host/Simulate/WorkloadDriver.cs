@@ -151,9 +151,10 @@ internal sealed class WorkloadDriver
         int live = await LetGoAsync().ConfigureAwait(false);
         await _checker.AtQuiescenceAsync(LedgerDelta.Of(sim.Ledger(), baseline), live).ConfigureAwait(false);
         var ledger = LedgerDelta.Of(sim.Ledger(), baseline);
+        if (_s.Journal is not null) await FlushJournalAsync().ConfigureAwait(false);
         await host.StopAsync().ConfigureAwait(false);
         host.Dispose();
-        if (_s.Journal is { } journal) await CheckJournalAsync(journal).ConfigureAwait(false);
+        if (_s.Journal is { } journal) await CheckJournalAsync(journal, ledger).ConfigureAwait(false);
 
         var bySite = plan.Injected.GroupBy(f => f.Site.ToString())
             .Select(g => (Site: g.Key, Count: g.Count()))
@@ -165,18 +166,47 @@ internal sealed class WorkloadDriver
             Sorted(_outcomes), [.. _checker.Violations], ledger, [.. _trace], clock.Elapsed.TotalMilliseconds);
     }
 
-    /// <summary>Every step a caller was told succeeded has its event in the journal (read back after the host stopped).</summary>
-    private async Task CheckJournalAsync(JournalStorage journal)
+    /// <summary>What lifecycles owe the journal (ends of lifecycles stopped by faults, releases seen after they stopped) is written before the host stops.</summary>
+    private async Task FlushJournalAsync()
     {
         try
         {
-            var entries = await JournalReader.ReadAsync(journal).ConfigureAwait(false);
-            foreach (var missing in _acked.MissingFrom(entries)) _checker.Fail(missing);
+            await _client.FlushJournalAsync().WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException or BufferActorsException)
+        {
+            _checker.Fail($"quiescence: the journal did not take what lifecycles owed it: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// The journal, read back after the host stopped, tells the truth: every step a caller was told succeeded
+    /// has its event there; the live set replayed from it equals the ledger's live set at quiescence (kind by
+    /// kind); and its replay shows no anomaly.
+    /// </summary>
+    private async Task CheckJournalAsync(JournalStorage journal, LedgerDelta ledger)
+    {
+        IReadOnlyList<JournalEntry> entries;
+        try
+        {
+            entries = await JournalReader.ReadAsync(journal).ConfigureAwait(false);
         }
         catch (Exception e) when (e is JournalUnreadableException or JournalFormatException)
         {
             _checker.Fail($"journal: cannot be read back after the run: {e.Message}");
+            return;
         }
+        foreach (var missing in _acked.MissingFrom(entries)) _checker.Fail(missing);
+        var timeline = JournalTimeline.Build(entries);
+        var live = timeline.Live.GroupBy(id => id.Kind).ToDictionary(g => g.Key, g => g.ToList());
+        foreach (var (kind, inLedger) in new[] { (LifecycleKind.Export, ledger.Exports), (LifecycleKind.Import, ledger.Imports), (LifecycleKind.Map, ledger.Maps) })
+        {
+            var inJournal = live.GetValueOrDefault(kind) ?? [];
+            if (inJournal.Count != inLedger)
+                _checker.Fail($"journal: {inJournal.Count} {kind} lifecycle(s) live in the journal ({string.Join(", ", inJournal.Take(5))}), {inLedger} in the ledger at quiescence");
+        }
+        foreach (var a in timeline.Anomalies.Where(a => a.Kind != AnomalyKind.NeverFinished))
+            _checker.Fail($"journal: replay anomaly {a.Kind}: {a.Message}");
     }
 
     /// <summary>

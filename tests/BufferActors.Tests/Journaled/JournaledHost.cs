@@ -11,13 +11,14 @@ namespace BufferActors.Tests.Journaled;
 /// <summary>One BufferActors host (actor system, journal, manager, client) on a given device session and journal config.</summary>
 internal sealed class JournaledHost : IAsyncDisposable
 {
-    public JournaledHost(DeviceSession session, Config journalConfig, TimeSpan? journalTimeout = null, LifecycleJournal.Settings? journalSettings = null)
+    public JournaledHost(DeviceSession session, Config journalConfig, TimeSpan? journalTimeout = null, LifecycleJournal.Settings? journalSettings = null,
+        BufferManager.Settings? settings = null)
     {
         var config = ConfigurationFactory.ParseString("akka.loglevel = WARNING\nakka.stdout-loglevel = WARNING").WithFallback(journalConfig);
         System = ActorSystem.Create("host-" + Guid.NewGuid().ToString("N")[..8], config);
         Journal = System.ActorOf(LifecycleJournal.SupervisedProps(journalSettings), "journal");
         var services = new LifecycleServices(session, Journal, TimeProvider.System, journalTimeout ?? TimeSpan.FromSeconds(5));
-        Manager = System.ActorOf(BufferManager.Props(services), "buffers");
+        Manager = System.ActorOf(BufferManager.Props(services, settings), "buffers");
         Client = new BufferActorsClient(Manager, TimeSpan.FromSeconds(10));
     }
 
