@@ -30,9 +30,10 @@ internal static class SimulateCommand
         var campaign = new Option<int>("--campaign") { Description = "Run N seeds (seed..seed+N-1), scenarios rotated.", DefaultValueFactory = _ => 0 };
         var dispatcher = new Option<string>("--dispatcher") { Description = "Where the actors run: inline (the default: each step on the caller's thread) or thread-pool (Akka's default dispatcher).", DefaultValueFactory = _ => "inline" };
         dispatcher.AcceptOnlyFromAmong("inline", "thread-pool");
+        var everyScenario = new Option<bool>("--every-scenario") { Description = "With --campaign: run every seed with every scenario instead of rotating them." };
         var crashPoints = new Option<int>("--crash-points") { Description = "Crash campaign: run the host as a child process on a journal and SIGKILL it at N seeded points, restarting it on the same journal each time.", DefaultValueFactory = _ => 0 };
         var command = new Command("simulate", "Seeded workload on the simulator through the actors, with faults and an invariant checker; exit 0 only if nothing broke and nothing leaked.");
-        foreach (var o in new Option[] { scenario, domains, buffers, pages, operations, faultRate, seed, journal, json, campaign, crashPoints, dispatcher }) command.Options.Add(o);
+        foreach (var o in new Option[] { scenario, domains, buffers, pages, operations, faultRate, seed, journal, json, campaign, everyScenario, crashPoints, dispatcher }) command.Options.Add(o);
         command.SetAction((r, _) =>
         {
             string location = r.GetValue(journal)!;
@@ -52,7 +53,7 @@ internal static class SimulateCommand
             if (r.GetValue(crashPoints) is not 0 and var points)
                 return CrashCampaignAsync(new CrashCampaign.Settings(points, r.GetValue(seed), location is "none" or "" ? null : location), r.GetValue(json), Console.Out);
             int n = r.GetValue(campaign);
-            return n > 0 ? CampaignAsync(settings, n, r.GetValue(json), Console.Out) : RunAsync(settings, r.GetValue(json), Console.Out);
+            return n > 0 ? CampaignAsync(settings, n, r.GetValue(json), Console.Out, r.GetValue(everyScenario)) : RunAsync(settings, r.GetValue(json), Console.Out);
         });
         return command;
     }
@@ -98,34 +99,38 @@ internal static class SimulateCommand
     /// <summary>Seeds run at once in a campaign.</summary>
     internal static int Parallelism { get; set; } = 1;
 
-    internal static async Task<int> CampaignAsync(SimulationSettings s, int seeds, bool json, TextWriter output)
+    internal static async Task<int> CampaignAsync(SimulationSettings s, int seeds, bool json, TextWriter output, bool everyScenario = false)
     {
         string? journalProblem = s.Journal is null or JournalStorage.Sqlite ? null : "--journal: a campaign journals to SQLite files in a folder";
         if ((Invalid(s) ?? journalProblem) is { } error) { output.WriteLine($"simulate: {error}"); return 2; }
         var clock = Stopwatch.StartNew();
         var scenarios = Enum.GetValues<SimulationScenario>();
         int start = Array.IndexOf(scenarios, s.Scenario);
+        int perSeed = everyScenario ? scenarios.Length : 1;
+        int runs = seeds * perSeed;
         var failures = new List<(SimulationResult Result, SimulationResult Shortest)>();
         int operations = 0, faults = 0, crashes = 0, actorFaults = 0;
         var outcomes = new SortedDictionary<string, int>(StringComparer.Ordinal);
-        if (!json) output.WriteLine($"simulate campaign: {seeds} seeds from {s.Seed}, scenarios rotated from {s.Scenario.Name()}, " +
+        if (!json) output.WriteLine($"simulate campaign: {seeds} seeds from {s.Seed}, {(everyScenario ? "every scenario for each" : $"scenarios rotated from {s.Scenario.Name()}")}, " +
             $"{s.Domains} domains x {s.Buffers} buffers x {s.Pages} pages, {s.Operations} operations, fault rate {s.FaultRate.ToString(CultureInfo.InvariantCulture)}");
         // Seeds are independent (each has its own simulator and actor system) and mostly wait on messages: run a few at once.
-        var results = new SimulationResult?[seeds];
+        var results = new SimulationResult?[runs];
         int next = -1, finished = 0;
         async Task Worker(Action<int> progress)
         {
             int k;
-            while ((k = Interlocked.Increment(ref next)) < seeds)
+            while ((k = Interlocked.Increment(ref next)) < runs)
             {
-                var settings = s with { Seed = s.Seed + k, Scenario = scenarios[(start + k) % scenarios.Length] };
+                var settings = everyScenario
+                    ? s with { Seed = s.Seed + k / perSeed, Scenario = scenarios[k % perSeed] }
+                    : s with { Seed = s.Seed + k, Scenario = scenarios[(start + k) % scenarios.Length] };
                 if (s.Journal is JournalStorage.Sqlite folder) settings = SimulationJournals.ForSeed(settings, folder.Path, settings.Seed);
                 results[k] = await Task.Run(() => new WorkloadDriver(settings).RunAsync()).ConfigureAwait(false);
                 if (results[k]!.Passed) SimulationJournals.Delete(settings);
                 progress(Interlocked.Increment(ref finished));
             }
         }
-        await SimulationProgress.RunAsync(output, json, $"simulate campaign, {seeds} seeds", seeds,
+        await SimulationProgress.RunAsync(output, json, $"simulate campaign, {runs} runs", runs,
             async progress => { await Task.WhenAll(Enumerable.Range(0, Parallelism).Select(_ => Worker(progress))).ConfigureAwait(false); return 0; }).ConfigureAwait(false);
         foreach (var r in results.Select(x => x!))
         {
@@ -149,7 +154,8 @@ internal static class SimulateCommand
             {
                 seeds,
                 firstSeed = s.Seed,
-                passed = seeds - failures.Count,
+                runs,
+                passed = runs - failures.Count,
                 failed = failures.Select(f => new { seed = f.Result.Settings.Seed, scenario = f.Result.Settings.Scenario.Name(), violations = f.Shortest.Violations, reproduce = f.Result.Settings.CommandLine(f.Shortest.Operations) }),
                 operations,
                 faultsInjected = faults,
@@ -161,7 +167,7 @@ internal static class SimulateCommand
         }
         else
         {
-            output.WriteLine($"{seeds - failures.Count}/{seeds} seeds passed; {operations} operations, {faults} simulator faults, {actorFaults} actor exceptions, {crashes} domain crashes in {seconds:F1} s ({seconds * 1000 / Math.Max(1, seeds):F0} ms/seed)");
+            output.WriteLine($"{runs - failures.Count}/{runs} {(everyScenario ? "runs" : "seeds")} passed; {operations} operations, {faults} simulator faults, {actorFaults} actor exceptions, {crashes} domain crashes in {seconds:F1} s ({seconds * 1000 / Math.Max(1, runs):F0} ms/run)");
             output.WriteLine("  lifecycles: " + string.Join(", ", outcomes.Select(p => $"{p.Key}={p.Value}")));
         }
         return failures.Count == 0 ? 0 : 1;

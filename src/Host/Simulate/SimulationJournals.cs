@@ -24,7 +24,7 @@ internal static class SimulationJournals
     public static SimulationSettings ForSeed(SimulationSettings s, string folder, int seed)
     {
         Directory.CreateDirectory(folder);
-        var path = Path.Combine(folder, $"seed-{seed}.db");
+        var path = Path.Combine(folder, $"seed-{seed}-{s.Scenario.Name()}.db");
         Delete(path); // this campaign's own file name: a leftover of an earlier campaign in the same folder
         return s with { Seed = seed, Journal = new JournalStorage.Sqlite(path), JournalText = path };
     }
