@@ -1,4 +1,5 @@
 using BufferActors.Actors;
+using BufferActors.Actors.Persistence.Replay;
 using BufferActors.Native;
 using BufferActors.Native.Simulation;
 
@@ -47,6 +48,25 @@ internal sealed class InvariantChecker(XenSimulator sim)
             var ended = refs.FirstOrDefault(r => !sim.Backend.IsGranted(r), uint.MaxValue);
             if (ended != uint.MaxValue) Fail($"op {op}: {id} was never released, but dom0 ref {ended} no longer grants its page (ended early)");
         }
+    }
+
+    /// <summary>
+    /// The journal tells the truth: at quiescence the live set replayed from it equals the ledger's live set,
+    /// kind by kind (exports, imports, maps), and its replay shows no anomaly (a lifecycle live in the journal but
+    /// gone from the kernel would be adopted by recovery as an object that no longer exists).
+    /// </summary>
+    public void JournalAgreesWithLedger(JournalTimeline timeline, LedgerDelta ledger)
+    {
+        var live = timeline.Live.GroupBy(id => id.Kind).ToDictionary(g => g.Key, g => g.ToList());
+        foreach (var (kind, inLedger) in new[] { (LifecycleKind.Export, ledger.Exports), (LifecycleKind.Import, ledger.Imports), (LifecycleKind.Map, ledger.Maps) })
+        {
+            var inJournal = live.GetValueOrDefault(kind) ?? [];
+            if (inJournal.Count != inLedger)
+                Fail($"journal: {inJournal.Count} {kind} lifecycle(s) live in the journal ({string.Join(", ", inJournal.Take(5))}), {inLedger} in the ledger at quiescence");
+        }
+        // NeverFinished is the live set itself, compared above.
+        foreach (var a in timeline.Anomalies.Where(a => a.Kind != AnomalyKind.NeverFinished))
+            Fail($"journal: replay anomaly {a.Kind}: {a.Message}");
     }
 
     /// <summary>A WaitReleased the driver issued: it must complete exactly once, with a result.</summary>

@@ -197,16 +197,7 @@ internal sealed class WorkloadDriver
             return;
         }
         foreach (var missing in _acked.MissingFrom(entries)) _checker.Fail(missing);
-        var timeline = JournalTimeline.Build(entries);
-        var live = timeline.Live.GroupBy(id => id.Kind).ToDictionary(g => g.Key, g => g.ToList());
-        foreach (var (kind, inLedger) in new[] { (LifecycleKind.Export, ledger.Exports), (LifecycleKind.Import, ledger.Imports), (LifecycleKind.Map, ledger.Maps) })
-        {
-            var inJournal = live.GetValueOrDefault(kind) ?? [];
-            if (inJournal.Count != inLedger)
-                _checker.Fail($"journal: {inJournal.Count} {kind} lifecycle(s) live in the journal ({string.Join(", ", inJournal.Take(5))}), {inLedger} in the ledger at quiescence");
-        }
-        foreach (var a in timeline.Anomalies.Where(a => a.Kind != AnomalyKind.NeverFinished))
-            _checker.Fail($"journal: replay anomaly {a.Kind}: {a.Message}");
+        _checker.JournalAgreesWithLedger(JournalTimeline.Build(entries), ledger);
     }
 
     /// <summary>
