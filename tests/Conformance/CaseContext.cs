@@ -124,7 +124,7 @@ public sealed class CaseContext(ConformanceTarget target)
     {
         for (int p = 0; p < pages.PageCount; p++)
         {
-            var page = pages.Page(p);
+            var page = pages.Read(p);
             for (int i = 0; i < page.Length; i++)
             {
                 if (page[i] != (byte)(pattern + p * 7 + i))

@@ -208,7 +208,7 @@ public sealed unsafe class LinuxGrantAllocator : IGrantAllocator
 
         public override int PageCount { get; } = pageCount;
 
-        public override Span<byte> Page(int index)
+        protected override Span<byte> Bytes(int index)
         {
             ArgumentOutOfRangeException.ThrowIfNegative(index);
             ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, PageCount);

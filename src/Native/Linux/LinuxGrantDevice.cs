@@ -128,7 +128,7 @@ public sealed unsafe class LinuxGrantDevice : IGrantDevice
             throw Fail(op, errno, $"mmap of {refs.Length} page(s) granted by {domain} at offset 0x{index:X} failed");
         }
 
-        var mapping = new GrantMapping(index, domain, refs.ToArray(), readOnly, new MappedPages((nint)address, refs.Length));
+        var mapping = new GrantMapping(index, domain, refs.ToArray(), readOnly, new MappedPages((nint)address, refs.Length, readOnly));
         lock (_gate)
         {
             if (!_disposed)
@@ -500,7 +500,7 @@ public sealed unsafe class LinuxGrantDevice : IGrantDevice
     }
 
     /// <summary>The pages of one MAP_GRANT_REF, as mmapped into this process.</summary>
-    private sealed class MappedPages(nint address, int pageCount) : PageView
+    private sealed class MappedPages(nint address, int pageCount, bool readOnly) : PageView(readOnly)
     {
         private nint _address = address;
 
@@ -516,7 +516,7 @@ public sealed unsafe class LinuxGrantDevice : IGrantDevice
             }
         }
 
-        public override Span<byte> Page(int index)
+        protected override Span<byte> Bytes(int index)
         {
             ArgumentOutOfRangeException.ThrowIfNegative(index);
             ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, PageCount);

@@ -143,7 +143,7 @@ public sealed unsafe class LinuxUdmabuf : IDisposable
     {
         public override int PageCount { get; } = pageCount;
 
-        public override Span<byte> Page(int index)
+        protected override Span<byte> Bytes(int index)
         {
             ArgumentOutOfRangeException.ThrowIfNegative(index);
             ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, PageCount);

@@ -77,7 +77,7 @@ public sealed class SimulatedGrantDevice : IGrantDevice
             ulong index = _nextIndex;
             _nextIndex += (ulong)refArray.Length * PageView.PageSize;
             _maps.Add(index, map);
-            var pages = new FramePageView(_sim.Domain(domain).Memory, map.Frames);
+            var pages = new FramePageView(_sim.Domain(domain).Memory, map.Frames, readOnly);
             return new GrantMapping(index, domain, refArray, readOnly, pages);
         }
     }

@@ -75,7 +75,8 @@ public sealed class RemoteGrantDeviceTests : RemoteSimulatorTest
 
         var readOnly = gntdev.MapGrantRefs(Dom1, refs[1..2], readOnly: true);
         Frontend.Page(first + 1)[0] = 0x5A;
-        Assert.Equal(0x5A, readOnly.Pages.Page(0)[0]);
+        Assert.Equal(0x5A, readOnly.Pages.Read(0)[0]);
+        Assert.Throws<InvalidOperationException>(() => readOnly.Pages.Page(0)); // no write reaches the frontend's page
 
         gntdev.UnmapGrantRefs(mapping);
         gntdev.UnmapGrantRefs(readOnly);

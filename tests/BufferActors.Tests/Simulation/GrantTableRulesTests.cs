@@ -45,6 +45,27 @@ public sealed class GrantTableRulesTests : SimulatorTest
     }
 
     [Fact]
+    public void AReadOnlyMapShowsTheFrontendsPage_ButNoWriteThroughItReachesThePage()
+    {
+        uint frame = Frontend.AllocatePages(1);
+        var refs = Frontend.GrantPages(DomainId.Dom0, frame, 1); // writable, mapped read-only by the backend
+        var mapping = Gntdev.MapGrantRefs(Dom1, refs, readOnly: true);
+        Frontend.Page(frame)[9] = 0x77;
+        Assert.True(mapping.Pages.IsReadOnly);
+        Assert.Equal(0x77, mapping.Pages.Read(0)[9]);
+        Assert.Throws<InvalidOperationException>(() => mapping.Pages.Page(0));
+        Assert.Equal(0x77, Frontend.Page(frame)[9]);
+
+        var writable = Gntdev.MapGrantRefs(Dom1, refs);
+        writable.Pages.Page(0)[9] = 0x78; // a writable map still writes through
+        Assert.Equal(0x78, Frontend.Page(frame)[9]);
+        Gntdev.UnmapGrantRefs(writable);
+        Gntdev.UnmapGrantRefs(mapping);
+        Assert.True(Frontend.EndAccess(refs[0]));
+        AssertLedgerAtBaseline();
+    }
+
+    [Fact]
     public void UnmappingTwiceIsEnoent()
     {
         var mapping = Gntdev.MapGrantRefs(Dom1, Share(1));

@@ -147,7 +147,7 @@ public sealed class RemoteGrantDevice : IGrantDevice
             UnixSocketInterop.Close(memfd);
             throw Lost(opcode, "the device was disposed during the call");
         }
-        return new GrantMapping(index, domain, refs.ToArray(), readOnly, new RemotePageView(region, frames, first));
+        return new GrantMapping(index, domain, refs.ToArray(), readOnly, new RemotePageView(region, frames, first, readOnly));
     }
 
     /// <inheritdoc />
@@ -454,11 +454,11 @@ public sealed class RemoteGrantDevice : IGrantDevice
     }
 
     /// <summary>Pages of a remote grant map: slices of the mapped domain memory, by frame.</summary>
-    private sealed class RemotePageView(MappedRegion region, uint[] frames, uint firstFrame) : PageView
+    private sealed class RemotePageView(MappedRegion region, uint[] frames, uint firstFrame, bool readOnly) : PageView(readOnly)
     {
         public override int PageCount => frames.Length;
 
-        public override Span<byte> Page(int index)
+        protected override Span<byte> Bytes(int index)
         {
             ArgumentOutOfRangeException.ThrowIfNegative(index);
             ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, frames.Length);

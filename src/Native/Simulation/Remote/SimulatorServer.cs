@@ -642,6 +642,6 @@ public sealed class SimulatorServer : IDisposable
     {
         public static readonly EmptyPages Instance = new();
         public override int PageCount => 0;
-        public override Span<byte> Page(int index) => throw new ArgumentOutOfRangeException(nameof(index));
+        protected override Span<byte> Bytes(int index) => throw new ArgumentOutOfRangeException(nameof(index));
     }
 }
