@@ -53,7 +53,7 @@ public sealed class LinuxTarget : ConformanceTarget
     /// <inheritdoc />
     public override unsafe void MakeWritable(GrantMapping mapping)
     {
-        fixed (byte* start = mapping.Pages.Page(0))
+        fixed (byte* start = mapping.Pages.Read(0)) // only the address: mprotect answers whether it may become writable
             LinuxProcessCalls.Mprotect((nint)start, (nuint)mapping.PageCount * PageView.PageSize, 0x1 | 0x2 /* PROT_READ | PROT_WRITE */);
     }
 

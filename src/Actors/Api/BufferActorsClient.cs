@@ -1,6 +1,6 @@
-using BufferActors.Actors.Persistence;
 using System.Collections.Concurrent;
 using BufferActors.Actors.Lifecycles;
+using BufferActors.Actors.Persistence;
 using BufferActors.Actors.Supervision;
 
 namespace BufferActors.Actors.Api;
@@ -20,7 +20,12 @@ namespace BufferActors.Actors.Api;
 /// </remarks>
 public sealed class BufferActorsClient(IActorRef manager, TimeSpan? askTimeout = null)
 {
-    private readonly TimeSpan _timeout = askTimeout ?? TimeSpan.FromSeconds(30);
+    private readonly TimeSpan _timeout = AskTimeout(askTimeout ?? TimeSpan.FromSeconds(30));
+
+    /// <summary>The request time-out: positive and at most 2^32-2 ms (the longest timer .NET sets), or infinite.</summary>
+    private static TimeSpan AskTimeout(TimeSpan timeout) =>
+        timeout == Timeout.InfiniteTimeSpan || (timeout > TimeSpan.Zero && timeout <= LongestAnswerTimer) ? timeout
+        : throw new ArgumentOutOfRangeException(nameof(askTimeout), timeout, "the request time-out must be positive and at most 49.7 days, or Timeout.InfiniteTimeSpan");
     private readonly ConcurrentDictionary<DomainId, IActorRef> _supervisors = new();
 
     /// <summary>The root manager actor.</summary>
@@ -28,7 +33,7 @@ public sealed class BufferActorsClient(IActorRef manager, TimeSpan? askTimeout =
 
     /// <summary>Exports a frontend's refs as a dma-buf (DMABUF_EXP_FROM_REFS); the reply carries the fd to hand to the device.</summary>
     public Task<ExportedBuffer.Exported> ExportAsync(DomainId domain, IReadOnlyList<uint> refs, DmaBufFlags flags = DmaBufFlags.None, CancellationToken ct = default) =>
-        Start<ExportedBuffer.Exported>(domain, new ExportedBuffer.Export(domain, refs, flags), ct);
+        Start<ExportedBuffer.Exported>(domain, new ExportedBuffer.Export(domain, NotNull(refs), flags), ct);
 
     /// <summary>Records that <paramref name="consumer"/> attached to the export and maps it in <paramref name="direction"/>.</summary>
     public Task<ExportedBuffer.Attached> AttachAsync(LifecycleId export, string consumer, DmaDirection direction, CancellationToken ct = default) =>
@@ -44,7 +49,22 @@ public sealed class BufferActorsClient(IActorRef manager, TimeSpan? askTimeout =
 
     /// <summary>Waits for the export's release: Released, TimedOut, or NotFound (= already released).</summary>
     public async Task<WaitReleasedResult> WaitReleasedAsync(LifecycleId export, TimeSpan timeout, CancellationToken ct = default) =>
-        (await Command<ExportedBuffer.WaitResult>(new ExportedBuffer.WaitReleased(export, timeout), ct, timeout + _timeout)).Result;
+        (await Command<ExportedBuffer.WaitResult>(new ExportedBuffer.WaitReleased(export, timeout), ct, AnswerWithin(timeout))).Result;
+
+    /// <summary>
+    /// How long a wait's answer may take: its time-out plus the request time-out; no limit for a wait without a
+    /// timer, nor for one whose sum is beyond the longest timer .NET can set (2^32-2 ms).
+    /// </summary>
+    private TimeSpan AnswerWithin(TimeSpan wait)
+    {
+        if (ExportedBuffer.WaitsForever(wait)) return Timeout.InfiniteTimeSpan;
+        if (wait < TimeSpan.Zero) return _timeout; // refused at once
+        if (_timeout == Timeout.InfiniteTimeSpan) return _timeout;
+        var total = wait + _timeout; // no overflow: both are at most 2^32 ms
+        return total > LongestAnswerTimer ? Timeout.InfiniteTimeSpan : total;
+    }
+
+    private static readonly TimeSpan LongestAnswerTimer = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
 
     /// <summary>Imports the dma-buf <paramref name="fd"/> and grants its pages to <paramref name="domain"/> (DMABUF_IMP_TO_REFS).</summary>
     public Task<ImportAttachment.Imported> ImportAsync(DomainId domain, int fd, int pageCount, CancellationToken ct = default) =>
@@ -56,7 +76,7 @@ public sealed class BufferActorsClient(IActorRef manager, TimeSpan? askTimeout =
 
     /// <summary>Maps a frontend's refs for CPU access.</summary>
     public Task<GrantMap.Mapped> MapAsync(DomainId domain, IReadOnlyList<uint> refs, bool readOnly = false, CancellationToken ct = default) =>
-        Start<GrantMap.Mapped>(domain, new GrantMap.Map(domain, refs, readOnly), ct);
+        Start<GrantMap.Mapped>(domain, new GrantMap.Map(domain, NotNull(refs), readOnly), ct);
 
     /// <summary>Unmaps a map.</summary>
     public Task<GrantMap.Unmapped> UnmapAsync(LifecycleId map, CancellationToken ct = default) =>
@@ -87,6 +107,12 @@ public sealed class BufferActorsClient(IActorRef manager, TimeSpan? askTimeout =
         Ask<BufferManager.Status>(new BufferManager.GetStatus(), ct);
 
     /// <summary>Starts a lifecycle through the manager, and learns the domain's supervisor from the lifecycle's answer.</summary>
+    private static IReadOnlyList<uint> NotNull(IReadOnlyList<uint> refs, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(refs))] string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(refs, name);
+        return refs;
+    }
+
     private async Task<T> Start<T>(DomainId domain, object request, CancellationToken ct)
     {
         var promise = Send(Manager, request);

@@ -27,7 +27,17 @@ public static class ExportedBuffer
     /// <summary>Release accepted; it completes when <paramref name="PendingAttachments"/> reaches zero.</summary>
     public sealed record ReleaseAccepted(LifecycleId Id, int PendingAttachments);
 
-    /// <summary>Answer once the buffer is released, or when <paramref name="Timeout"/> passes.</summary>
+    /// <summary>The longest wait the kernel's WAIT_RELEASED takes (its time-out is a u32 of milliseconds); longer ones wait without a timer.</summary>
+    public static readonly TimeSpan LongestTimedWait = TimeSpan.FromMilliseconds(uint.MaxValue);
+
+    /// <summary>True when a wait of <paramref name="timeout"/> has no timer: <see cref="Timeout.InfiniteTimeSpan"/> or longer than <see cref="LongestTimedWait"/>.</summary>
+    public static bool WaitsForever(TimeSpan timeout) => timeout == Timeout.InfiniteTimeSpan || timeout > LongestTimedWait;
+
+    /// <summary>
+    /// Answer once the buffer is released, or when <paramref name="Timeout"/> passes: zero polls; any positive
+    /// time-out up to <see cref="TimeSpan.MaxValue"/> and <see cref="Timeout.InfiniteTimeSpan"/> are served; other
+    /// negative ones are refused with InvalidArgument.
+    /// </summary>
     public sealed record WaitReleased(LifecycleId Id, TimeSpan Timeout) : ILifecycleCommand;
 
     /// <summary>The one answer to a <see cref="WaitReleased"/>.</summary>

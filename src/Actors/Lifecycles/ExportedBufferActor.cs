@@ -124,9 +124,9 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
 
     private void OnAttach(Attach m)
     {
-        if (m.Direction == DmaDirection.None || string.IsNullOrWhiteSpace(m.Consumer))
+        if (m.Direction is not (DmaDirection.Bidirectional or DmaDirection.ToDevice or DmaDirection.FromDevice) || string.IsNullOrWhiteSpace(m.Consumer))
         {
-            Sender.Tell(new OperationFailed(ErrorCode.InvalidArgument, "attach needs a consumer name and a direction other than NONE"));
+            Sender.Tell(new OperationFailed(ErrorCode.InvalidArgument, "attach needs a consumer name and a direction: BIDIRECTIONAL, TO_DEVICE or FROM_DEVICE"));
             return;
         }
         if (_state != State.Exported)
@@ -185,7 +185,13 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
 
     private void OnWaitReleased(WaitReleased m, long waiter)
     {
-        if (_state == State.Released || m.Timeout <= TimeSpan.Zero)
+        if (m.Timeout < TimeSpan.Zero && m.Timeout != Timeout.InfiniteTimeSpan)
+        {
+            _waiters!.Remove(waiter, out var refused);
+            refused!.Tell(new OperationFailed(ErrorCode.InvalidArgument, $"time-out {m.Timeout} is negative (use Timeout.InfiniteTimeSpan to wait without one)"));
+            return;
+        }
+        if (_state == State.Released || m.Timeout == TimeSpan.Zero)
         {
             _waiters!.Remove(waiter, out var who);
             who!.Tell(new WaitResult(Id, _state == State.Released ? WaitReleasedResult.Released : WaitReleasedResult.TimedOut));
@@ -193,7 +199,12 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         }
         var caller = Sender;
         Persist(new Events.WaitRequested(Id, Now, waiter, m.Timeout),
-            () => Timers.StartSingleTimer(("wait", waiter), new WaitExpired(waiter), m.Timeout),
+            () =>
+            {
+                // Beyond the kernel's longest wait (2^32-1 ms, 49.7 days) and for InfiniteTimeSpan, no timer: the
+                // wait lasts until the release, or until the lifecycle ends.
+                if (!ExportedBuffer.WaitsForever(m.Timeout)) Timers.StartSingleTimer(("wait", waiter), new WaitExpired(waiter), m.Timeout);
+            },
             reason =>
             {
                 _waiters!.Remove(waiter); // answered by JournalLost, not again by PostStop

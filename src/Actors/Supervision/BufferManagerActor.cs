@@ -105,9 +105,9 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
         switch (message)
         {
             case ILifecycleCommand m: Route(m.Id.Domain, m, create: false); break; // the most frequent first
-            case ExportedBuffer.Export m: StartLifecycle(LifecycleKind.Export, m.Domain, m, m.Refs.Count); break;
+            case ExportedBuffer.Export m: StartLifecycle(LifecycleKind.Export, m.Domain, m, m.Refs?.Count ?? 0); break;
             case ImportAttachment.Import m: StartLifecycle(LifecycleKind.Import, m.Domain, m, m.PageCount); break;
-            case GrantMap.Map m: StartLifecycle(LifecycleKind.Map, m.Domain, m, m.Refs.Count); break;
+            case GrantMap.Map m: StartLifecycle(LifecycleKind.Map, m.Domain, m, m.Refs?.Count ?? 0); break;
             // A death is remembered even for a domain that never had a lifecycle: later requests are refused.
             case DomainLifecycles.DomainDied m: Route(m.Domain, m, create: !m.Domain.IsReserved); break;
             case GetStatus: AggregateStatus(); break;
@@ -133,9 +133,28 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
             Sender.Tell(new OperationFailed(ErrorCode.InvalidArgument, $"page count {pages} outside 1..{Session.Device.PageLimit}", Errno.EINVAL));
             return;
         }
+        if (Refusal(request) is { } refused)
+        {
+            Sender.Tell(refused);
+            return;
+        }
         var id = new LifecycleId(kind, domain, _nextSequence++);
         Route(domain, new DomainLifecycles.Start(id, request, pages), create: true);
     }
+
+    /// <summary>
+    /// What the kernel would refuse in a request, refused here with its errno so that nothing reaches the device
+    /// or the journal: unknown export flags and WC with COHERENT (EINVAL), a negative fd (EBADF).
+    /// </summary>
+    private static OperationFailed? Refusal(object request) => request switch
+    {
+        ExportedBuffer.Export { Flags: var f } when (f & ~(DmaBufFlags.WriteCombine | DmaBufFlags.Coherent)) != 0 =>
+            new(ErrorCode.InvalidArgument, $"unknown export flags 0x{(uint)f:X}: only WC (1) and COHERENT (2) exist", Errno.EINVAL),
+        ExportedBuffer.Export { Flags: DmaBufFlags.WriteCombine | DmaBufFlags.Coherent } =>
+            new(ErrorCode.InvalidArgument, "WC and COHERENT exclude each other", Errno.EINVAL),
+        ImportAttachment.Import { Fd: < 0 } i => new(ErrorCode.InvalidArgument, $"fd {i.Fd} is not a file descriptor", Errno.EBADF),
+        _ => null,
+    };
 
     private void Route(DomainId domain, object message, bool create)
     {

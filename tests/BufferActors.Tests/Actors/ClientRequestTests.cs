@@ -31,6 +31,19 @@ public sealed class ClientRequestTests : Akka.TestKit.Xunit2.TestKit
         Assert.Contains(nameof(BufferActors.Actors.Lifecycles.ExportedBuffer.Detach), e.Message);
     }
 
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(-20_000L)]            // -2 ms
+    [InlineData(42_949_672_950_000L)] // 2^32-1 ms: longer than any .NET timer
+    [InlineData(long.MaxValue)]
+    public void ARequestTimeOutNoTimerCanSetIsRefusedWhenTheClientIsMade(long ticks)
+    {
+        var manager = Sys.ActorOf(Props.Create(() => new Silent()));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new BufferActorsClient(manager, TimeSpan.FromTicks(ticks)));
+        _ = new BufferActorsClient(manager, Timeout.InfiniteTimeSpan);
+        _ = new BufferActorsClient(manager, TimeSpan.FromMilliseconds(uint.MaxValue - 1));
+    }
+
     [Fact]
     public async Task ACancelledRequestThrowsOperationCanceled()
     {
