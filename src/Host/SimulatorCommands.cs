@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using BufferActors.Native;
 using BufferActors.Native.Simulation;
 using BufferActors.Native.Simulation.Remote;
+using Microsoft.Extensions.Logging;
 
 namespace BufferActors.Host;
 
@@ -75,7 +76,12 @@ public static class SimulatorCommands
                 var refs = domain.GrantPages(DomainId.Dom0, domain.AllocatePages(shared), shared);
                 Console.Out.WriteLine($"{domain.Id} grants refs {refs[0]}..{refs[^1]} to d0");
             }
-            using var server = new SimulatorServer(sim, path);
+            // Dropped connections are reported on stderr: stdout carries the lines scripts wait for.
+            using var logging = LoggerFactory.Create(b => b
+                .SetMinimumLevel(LogLevel.Information)
+                .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
+                .AddSimpleConsole(o => o.SingleLine = true));
+            using var server = new SimulatorServer(sim, path, logging.CreateLogger<SimulatorServer>());
             try
             {
                 server.Start();

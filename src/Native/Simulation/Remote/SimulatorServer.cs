@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace BufferActors.Native.Simulation.Remote;
 
@@ -31,6 +33,9 @@ public sealed record RemoteDeviceAttachment(ulong Id, string Device, string Atta
 /// a server-wide table (<see cref="DeviceAttachments"/>) because they belong to the device.</para>
 /// <para>A timer calls <see cref="XenSimulator.Tick"/> every 100 ms, standing in for the kernel's
 /// deferred end-access timer.</para>
+/// <para>Every connection the server drops — a frame it cannot split, a read that failed, a peer that hung
+/// up inside a frame, a server that stops — is logged at warning level with the peer's credentials and the
+/// reason; a client that closes between frames is only logged at debug level.</para>
 /// </remarks>
 public sealed class SimulatorServer : IDisposable
 {
@@ -52,14 +57,19 @@ public sealed class SimulatorServer : IDisposable
     private Timer? _ticker;
     private volatile bool _stopping;
     private bool _disposed;
+    private readonly ILogger _log;
 
     /// <summary>Creates a server for <paramref name="sim"/> that will listen on <paramref name="socketPath"/> once started.</summary>
-    public SimulatorServer(XenSimulator sim, string socketPath)
+    /// <param name="sim">The simulator to serve.</param>
+    /// <param name="socketPath">The Unix socket path.</param>
+    /// <param name="logger">Where dropped connections are reported (none by default).</param>
+    public SimulatorServer(XenSimulator sim, string socketPath, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(sim);
         ArgumentException.ThrowIfNullOrEmpty(socketPath);
         Simulator = sim;
         SocketPath = socketPath;
+        _log = logger ?? NullLogger.Instance;
     }
 
     /// <summary>The served simulator (owned by the caller: <see cref="Dispose"/> does not dispose it).</summary>
@@ -213,9 +223,9 @@ public sealed class SimulatorServer : IDisposable
                     return;
                 }
                 int number = _nextConnection++;
-                int pid = UnixSocketInterop.PeerPid(fd);
-                var process = Simulator.StartProcess(pid > 0 ? $"remote#{number} (pid {pid})" : $"remote#{number}");
-                connection = new Connection(this, fd, process);
+                var peer = UnixSocketInterop.Peer(fd);
+                var process = Simulator.StartProcess(peer.Pid > 0 ? $"remote#{number} (pid {peer.Pid})" : $"remote#{number}");
+                connection = new Connection(this, fd, process, peer);
                 _connections.Add(connection);
             }
             connection.Start();
@@ -257,17 +267,21 @@ public sealed class SimulatorServer : IDisposable
         private int _inFlight;
         private bool _fdClosed;
         private bool _writeFailed;
+        private bool _aborted;
 
-        public Connection(SimulatorServer server, int fd, SimulatedProcess process)
+        public Connection(SimulatorServer server, int fd, SimulatedProcess process, PeerCredentials peer)
         {
             _server = server;
             _sim = server.Simulator;
             _fd = fd;
             Process = process;
+            Peer = peer;
             _thread = new Thread(ReadLoop) { IsBackground = true, Name = $"simulator-{process.Name}" };
         }
 
         public SimulatedProcess Process { get; }
+
+        public PeerCredentials Peer { get; }
 
         public void Start() => _thread.Start();
 
@@ -278,6 +292,7 @@ public sealed class SimulatorServer : IDisposable
         {
             lock (_stateLock)
             {
+                _aborted = true;
                 // Never shut down a number that was closed and may already belong to someone else.
                 if (!_fdClosed) UnixSocketInterop.Shutdown(_fd);
             }
@@ -286,6 +301,7 @@ public sealed class SimulatorServer : IDisposable
         private void ReadLoop()
         {
             var fds = new List<int>();
+            string? dropped = null; // why the server ends the connection; null when the client closed it between frames
             try
             {
                 var prefix = new byte[SimulatorProtocol.LengthPrefixSize];
@@ -296,26 +312,37 @@ public sealed class SimulatorServer : IDisposable
                     if (length < SimulatorProtocol.RequestHeaderLength || length > SimulatorProtocol.MaxFrameLength)
                     {
                         // The stream can no longer be split into frames: say why, then hang up.
-                        string why = length < SimulatorProtocol.RequestHeaderLength
+                        dropped = length < SimulatorProtocol.RequestHeaderLength
                             ? $"frame length {length} is shorter than the {SimulatorProtocol.RequestHeaderLength}-byte request header"
                             : $"frame length {length} exceeds the maximum of {SimulatorProtocol.MaxFrameLength}";
-                        Send(FrameWriter.Failure(0, SimulatorOpcode.None, "simulator frame", Errno.EINVAL, why + "; closing the connection"));
+                        Send(FrameWriter.Failure(0, SimulatorOpcode.None, "simulator frame", Errno.EINVAL, dropped + "; closing the connection"));
                         break;
                     }
                     var body = new byte[length];
                     // End of stream inside a frame: the client died mid-write; there is nothing to answer.
-                    if (!UnixSocketInterop.ReceiveExactly(_fd, body, fds)) break;
+                    if (!UnixSocketInterop.ReceiveExactly(_fd, body, fds))
+                    {
+                        dropped = $"end of stream after the length prefix of a {length}-byte frame";
+                        break;
+                    }
                     Dispatch(body, fds);
                     fds.Clear();
                 }
             }
-            catch (GntdevException)
+            catch (GntdevException e)
             {
                 // Connection reset, or descriptors dropped (MSG_CTRUNC): the connection is over either way.
+                dropped = $"{e.Operation}: {e.Errno}: {e.Detail}";
             }
             finally
             {
                 foreach (var fd in fds) UnixSocketInterop.Close(fd);
+                lock (_stateLock)
+                {
+                    if (_aborted) dropped ??= "the server is stopping";
+                }
+                if (dropped is null) _server._log.LogDebug("simulator connection {Connection} ({Peer}) closed by the client", Process.Name, Peer);
+                else _server._log.LogWarning("simulator server dropped connection {Connection} ({Peer}): {Reason}", Process.Name, Peer, dropped);
                 TearDown();
             }
         }

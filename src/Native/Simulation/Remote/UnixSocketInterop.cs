@@ -75,12 +75,14 @@ internal static unsafe class UnixSocketInterop
         }
     }
 
-    /// <summary>The pid of the process at the other end of a connected socket (SO_PEERCRED), or -1 if unknown.</summary>
-    public static int PeerPid(int fd)
+    /// <summary>The process at the other end of a connected socket (SO_PEERCRED); pid, uid and gid -1 if unknown.</summary>
+    public static PeerCredentials Peer(int fd)
     {
         ucred cred = default;
         socklen_t length = (socklen_t)sizeof(ucred);
-        return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) == 0 ? (int)cred.pid : -1;
+        return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) == 0
+            ? new PeerCredentials((int)cred.pid, unchecked((int)(uint)cred.uid), unchecked((int)(uint)cred.gid))
+            : new PeerCredentials(-1, -1, -1);
     }
 
     /// <summary>
