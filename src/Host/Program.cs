@@ -1,4 +1,5 @@
 using System.CommandLine;
+using BufferActors.Actors.Persistence;
 using BufferActors.Host;
 using BufferActors.Host.Commands;
 
@@ -10,4 +11,27 @@ root.Subcommands.Add(BufferActors.Host.Simulate.SimulateCommand.Create());
 root.Subcommands.Add(BufferActors.Host.Simulate.CrashWorkload.Create());
 root.Subcommands.Add(CrashTargetCommand.Create());
 root.Subcommands.Add(ReplayCommand.Create());
-return root.Parse(args).Invoke();
+// A journal that cannot be used is the operator's to fix: one line naming the path and the reason, exit 2,
+// instead of a stack trace. Any other exception still gets System.CommandLine's report.
+try
+{
+    return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (Exception e) when (JournalUnavailable(e) is { } unusable)
+{
+    Console.Error.WriteLine($"bufferactors: {unusable.Message}");
+    return 2;
+}
+catch (Exception e)
+{
+    Console.Error.WriteLine($"bufferactors: unhandled exception: {e}");
+    return 1;
+}
+
+static JournalUnavailableException? JournalUnavailable(Exception e) => e switch
+{
+    JournalUnavailableException j => j,
+    AggregateException a => a.InnerExceptions.Select(JournalUnavailable).FirstOrDefault(j => j is not null),
+    { InnerException: { } inner } => JournalUnavailable(inner),
+    _ => null,
+};

@@ -45,8 +45,10 @@ public static class BufferActorsHostingExtensions
         services.AddSingleton(sp => new DeviceSession(sp.GetRequiredService<IGrantDevice>()));
         services.AddAkka(systemName, (builder, sp) =>
         {
+            // The journal is proven writable before the device is opened: a host never starts half-way.
+            options.Journal?.Prepare();
             configure?.Invoke(builder);
-            builder.WithBufferActors(sp.GetRequiredService<DeviceSession>(), options);
+            builder.WithBufferActors(sp.GetRequiredService<DeviceSession>(), options, journalPrepared: true);
         });
         services.AddSingleton(sp => new BufferActorsClient(
             sp.GetRequiredService<IRequiredActor<BufferManagerKey>>().GetAsync().GetAwaiter().GetResult(), options.RequestTimeout));
@@ -54,11 +56,15 @@ public static class BufferActorsHostingExtensions
     }
 
     /// <summary>Starts the root manager on an Akka.Hosting builder and registers it under <see cref="BufferManagerKey"/>.</summary>
-    public static AkkaConfigurationBuilder WithBufferActors(this AkkaConfigurationBuilder builder, DeviceSession session, BufferActorsOptions options)
+    /// <exception cref="JournalUnavailableException">The configured journal cannot be created or written.</exception>
+    public static AkkaConfigurationBuilder WithBufferActors(this AkkaConfigurationBuilder builder, DeviceSession session, BufferActorsOptions options) =>
+        builder.WithBufferActors(session, options, journalPrepared: false);
+
+    private static AkkaConfigurationBuilder WithBufferActors(this AkkaConfigurationBuilder builder, DeviceSession session, BufferActorsOptions options, bool journalPrepared)
     {
         if (options.Journal is { } journal)
         {
-            journal.Prepare();
+            if (!journalPrepared) journal.Prepare();
             builder.AddHocon(journal.ToConfig(), HoconAddMode.Prepend);
         }
         if (options.InlineDispatch) builder.AddHocon(InlineDispatchConfig("buffers"), HoconAddMode.Prepend);

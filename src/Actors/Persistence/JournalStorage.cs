@@ -84,30 +84,22 @@ public abstract record JournalStorage
     }
 
     /// <summary>
-    /// Prepares the storage before a journal writes to it. A SQLite file: creates its folder and switches it to
-    /// WAL (so readers such as replay never block the writer and commits do not fsync the whole database).
+    /// Prepares the storage before a journal writes to it, and proves that it can be written. A SQLite file:
+    /// creates its folder, switches it to WAL (so readers such as replay never block the writer and commits do
+    /// not fsync the whole database) and commits one write (the header's <c>user_version</c>, rewritten as it
+    /// was), so a read-only or immutable file or a full disk is found here rather than at the first lifecycle.
     /// Both SQL storages: upgrades a database written when tags were tag-table rows to the tags column the
     /// journal now writes (<see cref="JournalTagLayout.UpgradeToCsv"/>). Required before <see cref="ToConfig"/>
     /// is used on an existing database. A PostgreSQL server that cannot be reached is left to the plugin, which
-    /// retries as before; an upgrade that fails (e.g. no right to alter the table) throws.
+    /// retries as before.
     /// </summary>
+    /// <exception cref="JournalUnavailableException">The journal cannot be created or written; nothing was started.</exception>
     public void Prepare()
     {
         switch (this)
         {
             case Sqlite s:
-                var folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(s.Path));
-                if (folder is not null) Directory.CreateDirectory(folder);
-                using (var connection = new SqliteConnection(SqliteConnectionString(s.Path)))
-                {
-                    connection.Open();
-                    using (var command = connection.CreateCommand())
-                    {
-                        command.CommandText = "PRAGMA journal_mode=WAL;";
-                        command.ExecuteNonQuery();
-                    }
-                    JournalTagLayout.UpgradeToCsv(connection);
-                }
+                PrepareSqlite(s.Path);
                 break;
             case PostgreSql p:
                 using (var connection = new NpgsqlConnection(p.ConnectionString))
@@ -120,11 +112,81 @@ public abstract record JournalStorage
                     {
                         return;
                     }
-                    JournalTagLayout.UpgradeToCsv(connection);
+                    try
+                    {
+                        JournalTagLayout.UpgradeToCsv(connection);
+                    }
+                    catch (NpgsqlException e)
+                    {
+                        throw new JournalUnavailableException($"{connection.Host}:{connection.Port}/{connection.Database}", e.Message, e);
+                    }
                 }
                 break;
         }
     }
+
+    private static void PrepareSqlite(string path)
+    {
+        string full;
+        try
+        {
+            full = System.IO.Path.GetFullPath(path);
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw new JournalUnavailableException(path, $"not a usable path ({e.Message})", e);
+        }
+        if (Directory.Exists(full)) throw new JournalUnavailableException(full, "it is a folder, not a file");
+        var folder = System.IO.Path.GetDirectoryName(full);
+        try
+        {
+            if (folder is not null) Directory.CreateDirectory(folder);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new JournalUnavailableException(full, $"its folder {folder} cannot be created ({e.Message})", e);
+        }
+        using var connection = new SqliteConnection(SqliteConnectionString(path));
+        try
+        {
+            connection.Open();
+            using (var command = connection.CreateCommand())
+            {
+                command.CommandText = "PRAGMA journal_mode=WAL;";
+                command.ExecuteNonQuery();
+            }
+            JournalTagLayout.UpgradeToCsv(connection);
+            using (var probe = connection.CreateCommand())
+            {
+                // A committed write: a read-only file, an immutable one or a full disk fails it here.
+                probe.CommandText = "PRAGMA user_version;";
+                long version = (long)probe.ExecuteScalar()!;
+                probe.CommandText = $"PRAGMA user_version = {version};";
+                probe.ExecuteNonQuery();
+            }
+        }
+        catch (SqliteException e)
+        {
+            throw new JournalUnavailableException(full, SqliteReason(e), e);
+        }
+        finally
+        {
+            // A pooled connection would keep the file open after a failure.
+            SqliteConnection.ClearPool(connection);
+        }
+    }
+
+    /// <summary>The SQLite result code behind a failed open or write, in an operator's words.</summary>
+    private static string SqliteReason(SqliteException e) => (e.SqliteErrorCode & 0xFF) switch
+    {
+        3 => $"permission denied ({e.Message})",                                   // SQLITE_PERM
+        8 => $"the file is read-only or immutable ({e.Message})",                   // SQLITE_READONLY
+        10 => $"an I/O error ({e.Message})",                                        // SQLITE_IOERR
+        13 => $"the disk is full ({e.Message})",                                    // SQLITE_FULL
+        14 => $"the file cannot be opened or created ({e.Message})",               // SQLITE_CANTOPEN
+        26 => $"the file is not a SQLite database ({e.Message})",                  // SQLITE_NOTADB
+        _ => e.Message,
+    };
 
     private static string SqliteConnectionString(string path) => $"Data Source={path}";
 
