@@ -144,6 +144,92 @@ public sealed class JournaledLifecycleTests : IDisposable
         AssertAtBaseline();
     }
 
+    [Fact]
+    public async Task AnImportAdoptedAfterARestart_IsReleasedByItsOwnNumber_NeverByTheCallersReusedOne()
+    {
+        var dom2 = new DomainId(2);
+        var frontend2 = _sim.CreateDomain(2);
+        var process = _sim.StartProcess("backend");
+        var gntdev = _sim.OpenGrantDevice(process);
+        var fenced = new FencedDevice(gntdev);
+        var instance = Guid.NewGuid();
+        var camera = _sim.AddDevice("camera");
+        int x = camera.AllocateBuffer(process, 2);
+        LifecycleId importA;
+        uint[] refsA;
+        await using (var host = new JournaledHost(new DeviceSession(fenced, instance), JournalConfig))
+        {
+            var imported = await host.Client.ImportAsync(Dom1, x, 2);
+            (importA, refsA) = (imported.Id, [.. imported.Refs]);
+            process.Close(x); // the caller lets go of its number at once
+            fenced.Fence();
+        }
+
+        await using (var restarted = new JournaledHost(new DeviceSession(gntdev, instance), JournalConfig))
+        {
+            Assert.Equal([importA], (await restarted.RecoveryAsync()).Adopted);
+            int y = camera.AllocateBuffer(process, 2);
+            Assert.Equal(x, y); // the caller's number came back, for frontend 2's buffer
+            var importB = await restarted.Client.ImportAsync(dom2, y, 2);
+
+            await restarted.Client.ReleaseImportAsync(importA);
+            var ended = Assert.Throws<GntdevException>(() => _frontend.MapForeign(DomainId.Dom0, refsA[0]));
+            Assert.Equal(GrantStatus.BadGntref, ended.GrantStatus); // A's grants are ended
+            frontend2.UnmapForeign(frontend2.MapForeign(DomainId.Dom0, importB.Refs[0])); // B's are live
+
+            await restarted.Client.ReleaseImportAsync(importB.Id);
+            process.Close(y);
+            await AwaitEmptyLive(restarted);
+        }
+        gntdev.Dispose();
+        AssertAtBaseline();
+    }
+
+    [Fact]
+    public async Task AnExportAdoptedWhileReleasing_KeepsItsNumberTaken_SoNeitherItsWaitNorANewExportMistakesOneForTheOther()
+    {
+        var dom2 = new DomainId(2);
+        var frontend2 = _sim.CreateDomain(2);
+        var refs = _frontend.GrantPages(DomainId.Dom0, _frontend.AllocatePages(2), 2);
+        var refs2 = frontend2.GrantPages(DomainId.Dom0, frontend2.AllocatePages(2), 2);
+        var process = _sim.StartProcess("backend");
+        var gntdev = _sim.OpenGrantDevice(process);
+        var fenced = new FencedDevice(gntdev);
+        var instance = Guid.NewGuid();
+        var display = _sim.AddDevice("display");
+        ExportedBufferLifecycle a;
+        DmaBufAttachment scanout;
+        await using (var host = new JournaledHost(new DeviceSession(fenced, instance), JournalConfig))
+        {
+            var export = await host.Client.ExportAsync(Dom1, refs);
+            a = new(export.Id, export.Fd);
+            scanout = display.Attach(process, export.Fd); // a holder the lifecycle was not told about
+            await host.Client.ReleaseAsync(a.Id);          // gives up its reference: a placeholder holds the number
+            fenced.Fence();
+        }
+
+        await using (var restarted = new JournaledHost(new DeviceSession(gntdev, instance), JournalConfig))
+        {
+            Assert.Equal([a.Id], (await restarted.RecoveryAsync()).Adopted);
+            var b = await restarted.Client.ExportAsync(dom2, refs2);
+            Assert.NotEqual(a.Fd, b.Fd); // A's number is still taken across the restart
+
+            var waitA = restarted.Client.WaitReleasedAsync(a.Id, TimeSpan.FromSeconds(5));
+            scanout.Detach();
+            Assert.Equal(WaitReleasedResult.Released, await waitA);
+            Assert.Equal(WaitReleasedResult.TimedOut, await restarted.Client.WaitReleasedAsync(b.Id, TimeSpan.FromMilliseconds(50)));
+            Assert.True(frontend2.IsInUse(refs2[0])); // B is untouched
+
+            await restarted.Client.ReleaseAsync(b.Id);
+            Assert.NotEqual(WaitReleasedResult.TimedOut, await restarted.Client.WaitReleasedAsync(b.Id, TimeSpan.FromSeconds(5)));
+            await AwaitEmptyLive(restarted);
+        }
+        gntdev.Dispose();
+        EndGrants(refs);
+        foreach (var r in refs2) Assert.True(frontend2.EndAccess(r), $"d2 ref {r} still mapped");
+        AssertAtBaseline();
+    }
+
     private sealed record ExportedBufferLifecycle(LifecycleId Id, int Fd);
 
     private static async Task AwaitEmptyLive(JournaledHost host)
