@@ -143,8 +143,9 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
     }
 
     /// <summary>
-    /// What the kernel would refuse in a request, refused here with its errno so that nothing reaches the device
-    /// or the journal: unknown export flags and WC with COHERENT (EINVAL), a negative fd (EBADF).
+    /// A request refused here, with the errno the kernel gives, so that nothing reaches the device or the journal:
+    /// WC with COHERENT (EINVAL), a negative fd (EBADF); and export flags other than WC and COHERENT (EINVAL),
+    /// which the kernel silently ignores: a caller that sets them expects something no device does.
     /// </summary>
     private static OperationFailed? Refusal(object request) => request switch
     {
