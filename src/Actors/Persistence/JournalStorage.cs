@@ -86,8 +86,8 @@ public abstract record JournalStorage
     /// <summary>
     /// Prepares the storage before a journal writes to it, and proves that it can be written. A SQLite file:
     /// creates its folder, switches it to WAL (so readers such as replay never block the writer and commits do
-    /// not fsync the whole database) and commits one write (the header's <c>user_version</c>, rewritten as it
-    /// was), so a read-only or immutable file or a full disk is found here rather than at the first lifecycle.
+    /// not fsync the whole database) and takes the write lock for one write that it rolls back, so a read-only or
+    /// immutable file or a full disk is found here rather than at the first lifecycle.
     /// Both SQL storages: upgrades a database written when tags were tag-table rows to the tags column the
     /// journal now writes (<see cref="JournalTagLayout.UpgradeToCsv"/>). Required before <see cref="ToConfig"/>
     /// is used on an existing database. A PostgreSQL server that cannot be reached is left to the plugin, which
@@ -146,7 +146,8 @@ public abstract record JournalStorage
         {
             throw new JournalUnavailableException(full, $"its folder {folder} cannot be created ({e.Message})", e);
         }
-        using var connection = new SqliteConnection(SqliteConnectionString(path));
+        // Not pooled: the file is closed (and its WAL folded) when Prepare returns, before the plugin opens it.
+        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder(SqliteConnectionString(path)) { Pooling = false }.ToString());
         try
         {
             connection.Open();
@@ -158,21 +159,18 @@ public abstract record JournalStorage
             JournalTagLayout.UpgradeToCsv(connection);
             using (var probe = connection.CreateCommand())
             {
-                // A committed write: a read-only file, an immutable one or a full disk fails it here.
-                probe.CommandText = "PRAGMA user_version;";
-                long version = (long)probe.ExecuteScalar()!;
-                probe.CommandText = $"PRAGMA user_version = {version};";
+                // The write lock and a write, rolled back: a read-only or immutable file or a full disk fails it
+                // here, and the file is left exactly as the plugin expects to find it.
+                using var transaction = connection.BeginTransaction(deferred: false);
+                probe.Transaction = transaction;
+                probe.CommandText = "CREATE TABLE bufferactors_write_probe (x INTEGER);";
                 probe.ExecuteNonQuery();
+                transaction.Rollback();
             }
         }
         catch (SqliteException e)
         {
             throw new JournalUnavailableException(full, SqliteReason(e), e);
-        }
-        finally
-        {
-            // A pooled connection would keep the file open after a failure.
-            SqliteConnection.ClearPool(connection);
         }
     }
 
