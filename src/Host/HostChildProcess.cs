@@ -11,10 +11,13 @@ internal static class HostChildProcess
     /// <summary>The program's assembly, which the child runs.</summary>
     public static string AssemblyPath => typeof(HostChildProcess).Assembly.Location;
 
+    /// <summary>The dotnet host running this process when it was started by one (<c>DOTNET_HOST_PATH</c>), else <c>dotnet</c>.</summary>
+    public static string DotnetHost => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
+
     /// <summary>Starts <c>dotnet bufferactors.dll args...</c> with stdout and stderr (and stdin if asked) redirected.</summary>
     public static Process Start(bool redirectInput, params string[] args)
     {
-        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
+        string dotnet = DotnetHost;
         var info = new ProcessStartInfo(dotnet)
         {
             RedirectStandardInput = redirectInput,

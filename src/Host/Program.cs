@@ -12,7 +12,7 @@ root.Subcommands.Add(BufferActors.Host.Simulate.CrashWorkload.Create());
 root.Subcommands.Add(CrashTargetCommand.Create());
 root.Subcommands.Add(ReplayCommand.Create());
 // A journal that cannot be used is the operator's to fix: one line naming the path and the reason, exit 2,
-// instead of a stack trace. Any other exception still gets System.CommandLine's report.
+// instead of a stack trace. Any other exception is printed whole, exit 1.
 try
 {
     return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });

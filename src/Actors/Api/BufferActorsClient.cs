@@ -20,9 +20,12 @@ namespace BufferActors.Actors.Api;
 /// </remarks>
 public sealed class BufferActorsClient(IActorRef manager, TimeSpan? askTimeout = null)
 {
+    /// <summary>The longest timer .NET can set (2^32-2 ms): the bound of every answer's time-out.</summary>
+    private static readonly TimeSpan LongestAnswerTimer = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
     private readonly TimeSpan _timeout = AskTimeout(askTimeout ?? TimeSpan.FromSeconds(30));
 
-    /// <summary>The request time-out: positive and at most 2^32-2 ms (the longest timer .NET sets), or infinite.</summary>
+    /// <summary>The request time-out: positive and at most <see cref="LongestAnswerTimer"/>, or infinite.</summary>
     private static TimeSpan AskTimeout(TimeSpan timeout) =>
         timeout == Timeout.InfiniteTimeSpan || (timeout > TimeSpan.Zero && timeout <= LongestAnswerTimer) ? timeout
         : throw new ArgumentOutOfRangeException(nameof(askTimeout), timeout, "the request time-out must be positive and at most 49.7 days, or Timeout.InfiniteTimeSpan");
@@ -53,7 +56,7 @@ public sealed class BufferActorsClient(IActorRef manager, TimeSpan? askTimeout =
 
     /// <summary>
     /// How long a wait's answer may take: its time-out plus the request time-out; no limit for a wait without a
-    /// timer, nor for one whose sum is beyond the longest timer .NET can set (2^32-2 ms).
+    /// timer, nor for one whose sum is beyond <see cref="LongestAnswerTimer"/>.
     /// </summary>
     private TimeSpan AnswerWithin(TimeSpan wait)
     {
@@ -63,8 +66,6 @@ public sealed class BufferActorsClient(IActorRef manager, TimeSpan? askTimeout =
         var total = wait + _timeout; // no overflow: both are at most 2^32 ms
         return total > LongestAnswerTimer ? Timeout.InfiniteTimeSpan : total;
     }
-
-    private static readonly TimeSpan LongestAnswerTimer = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
 
     /// <summary>Imports the dma-buf <paramref name="fd"/> and grants its pages to <paramref name="domain"/> (DMABUF_IMP_TO_REFS).</summary>
     public Task<ImportAttachment.Imported> ImportAsync(DomainId domain, int fd, int pageCount, CancellationToken ct = default) =>
@@ -106,13 +107,13 @@ public sealed class BufferActorsClient(IActorRef manager, TimeSpan? askTimeout =
     public Task<BufferManager.Status> SnapshotAsync(CancellationToken ct = default) =>
         Ask<BufferManager.Status>(new BufferManager.GetStatus(), ct);
 
-    /// <summary>Starts a lifecycle through the manager, and learns the domain's supervisor from the lifecycle's answer.</summary>
     private static IReadOnlyList<uint> NotNull(IReadOnlyList<uint> refs, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(refs))] string? name = null)
     {
         ArgumentNullException.ThrowIfNull(refs, name);
         return refs;
     }
 
+    /// <summary>Starts a lifecycle through the manager, and learns the domain's supervisor from the lifecycle's answer.</summary>
     private async Task<T> Start<T>(DomainId domain, object request, CancellationToken ct)
     {
         var promise = Send(Manager, request);

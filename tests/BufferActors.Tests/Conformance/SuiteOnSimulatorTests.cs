@@ -35,22 +35,12 @@ public sealed class SuiteOnSimulatorTests
     [Fact]
     public void EveryDeliberateDifferenceNamesACaseOfTheSuite()
     {
-        var listed = Comparison.DeliberateDifferences(File.ReadAllText(RepositoryFile("docs/simulator.md")));
+        var listed = Comparison.DeliberateDifferences(File.ReadAllText(RepositoryFiles.Path("docs/simulator.md")));
         Assert.NotEmpty(listed);
         Assert.All(listed, d =>
         {
             Assert.Contains(d.Key, Suite.Cases.Select(c => c.Name));
             Assert.False(string.IsNullOrWhiteSpace(d.Value), $"{d.Key} has no reason");
         });
-    }
-
-    private static string RepositoryFile(string relative)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, relative);
-            if (File.Exists(candidate)) return candidate;
-        }
-        throw new FileNotFoundException(relative);
     }
 }

@@ -226,7 +226,7 @@ public sealed class JournaledLifecycleTests : IDisposable
         }
         gntdev.Dispose();
         EndGrants(refs);
-        foreach (var r in refs2) Assert.True(frontend2.EndAccess(r), $"d2 ref {r} still mapped");
+        EndGrants(refs2, frontend2);
         AssertAtBaseline();
     }
 
@@ -263,9 +263,10 @@ public sealed class JournaledLifecycleTests : IDisposable
         return kinds;
     }
 
-    private void EndGrants(uint[] refs)
+    private void EndGrants(uint[] refs, SimulatedDomain? granter = null)
     {
-        foreach (var r in refs) Assert.True(_frontend.EndAccess(r), $"ref {r} still mapped");
+        granter ??= _frontend;
+        foreach (var r in refs) Assert.True(granter.EndAccess(r), $"{granter.Id} ref {r} still mapped");
     }
 
     private void AssertAtBaseline()

@@ -102,10 +102,9 @@ public sealed class JournalPreparationTests : IDisposable
         string mount = Path.Combine(_dir, "full");
         Directory.CreateDirectory(mount);
         string journal = Path.Combine(mount, "journal.db");
-        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
         var (code, output) = Run("unshare", "-Urm", "sh", "-c",
             """mount -t tmpfs -o size=64k tmpfs "$1" || exit 99; dd if=/dev/zero of="$1/fill" bs=4k count=64 2>/dev/null; exec "$2" "$3" demo --journal "$4" """,
-            "sh", mount, dotnet, HostChildProcess.AssemblyPath, journal);
+            "sh", mount, HostChildProcess.DotnetHost, HostChildProcess.AssemblyPath, journal);
         Assert.True(code != 99, $"could not mount a tmpfs in a user namespace: {output}");
         Assert.Equal(2, code);
         Assert.Contains($"bufferactors: the journal {journal} cannot be used: the disk is full", output);

@@ -13,7 +13,7 @@ public sealed partial class KernelRuleTableTests
     [Fact]
     public void EveryRowNamesExistingTests_AndExistingLaneCases()
     {
-        var rows = TableRows(File.ReadAllText(RepositoryFile("docs/simulator.md")));
+        var rows = TableRows(File.ReadAllText(RepositoryFiles.Path("docs/simulator.md")));
         Assert.True(rows.Count >= 40, $"only {rows.Count} rows in the kernel-rule table");
         var cases = Suite.Cases.Select(c => c.Name).ToHashSet();
         var testTypes = typeof(KernelRuleTableTests).Assembly.GetTypes().GroupBy(t => t.Name).ToDictionary(g => g.Key, g => g.ToList());
@@ -58,14 +58,4 @@ public sealed partial class KernelRuleTableTests
 
     [GeneratedRegex(@"`([a-z0-9]+(?:-[a-z0-9]+)+)`")]
     private static partial Regex LaneCase();
-
-    private static string RepositoryFile(string relative)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, relative);
-            if (File.Exists(candidate)) return candidate;
-        }
-        throw new FileNotFoundException(relative);
-    }
 }
