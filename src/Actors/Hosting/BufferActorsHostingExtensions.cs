@@ -66,6 +66,8 @@ public static class BufferActorsHostingExtensions
         {
             if (!journalPrepared) journal.Prepare();
             builder.AddHocon(journal.ToConfig(), HoconAddMode.Prepend);
+            if (options.JournalTimeout > JournalStorage.DefaultRecoveryStepTimeout)
+                builder.AddHocon(journal.RecoveryStepTimeoutConfig(options.JournalTimeout), HoconAddMode.Prepend);
         }
         if (options.InlineDispatch) builder.AddHocon(InlineDispatchConfig("buffers"), HoconAddMode.Prepend);
         return builder.WithActors((system, registry) =>

@@ -63,7 +63,9 @@ public sealed record BufferActorsOptions
 
     /// <summary>
     /// How long a lifecycle waits for the journal to confirm a write before it treats the write as failed;
-    /// 10 s by default. Raise it where storage is slow (a network database, an emulated machine).
+    /// 10 s by default. Raise it where storage is slow (a network database, an emulated machine). The journal's
+    /// own recovery at start waits this long too for each step it asks of the storage (at least Akka's 30 s):
+    /// a recovery that times out is started again, and requests wait for it.
     /// </summary>
     public TimeSpan JournalTimeout { get; init; } = TimeSpan.FromSeconds(10);
 

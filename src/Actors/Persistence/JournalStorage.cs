@@ -83,6 +83,17 @@ public abstract record JournalStorage
         return query is null ? config : config.WithFallback(SqlPersistence.DefaultConfiguration).WithFallback(SqlPersistence.DefaultQueryConfiguration);
     }
 
+    /// <summary>How long a journal's recovery waits for each snapshot load and replayed event by default (Akka's <c>recovery-event-timeout</c>).</summary>
+    public static TimeSpan DefaultRecoveryStepTimeout { get; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// HOCON that lets the journal's recovery wait <paramref name="timeout"/> for each snapshot load and replayed
+    /// event instead of <see cref="DefaultRecoveryStepTimeout"/>: where storage or the machine is slow (an emulated
+    /// CPU compiling the SQL plugin at first use), a recovery that times out only starts again, slower still.
+    /// </summary>
+    public Config RecoveryStepTimeoutConfig(TimeSpan timeout) => ConfigurationFactory.ParseString(
+        $"akka.persistence.journal.{(this is InMemory ? "inmem" : "sql")}.recovery-event-timeout = {(long)Math.Ceiling(timeout.TotalMilliseconds)}ms");
+
     /// <summary>
     /// Prepares the storage before a journal writes to it, and proves that it can be written. A SQLite file:
     /// creates its folder, switches it to WAL (so readers such as replay never block the writer and commits do

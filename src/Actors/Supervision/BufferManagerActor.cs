@@ -46,7 +46,14 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
     protected override void PreStart()
     {
         Context.ActorOf(Akka.Actor.Props.Create(() => new DeadLetterAnswerer()), "dead-letter-answerer");
-        _services.Journal?.Tell(new LifecycleJournal.GetLive());
+        if (_services.Journal is { } journal)
+        {
+            journal.Tell(new LifecycleJournal.GetLive());
+            // A journal whose recovery fails (a database not reachable yet, a recovery time-out on a slow machine) is
+            // started again by its back-off supervisor, and the question it had stashed is lost with it: ask again
+            // until it answers. A journal still recovering stashes the repeats and answers each; the first one wins.
+            Timers.StartPeriodicTimer("ask-live", AskLive.Instance, LiveAskInterval);
+        }
         // Numbers of exports that stopped while a device held them are freed, and their release journaled, once
         // the kernel lets go, even if no other export is probing.
         Timers.StartPeriodicTimer("reap", ReapParked.Instance, _settings.Export.MaxProbe);
@@ -54,14 +61,23 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
 
     private void Recovering(object message)
     {
-        if (message is not LifecycleJournal.Live live)
+        switch (message)
         {
-            Stash.Stash();
-            return;
+            case LifecycleJournal.Live live:
+                Timers.Cancel("ask-live");
+                Reconcile(live);
+                Become(OnReceive);
+                Stash.UnstashAll();
+                break;
+            case AskLive:
+                _services.Journal!.Tell(new LifecycleJournal.GetLive());
+                break;
+            case ReapParked:
+                break; // nothing is parked before recovery: only this process's lifecycles park numbers
+            default:
+                Stash.Stash();
+                break;
         }
-        Reconcile(live);
-        Become(OnReceive);
-        Stash.UnstashAll();
     }
 
     /// <summary>
@@ -114,6 +130,7 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
             case GetRecoveryReport: Sender.Tell(_report); break;
             case FlushJournal: FlushOwed(); break;
             case ReapParked: Session.ReapParkedNumbers(); break;
+            case LifecycleJournal.Live: break; // the answer to a repeated question, after the first one was taken
             default: Unhandled(message); break;
         }
     }
@@ -186,6 +203,14 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
     private sealed class ReapParked
     {
         public static readonly ReapParked Instance = new();
+    }
+
+    /// <summary>How often a recovering manager asks the journal again for the live lifecycles.</summary>
+    internal static readonly TimeSpan LiveAskInterval = TimeSpan.FromSeconds(2);
+
+    private sealed class AskLive
+    {
+        public static readonly AskLive Instance = new();
     }
 
     private void AggregateStatus()

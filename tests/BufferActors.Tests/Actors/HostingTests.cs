@@ -1,5 +1,10 @@
+using Akka.Actor;
 using BufferActors.Actors.Hosting;
+using BufferActors.Actors.Persistence;
 using BufferActors.Host.Scenarios;
+using BufferActors.Native.Simulation;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace BufferActors.Tests.Actors;
 
@@ -43,6 +48,35 @@ public sealed class HostingTests
         Assert.False(BufferActorsOptions.FromConfiguration(k => k == "InlineDispatch" ? "false" : null).InlineDispatch);
         var bad = Assert.Throws<ArgumentException>(() => BufferActorsOptions.FromConfiguration(k => k == "InlineDispatch" ? "sometimes" : null));
         Assert.Contains("InlineDispatch", bad.Message);
+    }
+
+    [Theory]
+    [InlineData(5, 30)]    // never below Akka's 30 s
+    [InlineData(240, 240)] // a slow machine's journal time-out is the recovery's too
+    public async Task TheJournalsRecoveryWaitsAsLongAsTheJournalTimeout_AndNeverLessThanAkkasDefault(int journalSeconds, int recoverySeconds)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"ba-recovery-timeout-{Guid.NewGuid():N}.db");
+        using var sim = new XenSimulator(new SimulatorOptions { Seed = 2 });
+        using var host = new HostBuilder().ConfigureServices(s => s.AddSingleton(sim).AddBufferActors(new BufferActorsOptions
+        {
+            Journal = new JournalStorage.Sqlite(path),
+            JournalTimeout = TimeSpan.FromSeconds(journalSeconds),
+        })).Build();
+        await host.StartAsync();
+        try
+        {
+            var system = host.Services.GetRequiredService<ActorSystem>();
+            // Where Akka reads it: the journal plugin's configuration over the plugin fallback.
+            Akka.Persistence.Persistence.Instance.Apply(system); // its defaults are in the configuration once it runs
+            var config = system.Settings.Config;
+            var plugin = config.GetConfig("akka.persistence.journal.sql").WithFallback(config.GetConfig("akka.persistence.journal-plugin-fallback"));
+            Assert.Equal(TimeSpan.FromSeconds(recoverySeconds), plugin.GetTimeSpan("recovery-event-timeout"));
+        }
+        finally
+        {
+            await host.StopAsync();
+            foreach (var f in Directory.GetFiles(Path.GetTempPath(), Path.GetFileName(path) + "*")) File.Delete(f);
+        }
     }
 
     [Theory]
