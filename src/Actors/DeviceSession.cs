@@ -109,4 +109,57 @@ public sealed class DeviceSession(IGrantDevice device, Guid? instanceId = null)
     }
 
     private readonly Dictionary<int, Action?> _parked = [];
+
+    /// <summary>
+    /// Watches grants whose end the kernel deferred at an import's release (<see cref="IGrantDevice.PendingEndAccess"/>)
+    /// until the device reports them ended, then runs <paramref name="ended"/> (the import journals its end there).
+    /// The lifecycle itself is over: nothing of the device is held, only the frontend's mapping keeps the pages.
+    /// </summary>
+    public void WatchDeferred(DeferredGrants grants, Action ended)
+    {
+        lock (_deferred) _deferred[grants.Id] = (grants, ended);
+    }
+
+    /// <summary>The deferred grants being watched, oldest first.</summary>
+    public IReadOnlyList<DeferredGrants> Deferred
+    {
+        get { lock (_deferred) return [.. _deferred.Values.Select(d => d.Grants).OrderBy(d => d.Since).ThenBy(d => d.Id.Sequence)]; }
+    }
+
+    /// <summary>
+    /// Asks the device which watched refs are still deferred; runs the action of every import whose refs all
+    /// ended, and returns how many did. Runs on the manager's reap timer; a host that wants the ends journaled at
+    /// once calls it after its frontends unmapped.
+    /// </summary>
+    public int ReapEndedAccess()
+    {
+        List<Action>? ended = null;
+        lock (_deferred)
+        {
+            if (_deferred.Count == 0) return 0;
+            foreach (var (id, (grants, action)) in _deferred.ToList())
+            {
+                IReadOnlyList<uint>? pending;
+                try
+                {
+                    pending = Device.PendingEndAccess([.. grants.Refs]);
+                }
+                catch (GntdevException)
+                {
+                    continue; // asked again at the next reap
+                }
+                if (pending is { Count: > 0 })
+                {
+                    if (pending.Count != grants.Refs.Count) _deferred[id] = (grants with { Refs = pending }, action);
+                    continue;
+                }
+                _deferred.Remove(id);
+                (ended ??= []).Add(action);
+            }
+        }
+        ended?.ForEach(a => a());
+        return ended?.Count ?? 0;
+    }
+
+    private readonly Dictionary<LifecycleId, (DeferredGrants Grants, Action Ended)> _deferred = [];
 }

@@ -59,6 +59,15 @@ public interface IGrantDevice : IDisposable
     /// </summary>
     void ReleaseImport(int fd);
 
+    /// <summary>
+    /// Of <paramref name="refs"/>, grant references this backend granted through an import since released, those
+    /// whose end of access is still deferred: the remote domain maps them, so the grant table keeps them (and
+    /// their pages) on its deferred list and retries on its own timer. Null when the device cannot tell:
+    /// Linux's gntdev does not report deferrals to user space (the kernel only logs "g.e. ... still pending").
+    /// A deferred ref is not reused until it ends, so a ref reported here is still the one that was released.
+    /// </summary>
+    IReadOnlyList<uint>? PendingEndAccess(ReadOnlySpan<uint> refs);
+
     /// <summary><c>close(2)</c> on a dma-buf fd this process holds (e.g. an export once handed over).</summary>
     void CloseFd(int fd);
 

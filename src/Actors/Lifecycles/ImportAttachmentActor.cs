@@ -8,12 +8,16 @@ namespace BufferActors.Actors.Lifecycles;
 /// <summary>
 /// One dma-buf imported and granted page by page to a frontend. Release (requested, or on any stop)
 /// issues IMP_RELEASE exactly once: the kernel ends every grant, parking refs the frontend still maps
-/// on its deferred list with their pages pinned, then unmaps, detaches and drops the buffer.
+/// on its deferred list with their pages pinned, then unmaps, detaches and drops the buffer. Refs the device
+/// reports deferred are journaled (<see cref="Events.AccessDeferred"/>) and watched by the session until they
+/// end (<see cref="DeviceSession.WatchDeferred"/>), when the end is journaled: the journal shows the import
+/// live, and a restart reports it, for as long as the frontend keeps the pages.
 /// </summary>
 public sealed class ImportAttachmentActor : JournaledLifecycleActor
 {
     private Import? _request; // set by the start (or from the journal when adopted)
     private int? _importedFd;
+    private uint[] _refs = []; // granted; for asking which of them the kernel deferred at release
 
     /// <summary>Creates the actor for lifecycle <paramref name="id"/>; the import happens on <see cref="StartLifecycle"/>.</summary>
     public ImportAttachmentActor(LifecycleId id, LifecycleServices services) : base(id, services, null)
@@ -25,6 +29,7 @@ public sealed class ImportAttachmentActor : JournaledLifecycleActor
     {
         _request = new Import(id.Domain, adopted.Fd ?? -1, adopted.PageCount);
         _importedFd = adopted.Fd;
+        _refs = [.. adopted.Refs];
     }
 
     /// <inheritdoc />
@@ -62,6 +67,7 @@ public sealed class ImportAttachmentActor : JournaledLifecycleActor
             return;
         }
         _importedFd = own;
+        _refs = [.. import!.Refs];
         Persist([requested, new Events.Granted(Id, Now, [.. import!.Refs], Session.InstanceId)],
             () => AnswerRequester(new Imported(Id, asked.Fd, import.Refs)),
             reason => JournalLost(TakeRequester(), reason));
@@ -77,16 +83,58 @@ public sealed class ImportAttachmentActor : JournaledLifecycleActor
         }
         var caller = Sender;
         ReleaseOnce();
-        Persist([new Events.ReleaseRequested(Id, Now), new Events.AccessEnded(Id, Now)],
-            () => { caller.Tell(new Released(Id)); Finished(); },
+        var pending = PendingRefs();
+        if (pending.Length == 0)
+        {
+            Persist([new Events.ReleaseRequested(Id, Now), new Events.AccessEnded(Id, Now)],
+                () => { caller.Tell(new Released(Id)); Finished(); },
+                caller);
+            return;
+        }
+        // Released as far as the caller and the device go; the journal keeps the import live until the kernel ends the refs.
+        Persist([new Events.ReleaseRequested(Id, Now), new Events.AccessDeferred(Id, Now, pending)],
+            () => { WatchDeferred(pending, journaled: true); caller.Tell(new Released(Id)); Finished(); },
             caller);
     }
 
-    /// <summary>Every way out releases the import, once, and the journal is owed the end if it has not recorded it.</summary>
+    /// <summary>
+    /// Every way out releases the import, once, and the journal is owed the end if it has not recorded it: the
+    /// access ended, or deferred and then watched by the session like a requested release.
+    /// </summary>
     protected override void PostStop()
     {
+        if (Record.State == "Deferred") return; // released and watched: the session journals the end
         ReleaseOnce(); // a release that throws leaves the import live, in the kernel and in the journal alike
-        OweEnd([new Events.AccessEnded(Id, Now)]);
+        var pending = PendingRefs();
+        if (pending.Length == 0)
+        {
+            OweEnd([new Events.AccessEnded(Id, Now)]);
+            return;
+        }
+        bool journaled = JournalOwedEnd; // a lifecycle the journal never knew is watched, not journaled
+        OweEnd([new Events.AccessDeferred(Id, Now, pending)]);
+        WatchDeferred(pending, journaled);
+    }
+
+    /// <summary>The refs the kernel deferred at IMP_RELEASE; none when the device cannot tell (or fails to answer).</summary>
+    private uint[] PendingRefs()
+    {
+        if (_refs.Length == 0) return [];
+        try
+        {
+            return [.. Session.Device.PendingEndAccess(_refs) ?? []];
+        }
+        catch (GntdevException)
+        {
+            return [];
+        }
+    }
+
+    private void WatchDeferred(uint[] pending, bool journaled)
+    {
+        var (services, id) = (Services, Id);
+        Session.WatchDeferred(new DeferredGrants(id, pending, Now),
+            journaled ? () => OweJournal(services, [new Events.AccessEnded(id, services.Clock.GetUtcNow())]) : () => { });
     }
 
     private void ReleaseOnce()

@@ -20,6 +20,7 @@ namespace BufferActors.Actors.Persistence;
 [JsonDerivedType(typeof(WaitAnswered), "wait-answered")]
 [JsonDerivedType(typeof(ImportRequested), "import-requested")]
 [JsonDerivedType(typeof(Granted), "granted")]
+[JsonDerivedType(typeof(AccessDeferred), "access-deferred")]
 [JsonDerivedType(typeof(AccessEnded), "access-ended")]
 [JsonDerivedType(typeof(MapRequested), "map-requested")]
 [JsonDerivedType(typeof(Mapped), "mapped")]
@@ -74,7 +75,18 @@ public sealed record ImportRequested(LifecycleId Id, DateTimeOffset At, int Fd, 
 /// <summary>The pages are granted as <paramref name="Refs"/> on device instance <paramref name="Device"/>.</summary>
 public sealed record Granted(LifecycleId Id, DateTimeOffset At, uint[] Refs, Guid Device) : LifecycleEvent(Id, At);
 
-/// <summary>IMP_RELEASE ran: every grant ended, or parked by the kernel until the frontend unmaps it.</summary>
+/// <summary>
+/// IMP_RELEASE ran, but the kernel deferred the end of <paramref name="Refs"/>: the frontend still maps them, so
+/// the grant table keeps them and their pages until it unmaps. The lifecycle stays live, holding nothing of
+/// the device's, until <see cref="AccessEnded"/> (journaled once the device reports them ended) or
+/// <see cref="Reclaimed"/> (after a restart on a device that cannot tell).
+/// </summary>
+public sealed record AccessDeferred(LifecycleId Id, DateTimeOffset At, uint[] Refs) : LifecycleEvent(Id, At);
+
+/// <summary>
+/// Every grant of the import ended: at IMP_RELEASE, or later once the refs of <see cref="AccessDeferred"/> ended
+/// (on a device that cannot report deferrals, at IMP_RELEASE, whatever the kernel deferred).
+/// </summary>
 public sealed record AccessEnded(LifecycleId Id, DateTimeOffset At) : LifecycleEvent(Id, At)
 {
     /// <inheritdoc />

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Runtime.InteropServices;
+using System.Text.Json.Serialization;
 
 namespace BufferActors.Actors.Persistence;
 
@@ -21,12 +22,20 @@ public sealed record LifecycleRecord(
     ImmutableHashSet<long> OpenWaits,
     DateTimeOffset Since,
     DateTimeOffset Updated,
-    bool Quarantined = false)
+    bool Quarantined = false,
+    // Absent from snapshots of records that never had deferred refs (a default ImmutableArray cannot be written).
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] ImmutableArray<uint> DeferredRefs = default)
 {
     /// <summary>The state before the first event.</summary>
     public static LifecycleRecord Start(LifecycleId id, DateTimeOffset at) =>
         new(id, "Requested", null, null, [], DmaBufFlags.None, 0, null, 0,
             ImmutableDictionary<string, DmaDirection>.Empty, [], at, at);
+
+    /// <summary>
+    /// The refs of an import whose end of access the kernel deferred (<see cref="AccessDeferred"/>), until
+    /// <see cref="AccessEnded"/>; empty otherwise.
+    /// </summary>
+    public ImmutableArray<uint> Deferred => DeferredRefs.IsDefault ? [] : DeferredRefs;
 
     /// <summary>True once a terminal event was applied.</summary>
     public bool IsFinished => State is "Released" or "AccessEnded" or "Unmapped" or "Failed" or "Reclaimed";
@@ -47,7 +56,8 @@ public sealed record LifecycleRecord(
         WaitAnswered w => this with { OpenWaits = OpenWaits.Remove(w.Waiter), Updated = e.At },
         ImportRequested i => this with { State = "Requested", Fd = i.Fd, PageCount = i.PageCount, Updated = e.At },
         Granted g => this with { State = "Granted", Refs = Owned(g.Refs), Device = g.Device, Updated = e.At },
-        AccessEnded => this with { State = "AccessEnded", Updated = e.At },
+        AccessDeferred d => this with { State = "Deferred", DeferredRefs = Owned(d.Refs), Updated = e.At },
+        AccessEnded => this with { State = "AccessEnded", DeferredRefs = default, Updated = e.At },
         MapRequested m => this with { State = "Requested", Refs = Owned(m.Refs), PageCount = m.Refs.Length, Updated = e.At },
         Mapped m => this with { State = "Mapped", MapIndex = m.Index, Device = m.Device, Updated = e.At },
         Unmapped => this with { State = "Unmapped", Updated = e.At },

@@ -23,6 +23,9 @@ public static class BufferManager
     {
         /// <summary>Live lifecycles over all domains.</summary>
         public int LiveLifecycles => Domains.Sum(d => d.Lifecycles.Count);
+
+        /// <summary>Released imports whose grants the kernel deferred and has not ended yet, oldest first (see <see cref="DeviceSession.Deferred"/>).</summary>
+        public IReadOnlyList<DeferredGrants> Deferred { get; init; } = [];
     }
 
     /// <summary>Props of the root manager.</summary>
@@ -57,6 +60,12 @@ public static class BufferManager
         IReadOnlyList<(LifecycleId Id, string Reason)> Reclaimed,
         IReadOnlyList<DomainId> FrontendsToTell)
     {
+        /// <summary>
+        /// Imports whose grants the kernel still keeps on its deferred list (their frontends still map them), found in
+        /// the journal or left deferred by the old process's gntdev file: watched until they end, when the end is journaled.
+        /// </summary>
+        public IReadOnlyList<DeferredGrants> Deferred { get; init; } = [];
+
         /// <summary>The report of a start without a journal.</summary>
         public static RecoveryReport Empty { get; } = new(0, false, [], [], []);
     }

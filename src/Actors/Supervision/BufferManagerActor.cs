@@ -90,9 +90,25 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
         _nextSequence = Math.Max(_nextSequence, live.NextSequence);
         var adopted = new List<LifecycleId>();
         var reclaimed = new List<(LifecycleId, string)>();
+        var deferred = new List<DeferredGrants>();
+        var releasedByClose = new List<LifecycleId>();
         var events = new List<LifecycleEvent>();
         foreach (var record in live.Lifecycles)
         {
+            if (record.Id.Kind == LifecycleKind.Import && DeferredAtRecovery(record) is { } pending)
+            {
+                // Grants the kernel still holds for a frontend, on any device instance: the grant table outlives gntdev files.
+                if (record.State != "Deferred")
+                {
+                    events.Add(new AccessDeferred(record.Id, _services.Clock.GetUtcNow(), [.. pending]));
+                    releasedByClose.Add(record.Id);
+                }
+                var grants = new DeferredGrants(record.Id, pending, record.State == "Deferred" ? record.Updated : _services.Clock.GetUtcNow());
+                var (services, id) = (_services, record.Id);
+                Session.WatchDeferred(grants, () => JournaledLifecycleActor.OweJournal(services, [new AccessEnded(id, services.Clock.GetUtcNow())]));
+                deferred.Add(grants);
+                continue;
+            }
             bool sameInstance = record.Device == Session.InstanceId;
             if (sameInstance && record.Id.Kind != LifecycleKind.Map)
             {
@@ -102,6 +118,7 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
             }
             string reason = (record.Id.Kind, sameInstance) switch
             {
+                (LifecycleKind.Import, _) when record.State == "Deferred" => "no deferred grant of it is pending any more (or the device cannot tell: the kernel ends them on its own)",
                 (LifecycleKind.Map, true) => "a mapping cannot be adopted; it is unmapped when this process exits",
                 (LifecycleKind.Map, false) => "unmapped when the old process exited",
                 (LifecycleKind.Import, _) => "the old gntdev instance was closed: its grants were ended (or deferred by the kernel until the frontend unmaps)",
@@ -111,8 +128,33 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
             events.Add(new Reclaimed(record.Id, _services.Clock.GetUtcNow(), reason));
         }
         if (events.Count > 0) JournaledLifecycleActor.OweJournal(_services, events);
-        var tell = reclaimed.Where(r => r.Item1.Kind != LifecycleKind.Map).Select(r => r.Item1.Domain).Distinct().OrderBy(d => d.Value).ToList();
-        _report = new RecoveryReport(live.EventsRecovered, live.FromSnapshot, adopted, reclaimed, tell);
+        // Frontends hear of every export and import that died with the old process: reclaimed, or released by its
+        // gntdev file's close with grants the kernel deferred (not one whose release the journal already shows).
+        var tell = reclaimed.Where(r => r.Item1.Kind != LifecycleKind.Map).Select(r => r.Item1)
+            .Concat(releasedByClose)
+            .Select(id => id.Domain).Distinct().OrderBy(d => d.Value).ToList();
+        _report = new RecoveryReport(live.EventsRecovered, live.FromSnapshot, adopted, reclaimed, tell) { Deferred = deferred };
+    }
+
+    /// <summary>
+    /// The refs of a journaled import that the kernel still has on its deferred list: those it deferred at a release
+    /// the journal recorded, or, for an import the old process never released, those its gntdev file's close
+    /// deferred. Null when none is pending or the device cannot tell (then the kernel ends them on its own).
+    /// </summary>
+    private IReadOnlyList<uint>? DeferredAtRecovery(LifecycleRecord record)
+    {
+        var asked = record.State == "Deferred" ? record.Deferred : record.Refs;
+        if (asked.IsEmpty) return null;
+        // An import adopted on this very instance still holds its grants: nothing of it was released.
+        if (record.State != "Deferred" && record.Device == Session.InstanceId) return null;
+        try
+        {
+            return Session.Device.PendingEndAccess([.. asked]) is { Count: > 0 } pending ? pending : null;
+        }
+        catch (GntdevException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Ready: requests are validated and routed.</summary>
@@ -129,7 +171,7 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
             case GetStatus: AggregateStatus(); break;
             case GetRecoveryReport: Sender.Tell(_report); break;
             case FlushJournal: FlushOwed(); break;
-            case ReapParked: Session.ReapParkedNumbers(); break;
+            case ReapParked: Session.ReapParkedNumbers(); Session.ReapEndedAccess(); break;
             case LifecycleJournal.Live: break; // the answer to a repeated question, after the first one was taken
             default: Unhandled(message); break;
         }
@@ -220,7 +262,7 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
             .ToList();
         Task.WhenAll(asks)
             .ContinueWith(t => t.IsCompletedSuccessfully
-                ? new BufferManager.Status(t.Result.OrderBy(d => d.Domain.Value).ToList())
+                ? new BufferManager.Status(t.Result.OrderBy(d => d.Domain.Value).ToList()) { Deferred = Session.Deferred }
                 : (object)new OperationFailed(ErrorCode.InvalidState, "a domain supervisor did not answer"), TaskScheduler.Default)
             .PipeTo(Sender);
     }

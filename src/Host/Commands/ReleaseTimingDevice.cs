@@ -38,6 +38,8 @@ internal sealed class ReleaseTimingDevice(IGrantDevice inner) : IGrantDevice
 
     public void ReleaseImport(int fd) => inner.ReleaseImport(fd);
 
+    public IReadOnlyList<uint>? PendingEndAccess(ReadOnlySpan<uint> refs) => inner.PendingEndAccess(refs);
+
     public void CloseFd(int fd)
     {
         inner.CloseFd(fd);

@@ -718,6 +718,7 @@ internal sealed class WorkloadDriver
         }
         int live = await DrainDomainAsync(null, _s.BrokenSkipOneDetach ? 0.5 : 5).ConfigureAwait(false);
         _session!.ReapParkedNumbers(); // numbers of exports whose lifecycle ended while the display held them
+        _session.ReapEndedAccess(); // imports whose grants were deferred until the frontends unmapped, which they now did
         return live;
     }
 }

@@ -254,6 +254,10 @@ public sealed unsafe class LinuxGrantDevice : IGrantDevice
     }
 
     /// <inheritdoc />
+    /// <remarks>Always null: no gntdev ioctl reports the grant table's deferred list.</remarks>
+    public IReadOnlyList<uint>? PendingEndAccess(ReadOnlySpan<uint> refs) => null;
+
+    /// <inheritdoc />
     public void CloseFd(int fd)
     {
         if (!_fd.IsClosed && fd == (int)_fd.DangerousGetHandle())

@@ -276,6 +276,13 @@ public sealed class SimulatedGrantDevice : IGrantDevice
     }
 
     /// <inheritdoc />
+    public IReadOnlyList<uint>? PendingEndAccess(ReadOnlySpan<uint> refs)
+    {
+        var asked = new HashSet<uint>(refs.ToArray());
+        return [.. _sim.DeferredEndAccesses().Where(d => d.Granter == Domain && asked.Contains(d.Ref)).Select(d => d.Ref)];
+    }
+
+    /// <inheritdoc />
     public void CloseFd(int fd)
     {
         if (fd == Fd) throw new GntdevException("close", Errno.EINVAL, "close the grant device with Dispose, not CloseFd");

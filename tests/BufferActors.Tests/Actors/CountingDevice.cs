@@ -37,6 +37,7 @@ internal sealed class CountingDevice(IGrantDevice inner) : IGrantDevice
     public WaitReleasedResult WaitReleased(int fd, uint timeoutMs) => Count(() => inner.WaitReleased(fd, timeoutMs));
     public ImportedDmaBuf ImportDmaBuf(int fd, int count, DomainId domain) => Count(() => inner.ImportDmaBuf(fd, count, domain));
     public void ReleaseImport(int fd) => Count(() => inner.ReleaseImport(fd));
+    public IReadOnlyList<uint>? PendingEndAccess(ReadOnlySpan<uint> refs) => inner.PendingEndAccess(refs);
     public void CloseFd(int fd) => Count(() => inner.CloseFd(fd));
     public int DuplicateFd(int fd) => Count(() => inner.DuplicateFd(fd));
     public void ReplaceWithPlaceholder(int fd) => Count(() => inner.ReplaceWithPlaceholder(fd));

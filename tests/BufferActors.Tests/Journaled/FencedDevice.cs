@@ -19,6 +19,7 @@ internal sealed class FencedDevice(IGrantDevice inner) : IGrantDevice
     public WaitReleasedResult WaitReleased(int fd, uint timeoutMs) => _fenced ? WaitReleasedResult.TimedOut : inner.WaitReleased(fd, timeoutMs);
     public ImportedDmaBuf ImportDmaBuf(int fd, int count, DomainId domain) => inner.ImportDmaBuf(fd, count, domain);
     public void ReleaseImport(int fd) { if (!_fenced) inner.ReleaseImport(fd); }
+    public IReadOnlyList<uint>? PendingEndAccess(ReadOnlySpan<uint> refs) => inner.PendingEndAccess(refs);
     public void CloseFd(int fd) { if (!_fenced) inner.CloseFd(fd); }
     public int DuplicateFd(int fd) => _fenced ? throw new GntdevException("dup", Errno.EBADF, "fenced") : inner.DuplicateFd(fd);
     public void ReplaceWithPlaceholder(int fd) { if (!_fenced) inner.ReplaceWithPlaceholder(fd); }

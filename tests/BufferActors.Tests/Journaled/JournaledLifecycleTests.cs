@@ -1,6 +1,7 @@
 using Akka.Configuration;
 using BufferActors.Actors;
 using BufferActors.Actors.Persistence;
+using BufferActors.Actors.Persistence.Replay;
 using BufferActors.Native;
 using BufferActors.Native.Simulation;
 using Microsoft.Data.Sqlite;
@@ -227,6 +228,52 @@ public sealed class JournaledLifecycleTests : IDisposable
         gntdev.Dispose();
         EndGrants(refs);
         EndGrants(refs2, frontend2);
+        AssertAtBaseline();
+    }
+
+    [Fact]
+    public async Task AReleaseTheKernelDefers_IsJournaledAndWatched_UntilTheFrontendUnmaps_AndReplayShowsTheDeferredSpan()
+    {
+        var gntdev = _sim.OpenGrantDevice();
+        var session = new DeviceSession(gntdev);
+        var camera = _sim.AddDevice("camera");
+        LifecycleId importId;
+        await using (var host = new JournaledHost(session, JournalConfig))
+        {
+            int fd = camera.AllocateBuffer(gntdev.Process, 3);
+            var import = await host.Client.ImportAsync(Dom1, fd, 3);
+            importId = import.Id;
+            int held = _frontend.MapForeign(DomainId.Dom0, import.Refs[1]); // the frontend keeps one page mapped
+
+            await host.Client.ReleaseImportAsync(import.Id); // released for the caller and the device...
+            Assert.Equal(0, _sim.Ledger().Imports);
+            Assert.Equal(1, _sim.Ledger().DeferredRefs);
+            var live = Assert.Single((await host.LiveAsync()).Lifecycles); // ...but not forgotten by the journal
+            Assert.Equal("Deferred", live.State);
+            Assert.Equal([import.Refs[1]], live.Deferred.ToArray());
+            var status = await host.Client.SnapshotAsync();
+            Assert.Equal(0, status.LiveLifecycles);
+            Assert.Equal(import.Refs[1], Assert.Single(Assert.Single(status.Deferred).Refs));
+            Assert.Equal(0, session.ReapEndedAccess()); // still mapped: nothing ends
+
+            _frontend.UnmapForeign(held);
+            _sim.Tick(); // the grant table's retry ends it
+            Assert.Equal(1, session.ReapEndedAccess());
+            await host.Client.FlushJournalAsync();
+            Assert.Empty((await host.LiveAsync()).Lifecycles);
+            Assert.Empty((await host.Client.SnapshotAsync()).Deferred);
+            gntdev.CloseFd(fd); // the caller's own number for the camera's buffer
+        }
+        Assert.Equal(["import-requested", "granted", "release-requested", "access-deferred", "access-ended"], Kinds());
+        var timeline = JournalTimeline.Build(await JournalReader.ReadAsync(_storage));
+        var lifecycle = Assert.Single(timeline.Lifecycles);
+        Assert.Equal(importId, lifecycle.Id);
+        Assert.True(lifecycle.IsFinished);
+        Assert.Empty(timeline.Anomalies);
+        var deferredSpan = Assert.Single(lifecycle.Spans, span => span.Kind == SpanKind.Deferred);
+        Assert.NotNull(deferredSpan.To);
+        Assert.Equal(deferredSpan.From, Assert.Single(lifecycle.Spans, span => span.Kind == SpanKind.Granted).To);
+        gntdev.Dispose();
         AssertAtBaseline();
     }
 

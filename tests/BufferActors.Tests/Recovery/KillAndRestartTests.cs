@@ -51,10 +51,11 @@ public sealed class KillAndRestartTests : IDisposable
     /// <param name="DisplayHolds">The display still holds the export (its attachment outlives the process).</param>
     /// <param name="ReservationLowered">The export is DMA-backed: dom0's reservation stays lowered while it lives.</param>
     /// <param name="FrontendMapsImport">The frontend maps one imported ref across the kill: the kernel defers its end-access.</param>
-    private sealed record Expectation(LifecycleKind[] Reclaimed, bool DisplayHolds, bool ReservationLowered, bool FrontendMapsImport)
+    /// <param name="ImportReleasedByKill">The import was live at the kill: the gntdev file's close released it, so its frontend must hear of it.</param>
+    private sealed record Expectation(LifecycleKind[] Reclaimed, bool DisplayHolds, bool ReservationLowered, bool FrontendMapsImport, bool ImportReleasedByKill = false)
     {
-        /// <summary>Frontends are told about exports and imports, not about maps (nothing of theirs was handed out).</summary>
-        public DomainId[] FrontendsToTell => Reclaimed.Any(k => k != LifecycleKind.Map) ? [Dom1] : [];
+        /// <summary>Frontends are told about exports and imports that died with the host, not about maps (nothing of theirs was handed out).</summary>
+        public DomainId[] FrontendsToTell => ImportReleasedByKill || Reclaimed.Any(k => k != LifecycleKind.Map) ? [Dom1] : [];
     }
 
     private static Expectation Expect(string point) => point switch
@@ -66,9 +67,10 @@ public sealed class KillAndRestartTests : IDisposable
         "releasing" => new([LifecycleKind.Export], DisplayHolds: true, ReservationLowered: false, FrontendMapsImport: false),
         "dma-export" => new([LifecycleKind.Export], DisplayHolds: true, ReservationLowered: true, FrontendMapsImport: false),
         "mapped" => new([LifecycleKind.Map], DisplayHolds: false, ReservationLowered: false, FrontendMapsImport: false),
-        // The kernel released the import with the gntdev file: the ref the frontend maps is deferred.
-        "imported" => new([LifecycleKind.Import], DisplayHolds: false, ReservationLowered: false, FrontendMapsImport: true),
-        // The import ended before the kill (access-ended is terminal): nothing to reclaim, only the kernel's deferred ref.
+        // The kernel released the import with the gntdev file: the ref the frontend maps is deferred, and the restart
+        // journals and watches it instead of reclaiming the import.
+        "imported" => new([], DisplayHolds: false, ReservationLowered: false, FrontendMapsImport: true, ImportReleasedByKill: true),
+        // Released before the kill with the ref deferred (journaled): the restart watches it on.
         "deferred" => new([], DisplayHolds: false, ReservationLowered: false, FrontendMapsImport: true),
         _ => throw new ArgumentException($"no expectation for point '{point}'", nameof(point)),
     };
@@ -90,9 +92,10 @@ public sealed class KillAndRestartTests : IDisposable
         _child = ChildHost.Start("crash-target", "--socket", _socket, "--journal", _journal, "--point", point,
             "--domain", "1", "--refs", string.Join(",", refs));
         int? frontendMap = null;
+        uint[] imported = [];
         if (expect.FrontendMapsImport)
         {
-            var imported = _child.WaitForLine("imported ", StartBound).Split(' ')[1].Split(',').Select(uint.Parse).ToArray();
+            imported = _child.WaitForLine("imported ", StartBound).Split(' ')[1].Split(',').Select(uint.Parse).ToArray();
             Assert.Equal(2, imported.Length);
             frontendMap = _frontend.MapForeign(DomainId.Dom0, imported[0]); // the frontend maps one imported ref, and keeps it
             _child.WriteLine("go");
@@ -109,7 +112,8 @@ public sealed class KillAndRestartTests : IDisposable
         // 3. Restart in-process on the same journal, on a new connection: a new device instance.
         using (var gntdev = RemoteGrantDevice.Connect(_socket))
         {
-            await using var host = new JournaledHost(new DeviceSession(gntdev), _storage.ToConfig());
+            var session = new DeviceSession(gntdev);
+            await using var host = new JournaledHost(session, _storage.ToConfig());
             var report = await host.RecoveryAsync();
             Assert.True(report.EventsRecovered > 0, "the restart recovered no events");
             Assert.Empty(report.Adopted); // the device instance died with the process
@@ -117,9 +121,28 @@ public sealed class KillAndRestartTests : IDisposable
             Assert.All(report.Reclaimed, r => Assert.False(string.IsNullOrWhiteSpace(r.Reason)));
             if (expect.Reclaimed.Length > 0) Assert.Equal(printedId, Assert.Single(report.Reclaimed).Id.ToString());
             Assert.Equal(expect.FrontendsToTell, report.FrontendsToTell.ToArray());
+            if (expect.FrontendMapsImport)
+            {
+                // Nothing deferred is forgotten: the import whose ref the frontend still maps is in the report, live in
+                // the journal and in the status, with that ref, until the frontend unmaps it.
+                var deferred = Assert.Single(report.Deferred);
+                Assert.Equal(printedId, deferred.Id.ToString());
+                Assert.Equal([imported[0]], deferred.Refs);
+                await host.Client.FlushJournalAsync(); // the restart journals the deferral as it journals reclaims
+                Assert.Equal(deferred.Id, Assert.Single((await host.LiveAsync()).Lifecycles).Id);
+                Assert.Equal("Deferred", (await host.LiveAsync()).Lifecycles[0].State);
+                Assert.Equal(deferred.Id, Assert.Single((await host.Client.SnapshotAsync()).Deferred).Id);
+                AssertKernelKeeps(expect, refs, afterKill: false);
+                _frontend.UnmapForeign(frontendMap!.Value);
+                frontendMap = null;
+                _sim.Tick(); // the deferred end-access is retried and succeeds
+                Assert.Equal(1, session.ReapEndedAccess()); // as the manager's reap timer does
+                Assert.Empty((await host.Client.SnapshotAsync()).Deferred);
+            }
+            else Assert.Empty(report.Deferred);
             await AwaitNothingLive(host);
             // Reconciliation is journal-only: the restart itself released nothing the kernel keeps.
-            AssertKernelKeeps(expect, refs, afterKill: false);
+            if (!expect.FrontendMapsImport) AssertKernelKeeps(expect, refs, afterKill: false);
         }
         Assert.True(_server.WaitForClosedConnections(2, Bound), "the restarted host's connection did not end");
         Assert.Equal(expect.Reclaimed.Length, CountReclaimedEvents());

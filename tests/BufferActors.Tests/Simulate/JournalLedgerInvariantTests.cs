@@ -68,5 +68,31 @@ public sealed class JournalLedgerInvariantTests : IDisposable
         Assert.Contains(checker.Violations, v => v.Contains(nameof(AnomalyKind.WaitNeverAnswered)));
     }
 
+    // An import released with one ref the frontend still maps: live in the journal, no import in the ledger.
+    private static readonly LifecycleId Import3 = new(LifecycleKind.Import, new DomainId(1), 3);
+    private static readonly LifecycleEvent[] Deferred =
+    [
+        new ImportRequested(Import3, T0, 5, 2),
+        new Granted(Import3, T0, [20, 21], Guid.Empty),
+        new ReleaseRequested(Import3, T0),
+        new AccessDeferred(Import3, T0, [21]),
+    ];
+
+    [Fact]
+    public void AnImportWithDeferredRefs_StandsForTheLedgersDeferredRefs_NotForAnImport()
+    {
+        var agrees = new InvariantChecker(_sim);
+        agrees.JournalAgreesWithLedger(Journal(Deferred), Zero with { DeferredRefs = 1 });
+        Assert.Empty(agrees.Violations);
+
+        var forgotten = new InvariantChecker(_sim); // the kernel ended them, the journal still shows them deferred
+        forgotten.JournalAgreesWithLedger(Journal(Deferred), Zero);
+        Assert.Contains(forgotten.Violations, v => v.Contains("1 import(s) with deferred grants live in the journal") && v.Contains("0 deferred ref(s)"));
+
+        var unrecorded = new InvariantChecker(_sim); // the kernel deferred refs the journal says ended
+        unrecorded.JournalAgreesWithLedger(Journal([.. Deferred, new AccessEnded(Import3, T0)]), Zero with { DeferredRefs = 1 });
+        Assert.Contains(unrecorded.Violations, v => v.Contains("0 import(s) with deferred grants") && v.Contains("1 deferred ref(s)"));
+    }
+
     public void Dispose() => _sim.Dispose();
 }

@@ -27,7 +27,7 @@ namespace BufferActors.Actors.Persistence.Replay;
 /// if any). <see cref="Attached"/> → <c>Attach</c> + <c>Map(direction)</c>; <see cref="Detached"/> → detach;
 /// <see cref="ReleaseRequested"/> on an export → once no consumer is attached, <c>CloseFd</c> then
 /// <c>WaitReleased(fd, 0)</c>, which <see cref="Released"/> expects to be <c>NotFound</c>;
-/// <see cref="AccessEnded"/> → <c>ReleaseImport</c> (and the importer's buffer is closed); <see cref="Unmapped"/> →
+/// <see cref="AccessDeferred"/> or else <see cref="AccessEnded"/> → <c>ReleaseImport</c> (and the importer's buffer is closed); <see cref="Unmapped"/> →
 /// <c>UnmapGrantRefs</c>. Reservation and wait events are bookkeeping and are not re-executed.</para>
 /// <para><b>Fds are compared.</b> The simulator is deterministic and allocates the lowest free fd, so the same
 /// operations in the same order give the same numbers; a different fd is a divergence (the re-run's own fd is
@@ -220,8 +220,12 @@ public static class JournalReexecution
                 case Released:
                     OnReleased(entry, life);
                     break;
+                case AccessDeferred:
+                    ReleaseImport(entry, life); // released then; the refs' later end is the frontend's, not a device call
+                    break;
                 case AccessEnded:
-                    OnAccessEnded(entry, life);
+                    life.Finished = true;
+                    ReleaseImport(entry, life);
                     break;
                 case Unmapped:
                     OnUnmapped(entry, life);
@@ -494,10 +498,9 @@ public static class JournalReexecution
             if (actual is not null) Diverge(entry, "released", actual);
         }
 
-        private void OnAccessEnded(JournalEntry entry, Life life)
+        private void ReleaseImport(JournalEntry entry, Life life)
         {
-            life.Finished = true;
-            if (life.Lost || !life.Created) return;
+            if (life.Lost || !life.Created || life.ImportFd is null) return;
             _operations++;
             try
             {

@@ -45,6 +45,11 @@ internal sealed class LifecycleTimelineBuilder(LifecycleId id, JournalEntry firs
                 _holding = (SpanKind.Granted, $"{g.Refs.Length} refs", g.At);
                 _granted = entry;
                 break;
+            case AccessDeferred d when _terminal is null:
+                // The import is released: what it held ends here; the refs the frontend still maps are held from now on.
+                CloseAll(d.At);
+                _holding = (SpanKind.Deferred, $"{d.Refs.Length} refs still mapped by the frontend", d.At);
+                break;
             case AccessEnded or Reclaimed:
                 _grantEnded = true;
                 break;

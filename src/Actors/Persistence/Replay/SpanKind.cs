@@ -13,4 +13,6 @@ public enum SpanKind
     Attached,
     /// <summary>A release was asked for and has not completed: from <see cref="ReleaseRequested"/> to the terminal event.</summary>
     Releasing,
+    /// <summary>An import is released but the frontend still maps some of its refs: from <see cref="Persistence.AccessDeferred"/> to <see cref="Persistence.AccessEnded"/>.</summary>
+    Deferred,
 }

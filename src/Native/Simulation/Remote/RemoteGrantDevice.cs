@@ -191,6 +191,11 @@ public sealed class RemoteGrantDevice : IGrantDevice
     public void ReleaseImport(int fd) => CallEmpty(FrameWriter.Request(NextId(), SimulatorOpcode.ReleaseImport).I32(fd));
 
     /// <inheritdoc />
+    public IReadOnlyList<uint>? PendingEndAccess(ReadOnlySpan<uint> refs) =>
+        Decode(Call(FrameWriter.Request(NextId(), SimulatorOpcode.PendingEndAccess).U32Array(refs)), SimulatorOpcode.PendingEndAccess,
+            (ref FrameReader r) => r.U32Array("pending refs"));
+
+    /// <inheritdoc />
     public void CloseFd(int fd) => CallEmpty(FrameWriter.Request(NextId(), SimulatorOpcode.CloseFd).I32(fd));
 
     /// <inheritdoc />

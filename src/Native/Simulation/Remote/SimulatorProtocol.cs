@@ -43,6 +43,7 @@ namespace BufferActors.Native.Simulation.Remote;
 /// <item><term>11 DeviceAllocateBuffer</term><description>string device, i32 pages → i32 fd</description></item>
 /// <item><term>13 DuplicateFd</term><description>i32 fd → i32 fd</description></item>
 /// <item><term>14 ReplaceWithPlaceholder</term><description>i32 fd → (empty)</description></item>
+/// <item><term>15 PendingEndAccess</term><description>refs[] → refs[] (those of the backend's refs whose end of access is deferred)</description></item>
 /// <item><term>12 Ledger</term><description>(empty) → i32 Maps, MappedGrants, GrantedRefs, DmaBufs, Attachments, OpenFds, Exports, Imports; i64 ReservationPages; i32 DeferredRefs; i64 OldestDeferredTicks; string ReservationByDomain</description></item>
 /// </list>
 /// <para><b>Malformed input.</b> An unknown opcode, a request id of 0, a payload shorter or longer than
@@ -82,7 +83,7 @@ public static class SimulatorProtocol
     internal const byte HasFailedPage = 2;
 
     /// <summary>True for the opcodes of this version.</summary>
-    public static bool IsKnown(SimulatorOpcode opcode) => opcode is >= SimulatorOpcode.Hello and <= SimulatorOpcode.ReplaceWithPlaceholder;
+    public static bool IsKnown(SimulatorOpcode opcode) => opcode is >= SimulatorOpcode.Hello and <= SimulatorOpcode.PendingEndAccess;
 
     /// <summary>The operation name errors of <paramref name="opcode"/> carry: the ioctl (or kernel call) it stands for.</summary>
     public static string OperationName(SimulatorOpcode opcode) => opcode switch
@@ -94,6 +95,7 @@ public static class SimulatorProtocol
         SimulatorOpcode.WaitReleased => "DMABUF_EXP_WAIT_RELEASED",
         SimulatorOpcode.ImportDmaBuf => "DMABUF_IMP_TO_REFS",
         SimulatorOpcode.ReleaseImport => "DMABUF_IMP_RELEASE",
+        SimulatorOpcode.PendingEndAccess => "gnttab_query_foreign_access",
         SimulatorOpcode.CloseFd => "close",
         SimulatorOpcode.DeviceAttach => "dma_buf_attach",
         SimulatorOpcode.DeviceDetach => "dma_buf_detach",
@@ -138,6 +140,8 @@ public enum SimulatorOpcode : ushort
     DuplicateFd = 13,
     /// <summary><see cref="IGrantDevice.ReplaceWithPlaceholder"/>.</summary>
     ReplaceWithPlaceholder = 14,
+    /// <summary><see cref="IGrantDevice.PendingEndAccess"/>.</summary>
+    PendingEndAccess = 15,
 }
 
 /// <summary>The bytes of a frame do not match the protocol; the connection answers EINVAL.</summary>

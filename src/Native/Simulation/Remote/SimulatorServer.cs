@@ -389,7 +389,7 @@ public sealed class SimulatorServer : IDisposable
             }
             if (!SimulatorProtocol.IsKnown(opcode))
             {
-                Send(FrameWriter.Failure(id, opcode, op, Errno.EINVAL, $"unknown opcode {(ushort)opcode} (protocol version {SimulatorProtocol.Version} knows 1..{(ushort)SimulatorOpcode.ReplaceWithPlaceholder})"));
+                Send(FrameWriter.Failure(id, opcode, op, Errno.EINVAL, $"unknown opcode {(ushort)opcode} (protocol version {SimulatorProtocol.Version} knows 1..{(ushort)SimulatorOpcode.PendingEndAccess})"));
                 return;
             }
             if (id == 0)
@@ -530,6 +530,12 @@ public sealed class SimulatorServer : IDisposable
                     int fd = r.I32("fd");
                     r.End(name);
                     return () => { Device.ReplaceWithPlaceholder(fd); return FrameWriter.Success(id, opcode); };
+                }
+                case SimulatorOpcode.PendingEndAccess:
+                {
+                    var refs = r.U32Array("refs");
+                    r.End(name);
+                    return () => FrameWriter.Success(id, opcode).U32Array([.. Device.PendingEndAccess(refs) ?? []]);
                 }
                 case SimulatorOpcode.CloseFd:
                 {
