@@ -13,7 +13,7 @@ namespace BufferActors.Tests.Actors;
 /// <summary>
 /// Property tests (CsCheck) over the whole input range of the embedding API's entry points: every value is
 /// served or refused with a typed error, and a value refused up front reaches neither the device nor the
-/// journal. Nothing leaks: the ledger is back at its baseline after each property.
+/// journal. Nothing leaks: the ledger is back at its baseline after each property, and the journal's live set is empty.
 /// </summary>
 public sealed class PublicInputPropertyTests : Akka.TestKit.Xunit2.TestKit
 {
@@ -26,6 +26,7 @@ public sealed class PublicInputPropertyTests : Akka.TestKit.Xunit2.TestKit
     private readonly CountingDevice _device;
     private readonly BufferActorsClient _client;
     private readonly FrontendGrants _grants;
+    private readonly IActorRef _journal;
     private int _journaled; // events handed to the journal's storage
 
     public PublicInputPropertyTests() : base(new JournalStorage.InMemory().ToConfig().WithFallback("akka.loglevel = WARNING"))
@@ -36,7 +37,7 @@ public sealed class PublicInputPropertyTests : Akka.TestKit.Xunit2.TestKit
         _gntdev = _sim.OpenGrantDevice(_process);
         _device = new CountingDevice(_gntdev);
         _grants = new FrontendGrants(_frontend);
-        var journal = Sys.ActorOf(LifecycleJournal.SupervisedProps(new LifecycleJournal.Settings(Faults: events =>
+        var journal = _journal = Sys.ActorOf(LifecycleJournal.SupervisedProps(new LifecycleJournal.Settings(Faults: events =>
         {
             Interlocked.Add(ref _journaled, events.Count);
             return JournalWriteFault.None;
@@ -186,8 +187,13 @@ public sealed class PublicInputPropertyTests : Akka.TestKit.Xunit2.TestKit
         return (result, clock.Elapsed);
     }
 
-    private async Task AwaitNoLiveLifecycles() =>
+    /// <summary>No lifecycle is live in the actors, and none in the journal either once what lifecycles owed it is written.</summary>
+    private async Task AwaitNoLiveLifecycles()
+    {
         await AwaitAssertAsync(async () => Assert.Equal(0, (await _client.SnapshotAsync()).LiveLifecycles), TimeSpan.FromSeconds(5));
+        await _client.FlushJournalAsync();
+        Assert.Empty((await _journal.Ask<LifecycleJournal.Live>(new LifecycleJournal.GetLive(), TimeSpan.FromSeconds(5))).Lifecycles);
+    }
 
     private void AssertBaseline()
     {
