@@ -35,6 +35,7 @@ public sealed record LifecycleRecord(
     /// The refs of an import whose end of access the kernel deferred (<see cref="AccessDeferred"/>), until
     /// <see cref="AccessEnded"/>; empty otherwise.
     /// </summary>
+    [JsonIgnore]
     public ImmutableArray<uint> Deferred => DeferredRefs.IsDefault ? [] : DeferredRefs;
 
     /// <summary>True once a terminal event was applied.</summary>
