@@ -2,6 +2,7 @@ using Akka.Event;
 using Akka.Hosting;
 using BufferActors.Actors.Hosting;
 using BufferActors.Actors.Persistence;
+using BufferActors.Native.Simulation.Remote;
 using Microsoft.Extensions.Hosting;
 
 namespace BufferActors.Host;
@@ -14,8 +15,8 @@ internal static class RemoteJournaledHost
     {
         var options = new BufferActorsOptions
         {
-            Device = GrantDeviceKind.Remote,
-            SimulatorSocket = socket,
+            // The connection is this host's gntdev instance: when the process dies, the simulator closes it as the kernel would.
+            DeviceFactory = _ => RemoteGrantDevice.Connect(socket),
             Journal = JournalStorage.Parse(journal),
         };
         return new HostBuilder()

@@ -68,7 +68,7 @@ internal static class RealKernelScenario
             .ConfigureServices(s => s.AddBufferActors(
                 new BufferActorsOptions
                 {
-                    Device = GrantDeviceKind.Linux,
+                    // No DeviceFactory: the Linux gntdev at /dev/xen/gntdev.
                     Journal = new JournalStorage.Sqlite(JournalPath),
                     // Under QEMU TCG every method is JIT-compiled at emulated speed on first use: the first
                     // lifecycle (journal schema, persistence start) takes far longer than on a real machine.

@@ -4,8 +4,6 @@ using BufferActors.Actors.Lifecycles;
 using BufferActors.Actors.Persistence;
 using BufferActors.Actors.Supervision;
 using BufferActors.Native.Linux;
-using BufferActors.Native.Simulation;
-using BufferActors.Native.Simulation.Remote;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace BufferActors.Actors.Hosting;
@@ -17,12 +15,9 @@ public sealed class BufferManagerKey;
 public static class BufferActorsHostingExtensions
 {
     /// <summary>
-    /// Registers the grant device chosen by <paramref name="options"/> (the real Linux device; the
-    /// in-process simulator, for which an <see cref="XenSimulator"/> must be registered; or a simulator
-    /// in its own process, connected with <see cref="RemoteGrantDevice.Connect"/> on
-    /// <see cref="BufferActorsOptions.SimulatorSocket"/>), the
-    /// <see cref="DeviceSession"/>, an actor system running the root manager, and a
-    /// <see cref="BufferActorsClient"/> singleton for hosts to inject.
+    /// Registers the grant device (<see cref="BufferActorsOptions.DeviceFactory"/>, or the Linux gntdev at
+    /// <see cref="BufferActorsOptions.DevicePath"/>), the <see cref="DeviceSession"/>, an actor system running
+    /// the root manager, and a <see cref="BufferActorsClient"/> singleton for hosts to inject.
     /// </summary>
     /// <param name="services">The host's services.</param>
     /// <param name="options">Settings; defaults when null.</param>
@@ -33,15 +28,7 @@ public static class BufferActorsHostingExtensions
     {
         options ??= new BufferActorsOptions();
         services.AddSingleton(options);
-        services.AddSingleton<IGrantDevice>(sp => options.Device switch
-        {
-            GrantDeviceKind.Linux => LinuxGrantDevice.Open(options.DevicePath),
-            GrantDeviceKind.Remote => RemoteGrantDevice.Connect(options.SimulatorSocket ?? throw new InvalidOperationException(
-                "BufferActors is configured for a remote simulator: set BufferActorsOptions.SimulatorSocket to its Unix socket")),
-            _ => (sp.GetService<XenSimulator>() ?? throw new InvalidOperationException(
-                    "BufferActors is configured for the simulator: register an XenSimulator singleton first"))
-                .OpenGrantDevice(),
-        });
+        services.AddSingleton<IGrantDevice>(sp => options.DeviceFactory?.Invoke(sp) ?? LinuxGrantDevice.Open(options.DevicePath));
         services.AddSingleton(sp => new DeviceSession(sp.GetRequiredService<IGrantDevice>()));
         services.AddAkka(systemName, (builder, sp) =>
         {

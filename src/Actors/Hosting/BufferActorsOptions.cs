@@ -3,36 +3,18 @@ using BufferActors.Actors.Supervision;
 
 namespace BufferActors.Actors.Hosting;
 
-/// <summary>Which grant device BufferActors drives.</summary>
-public enum GrantDeviceKind
-{
-    /// <summary>The real <c>/dev/xen/gntdev</c> (Linux in a Xen domain with CONFIG_XEN_GNTDEV_DMABUF).</summary>
-    Linux,
-    /// <summary>The in-process simulated Xen + gntdev (an <see cref="Native.Simulation.XenSimulator"/> registered in DI).</summary>
-    Simulator,
-    /// <summary>
-    /// A simulator running as its own process (<c>bufferactors simulator serve</c>), reached over the Unix
-    /// socket <see cref="BufferActorsOptions.SimulatorSocket"/> with
-    /// <see cref="Native.Simulation.Remote.RemoteGrantDevice"/>. The connection is this host's gntdev
-    /// instance: when the host process dies, the simulator closes it as the kernel would.
-    /// </summary>
-    Remote,
-}
-
 /// <summary>Settings of an embedded BufferActors; every property has a documented default.</summary>
 public sealed record BufferActorsOptions
 {
-    /// <summary>Device to use; <see cref="GrantDeviceKind.Simulator"/> by default, so a fresh checkout runs anywhere.</summary>
-    public GrantDeviceKind Device { get; init; } = GrantDeviceKind.Simulator;
+    /// <summary>
+    /// Opens the grant device BufferActors drives, once, when the host starts; null (the default) opens the Linux
+    /// gntdev at <see cref="DevicePath"/>. Hosts that drive the simulator pass its device here (the product
+    /// assembly does not carry the simulator), e.g. <c>_ =&gt; simulator.OpenGrantDevice()</c>.
+    /// </summary>
+    public Func<IServiceProvider, IGrantDevice>? DeviceFactory { get; init; }
 
     /// <summary>Path of the Linux grant device; <c>/dev/xen/gntdev</c> by default.</summary>
     public string DevicePath { get; init; } = "/dev/xen/gntdev";
-
-    /// <summary>
-    /// Unix socket of the simulator served in its own process, used when <see cref="Device"/> is
-    /// <see cref="GrantDeviceKind.Remote"/> (and required then); null by default.
-    /// </summary>
-    public string? SimulatorSocket { get; init; }
 
     /// <summary>Per-domain quotas; <see cref="DomainLifecycles.Quotas.Default"/> by default.</summary>
     public DomainLifecycles.Quotas Quotas { get; init; } = DomainLifecycles.Quotas.Default;
@@ -70,24 +52,14 @@ public sealed record BufferActorsOptions
     public TimeSpan JournalTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// Reads options from configuration keys (e.g. the <c>BufferActors</c> section): <c>Device</c>
-    /// (linux | simulator | remote), <c>DevicePath</c>, <c>SimulatorSocket</c> (required with <c>Device=remote</c>), <c>Journal</c> (SQLite path, PostgreSQL connection string, or "none"), <c>MaxBuffersPerDomain</c>, <c>MaxPagesPerDomain</c>,
+    /// Reads options from configuration keys (e.g. the <c>BufferActors</c> section):
+    /// <c>DevicePath</c>, <c>Journal</c> (SQLite path, PostgreSQL connection string, or "none"), <c>MaxBuffersPerDomain</c>, <c>MaxPagesPerDomain</c>,
     /// <c>RequestTimeoutSeconds</c>, <c>JournalTimeoutSeconds</c>, <c>InlineDispatch</c> (true | false). Absent keys keep their defaults; an invalid value throws with the key's name.
     /// </summary>
     public static BufferActorsOptions FromConfiguration(Func<string, string?> get)
     {
         var o = new BufferActorsOptions();
-        if (get("Device") is { } device)
-            o = o with
-            {
-                Device = Enum.TryParse<GrantDeviceKind>(device, ignoreCase: true, out var kind)
-                    ? kind
-                    : throw new ArgumentException($"BufferActors:Device must be 'linux', 'simulator' or 'remote', not '{device}'"),
-            };
         if (get("DevicePath") is { } path) o = o with { DevicePath = path };
-        if (get("SimulatorSocket") is { Length: > 0 } socket) o = o with { SimulatorSocket = socket };
-        if (o.Device == GrantDeviceKind.Remote && o.SimulatorSocket is null)
-            throw new ArgumentException("BufferActors:SimulatorSocket must name the simulator's Unix socket when BufferActors:Device is 'remote'");
         if (get("Journal") is { } journal)
             o = o with { Journal = journal is "" or "none" ? null : Persistence.JournalStorage.Parse(journal) };
         int buffers = ReadInt(get, "MaxBuffersPerDomain") ?? o.Quotas.MaxBuffers;

@@ -12,7 +12,7 @@ namespace BufferActors.Host.Commands;
 
 /// <summary>
 /// <c>crash-target</c> (hidden): a test helper for the kill-and-restart tests. It runs a real
-/// BufferActors host (<c>AddBufferActors</c> with <see cref="GrantDeviceKind.Remote"/> and a journal)
+/// BufferActors host (<c>AddBufferActors</c> on a <see cref="Native.Simulation.Remote.RemoteGrantDevice"/> and a journal)
 /// connected to a simulator served elsewhere, drives the embedding client to one point of a lifecycle,
 /// prints <c>ready &lt;point&gt; &lt;details&gt;</c> and then blocks until it is killed (SIGKILL in the
 /// tests; SIGINT or SIGTERM stop it cleanly instead).

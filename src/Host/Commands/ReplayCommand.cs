@@ -1,3 +1,4 @@
+using BufferActors.Host.Replay;
 using System.CommandLine;
 using System.Globalization;
 using System.Text;

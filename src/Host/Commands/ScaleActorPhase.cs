@@ -46,7 +46,6 @@ internal sealed class ScaleActorPhase(ScaleBenchSettings s, TextWriter output)
         var device = new ReleaseTimingDevice(sim.OpenGrantDevice(sim.StartProcess("scale-bench")));
         var options = new BufferActorsOptions
         {
-            Device = GrantDeviceKind.Simulator,
             Quotas = s.Quotas,
             Journal = s.Journal is null ? null : JournalStorage.Parse(s.Journal),
         };

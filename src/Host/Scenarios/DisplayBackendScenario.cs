@@ -32,8 +32,8 @@ internal sealed class DisplayBackendScenario(TextWriter output, int seed, int fr
         var baseline = sim.Ledger();
         var display = sim.AddDevice("display");
         var host = new HostBuilder()
-            .ConfigureServices(s => s.AddSingleton(sim).AddBufferActors(
-                new BufferActorsOptions { Device = GrantDeviceKind.Simulator, Journal = journal },
+            .ConfigureServices(s => s.AddBufferActors(
+                new BufferActorsOptions { DeviceFactory = _ => sim.OpenGrantDevice(), Journal = journal },
                 akka => akka.ConfigureLoggers(l => l.LogLevel = Akka.Event.LogLevel.WarningLevel)))
             .Build();
         await host.StartAsync();

@@ -108,10 +108,10 @@ internal sealed class WorkloadDriver
         var host = new HostBuilder()
             .ConfigureServices(services =>
             {
-                services.AddSingleton(sim).AddBufferActors(
+                services.AddBufferActors(
                     new BufferActorsOptions
                     {
-                        Device = GrantDeviceKind.Simulator, Journal = _s.Journal, RequestTimeout = TimeSpan.FromSeconds(10), InlineDispatch = _s.InlineDispatch,
+                        DeviceFactory = _ => sim.OpenGrantDevice(), Journal = _s.Journal, RequestTimeout = TimeSpan.FromSeconds(10), InlineDispatch = _s.InlineDispatch,
                         JournalSettings = new LifecycleJournal.Settings(Faults: _journalFaults.Decide),
                     },
                     akka => akka.AddHocon("akka.loglevel = OFF\nakka.stdout-loglevel = OFF\nakka.loggers = []", HoconAddMode.Append),

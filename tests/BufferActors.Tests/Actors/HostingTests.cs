@@ -30,20 +30,19 @@ public sealed class HostingTests
     {
         var config = new Dictionary<string, string?>
         {
-            ["Device"] = "linux",
             ["DevicePath"] = "/dev/xen/gntdev-test",
             ["MaxBuffersPerDomain"] = "8",
             ["MaxPagesPerDomain"] = "4096",
             ["JournalTimeoutSeconds"] = "90",
         };
         var options = BufferActorsOptions.FromConfiguration(k => config.GetValueOrDefault(k));
-        Assert.Equal(GrantDeviceKind.Linux, options.Device);
         Assert.Equal("/dev/xen/gntdev-test", options.DevicePath);
         Assert.Equal(8, options.Quotas.MaxBuffers);
         Assert.Equal(4096, options.Quotas.MaxPages);
         Assert.Equal(TimeSpan.FromSeconds(90), options.JournalTimeout);
         Assert.Equal(TimeSpan.FromSeconds(10), BufferActorsOptions.FromConfiguration(_ => null).JournalTimeout);
-        Assert.Equal(GrantDeviceKind.Simulator, BufferActorsOptions.FromConfiguration(_ => null).Device);
+        Assert.Null(BufferActorsOptions.FromConfiguration(_ => null).DeviceFactory); // the Linux gntdev
+        Assert.Equal("/dev/xen/gntdev", BufferActorsOptions.FromConfiguration(_ => null).DevicePath);
         Assert.True(BufferActorsOptions.FromConfiguration(_ => null).InlineDispatch);
         Assert.False(BufferActorsOptions.FromConfiguration(k => k == "InlineDispatch" ? "false" : null).InlineDispatch);
         var bad = Assert.Throws<ArgumentException>(() => BufferActorsOptions.FromConfiguration(k => k == "InlineDispatch" ? "sometimes" : null));
@@ -57,8 +56,9 @@ public sealed class HostingTests
     {
         string path = Path.Combine(Path.GetTempPath(), $"ba-recovery-timeout-{Guid.NewGuid():N}.db");
         using var sim = new XenSimulator(new SimulatorOptions { Seed = 2 });
-        using var host = new HostBuilder().ConfigureServices(s => s.AddSingleton(sim).AddBufferActors(new BufferActorsOptions
+        using var host = new HostBuilder().ConfigureServices(s => s.AddBufferActors(new BufferActorsOptions
         {
+            DeviceFactory = _ => sim.OpenGrantDevice(),
             Journal = new JournalStorage.Sqlite(path),
             JournalTimeout = TimeSpan.FromSeconds(journalSeconds),
         })).Build();
@@ -80,7 +80,6 @@ public sealed class HostingTests
     }
 
     [Theory]
-    [InlineData("Device", "xen")]
     [InlineData("MaxBuffersPerDomain", "0")]
     [InlineData("MaxPagesPerDomain", "lots")]
     [InlineData("JournalTimeoutSeconds", "-5")]

@@ -27,7 +27,7 @@ public sealed class InlineDispatchTests
         var display = sim.AddDevice("display");
         var frontends = Enumerable.Range(1, 16).Select(d => sim.CreateDomain((ushort)d)).ToList();
         var host = new HostBuilder()
-            .ConfigureServices(s => s.AddSingleton(sim).AddBufferActors(new BufferActorsOptions { Journal = null, InlineDispatch = true }))
+            .ConfigureServices(s => s.AddBufferActors(new BufferActorsOptions { DeviceFactory = _ => sim.OpenGrantDevice(), Journal = null, InlineDispatch = true }))
             .Build();
         await host.StartAsync();
         var client = host.Services.GetRequiredService<BufferActorsClient>();
@@ -78,7 +78,7 @@ public sealed class InlineDispatchTests
             (new BufferActorsOptions { Journal = null, InlineDispatch = false }, Akka.Dispatch.Dispatchers.DefaultDispatcherId),
         })
         {
-            var host = new HostBuilder().ConfigureServices(s => s.AddSingleton(sim).AddBufferActors(options)).Build();
+            var host = new HostBuilder().ConfigureServices(s => s.AddBufferActors(options with { DeviceFactory = _ => sim.OpenGrantDevice() })).Build();
             await host.StartAsync();
             var client = host.Services.GetRequiredService<BufferActorsClient>();
             Assert.Equal(expected, DispatcherOf(client.Manager).Name);

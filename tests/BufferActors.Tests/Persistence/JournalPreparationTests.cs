@@ -87,8 +87,7 @@ public sealed class JournalPreparationTests : IDisposable
         string path = Path.Combine(_dir, "notes.db");
         File.WriteAllText(path, "not a journal");
         using var host = new HostBuilder().ConfigureServices(services => services
-                .AddSingleton(sim)
-                .AddBufferActors(new BufferActorsOptions { Device = GrantDeviceKind.Simulator, Journal = new JournalStorage.Sqlite(path) }))
+                .AddBufferActors(new BufferActorsOptions { DeviceFactory = _ => sim.OpenGrantDevice(), Journal = new JournalStorage.Sqlite(path) }))
             .Build();
         var e = await Assert.ThrowsAsync<JournalUnavailableException>(() => host.StartAsync());
         Assert.Equal(path, e.Location);

@@ -1,3 +1,4 @@
+using BufferActors.Host.Replay;
 using System.Text.Json;
 using BufferActors.Actors;
 using BufferActors.Actors.Persistence;

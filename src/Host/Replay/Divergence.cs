@@ -1,4 +1,8 @@
-namespace BufferActors.Actors.Persistence.Replay;
+using BufferActors.Actors;
+using BufferActors.Actors.Persistence;
+using BufferActors.Actors.Persistence.Replay;
+
+namespace BufferActors.Host.Replay;
 
 /// <summary>
 /// One place where re-executing a journal against the simulator did not reproduce what the journal recorded

@@ -1,6 +1,10 @@
 using BufferActors.Native.Simulation;
 
-namespace BufferActors.Actors.Persistence.Replay;
+using BufferActors.Actors;
+using BufferActors.Actors.Persistence;
+using BufferActors.Actors.Persistence.Replay;
+
+namespace BufferActors.Host.Replay;
 
 /// <summary>What <see cref="JournalReexecution.Run"/> found.</summary>
 /// <param name="Seed">The simulator seed the run used.</param>

@@ -1,8 +1,13 @@
 using System.Reflection;
 using System.Text.Json.Serialization;
+using BufferActors.Native;
 using BufferActors.Native.Simulation;
 
-namespace BufferActors.Actors.Persistence.Replay;
+using BufferActors.Actors;
+using BufferActors.Actors.Persistence;
+using BufferActors.Actors.Persistence.Replay;
+
+namespace BufferActors.Host.Replay;
 
 /// <summary>
 /// Re-executes a recorded journal's device operations against a fresh, seeded <see cref="XenSimulator"/>, in
