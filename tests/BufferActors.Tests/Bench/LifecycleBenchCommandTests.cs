@@ -1,4 +1,4 @@
-using BufferActors.Host.Commands;
+using BufferActors.Benchmarks;
 
 namespace BufferActors.Tests.Bench;
 

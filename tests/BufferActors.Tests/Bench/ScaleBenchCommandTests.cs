@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
-using BufferActors.Host.Commands;
+using BufferActors.Benchmarks;
 
 namespace BufferActors.Tests.Bench;
 

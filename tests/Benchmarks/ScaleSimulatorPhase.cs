@@ -2,7 +2,7 @@ using System.Diagnostics;
 using BufferActors.Native;
 using BufferActors.Native.Simulation;
 
-namespace BufferActors.Host.Commands;
+namespace BufferActors.Benchmarks;
 
 /// <summary>
 /// The simulator half of <c>bench scale</c>: the same buffers exported straight on the simulated gntdev,

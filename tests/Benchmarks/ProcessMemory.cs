@@ -1,6 +1,6 @@
 using System.Runtime;
 
-namespace BufferActors.Host.Commands;
+namespace BufferActors.Benchmarks;
 
 /// <summary>
 /// What the process holds at one moment, taken after a full compacting collection so that garbage

@@ -3,7 +3,7 @@ using System.Collections.Immutable;
 using System.Diagnostics;
 using Akka.Persistence;
 
-namespace BufferActors.Host.Commands;
+namespace BufferActors.Benchmarks;
 
 /// <summary>
 /// The events and duration of every journal write of a bench run, recorded by the counting journals

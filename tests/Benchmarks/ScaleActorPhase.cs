@@ -10,7 +10,7 @@ using BufferActors.Native.Simulation;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
-namespace BufferActors.Host.Commands;
+namespace BufferActors.Benchmarks;
 
 /// <summary>
 /// The actor half of <c>bench scale</c>: BufferActors hosted as a backend embeds it, every lifecycle

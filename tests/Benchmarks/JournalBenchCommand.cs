@@ -15,7 +15,7 @@ using Microsoft.Data.Sqlite;
 using static BufferActors.Actors.Persistence.LifecycleJournal;
 using Settings = BufferActors.Actors.Persistence.LifecycleJournal.Settings;
 
-namespace BufferActors.Host.Commands;
+namespace BufferActors.Benchmarks;
 
 /// <summary>
 /// <c>bench journal</c> and <c>bench recovery</c>: the lifecycle journal's write throughput against raw
@@ -511,7 +511,7 @@ internal static class JournalBenchCommand
         string exe = Environment.ProcessPath ?? throw new InvalidOperationException("no process path");
         var start = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true };
         if (Path.GetFileNameWithoutExtension(exe) == "dotnet") start.ArgumentList.Add(typeof(JournalBenchCommand).Assembly.Location);
-        foreach (var a in new[] { "bench", "recovery", "--recover-only", "--journal", path }) start.ArgumentList.Add(a);
+        foreach (var a in new[] { "recovery", "--recover-only", "--journal", path }) start.ArgumentList.Add(a);
         long t0 = Stopwatch.GetTimestamp();
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {exe}");
         var stdout = process.StandardOutput.ReadToEndAsync();

@@ -2,7 +2,7 @@ using Akka.Actor;
 using BufferActors.Actors;
 using BufferActors.Actors.Lifecycles;
 
-namespace BufferActors.Host.Commands;
+namespace BufferActors.Benchmarks;
 
 /// <summary>
 /// Asks lifecycles for their status from this one actor, a window at a time, and reports those not in

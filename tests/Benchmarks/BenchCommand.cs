@@ -4,14 +4,14 @@ using System.Diagnostics;
 using BufferActors.Native;
 using BufferActors.Native.Simulation;
 
-namespace BufferActors.Host.Commands;
+namespace BufferActors.Benchmarks;
 
-/// <summary><c>bench</c>: measurements that belong in docs, never in timed unit tests.</summary>
+/// <summary>The benchmarks: measurements that belong in docs, never in timed unit tests.</summary>
 internal static class BenchCommand
 {
-    public static Command Create()
+    /// <summary>The benchmarks, one command each.</summary>
+    public static IEnumerable<Command> Create()
     {
-        var bench = new Command("bench", "Benchmarks; results go in docs/performance.md.");
         var domains = new Option<int>("--domains") { DefaultValueFactory = _ => 64, Description = "Frontend domains." };
         var buffers = new Option<int>("--buffers") { DefaultValueFactory = _ => 3, Description = "Exported buffers per domain." };
         var pages = new Option<int>("--pages") { DefaultValueFactory = _ => 8100, Description = "Pages per buffer (8100 = 4K framebuffer)." };
@@ -20,11 +20,10 @@ internal static class BenchCommand
         scale.Options.Add(buffers);
         scale.Options.Add(pages);
         scale.SetAction(r => SimulatorScale(r.GetValue(domains), r.GetValue(buffers), r.GetValue(pages), Console.Out));
-        bench.Subcommands.Add(scale);
-        bench.Subcommands.Add(CreateLifecycle());
-        bench.Subcommands.Add(ScaleBenchCommand.Create());
-        foreach (var command in JournalBenchCommand.Create()) bench.Subcommands.Add(command);
-        return bench;
+        yield return scale;
+        yield return CreateLifecycle();
+        yield return ScaleBenchCommand.Create();
+        foreach (var command in JournalBenchCommand.Create()) yield return command;
     }
 
     /// <summary>

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using BufferActors.Native;
 
-namespace BufferActors.Host.Commands;
+namespace BufferActors.Benchmarks;
 
 /// <summary>
 /// A grant device that forwards every call and notes when each <see cref="CloseFd"/> returned. On the

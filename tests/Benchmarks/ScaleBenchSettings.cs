@@ -1,6 +1,6 @@
 using BufferActors.Actors.Supervision;
 
-namespace BufferActors.Host.Commands;
+namespace BufferActors.Benchmarks;
 
 /// <summary>Settings of <c>bench scale</c>.</summary>
 /// <param name="Lifecycles">Export lifecycles kept live at once.</param>

@@ -1,4 +1,4 @@
-namespace BufferActors.Host.Commands;
+namespace BufferActors.Benchmarks;
 
 /// <summary>Mean and nearest-rank percentiles of a set of latencies, in microseconds.</summary>
 internal readonly record struct LatencySummary(int Count, double Mean, double P50, double P90, double P99, double Max)

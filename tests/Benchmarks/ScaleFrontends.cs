@@ -1,7 +1,7 @@
 using BufferActors.Native;
 using BufferActors.Native.Simulation;
 
-namespace BufferActors.Host.Commands;
+namespace BufferActors.Benchmarks;
 
 /// <summary>
 /// The frontends of <c>bench scale</c>: <see cref="ScaleBenchSettings.Domains"/> domains, each granting

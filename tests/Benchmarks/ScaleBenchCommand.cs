@@ -3,7 +3,7 @@ using System.Reflection;
 using System.Runtime;
 using System.Runtime.InteropServices;
 
-namespace BufferActors.Host.Commands;
+namespace BufferActors.Benchmarks;
 
 /// <summary>
 /// <c>bench scale</c>: 100,000 live export lifecycles of small buffers; memory per lifecycle and the

@@ -8,7 +8,7 @@ using BufferActors.Actors.Supervision;
 using BufferActors.Native;
 using BufferActors.Native.Simulation;
 
-namespace BufferActors.Host.Commands;
+namespace BufferActors.Benchmarks;
 
 /// <summary>What <c>bench lifecycle</c> runs; see <see cref="LifecycleBench"/>.</summary>
 internal sealed record LifecycleBenchSettings(int Iterations, int Warmup, int[] Pages, int Concurrent, int ConcurrentPages, int Rounds, BenchDispatchers Dispatchers = BenchDispatchers.Both)

@@ -1,12 +1,12 @@
 using System.Collections.Immutable;
 using Akka.Configuration;
 using Akka.Persistence;
-using Akka.Persistence.Sql.Journal;
+using BufferActors.Actors.Persistence;
 
-namespace BufferActors.Host.Commands;
+namespace BufferActors.Benchmarks;
 
-/// <summary>The stock Akka.Persistence.Sql journal, its writes recorded in <see cref="JournalWriteLog"/>. Benches only.</summary>
-public sealed class CountingSqlWriteJournal(Config journalConfig) : SqlWriteJournal(journalConfig)
+/// <summary>The production SQLite journal (<see cref="SqliteBatchWriteJournal"/>), its writes recorded in <see cref="JournalWriteLog"/>. Benches only.</summary>
+public sealed class CountingSqliteBatchWriteJournal(Config journalConfig) : SqliteBatchWriteJournal(journalConfig)
 {
     /// <inheritdoc />
     protected override Task<IImmutableList<Exception>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken) =>

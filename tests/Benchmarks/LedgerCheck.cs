@@ -2,7 +2,7 @@ using System.Diagnostics;
 using BufferActors.Actors.Api;
 using BufferActors.Native.Simulation;
 
-namespace BufferActors.Host.Commands;
+namespace BufferActors.Benchmarks;
 
 /// <summary>The benches' closing check: nothing live in the actors, everything the simulator holds back at its baseline.</summary>
 internal static class LedgerCheck
