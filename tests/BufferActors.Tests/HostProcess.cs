@@ -1,14 +1,23 @@
 using System.Diagnostics;
-using BufferActors.Host;
+using BufferActors.Campaigns;
 
 namespace BufferActors.Tests;
 
-/// <summary>Starts the Host (bufferactors.dll, copied next to the test assembly) as a child process with the same dotnet host.</summary>
+/// <summary>
+/// Starts a program of this repository as a child process with the same dotnet host: the product CLI
+/// (<c>bufferactors.dll</c>) or the test rig (<c>bufferactors-campaigns.dll</c>), both copied next to the test assembly.
+/// </summary>
 internal static class HostProcess
 {
-    public static Process Start(bool redirectInput, params string[] args)
+    /// <summary>The product CLI, e.g. <c>demo</c> or <c>simulator serve</c>.</summary>
+    public static Process Start(bool redirectInput, params string[] args) => Start(HostChildProcess.ProductAssemblyPath, redirectInput, args);
+
+    /// <summary>The rig, e.g. <c>crash-target</c>.</summary>
+    public static Process StartCampaigns(bool redirectInput, params string[] args) => Start(HostChildProcess.CampaignsAssemblyPath, redirectInput, args);
+
+    private static Process Start(string assembly, bool redirectInput, string[] args)
     {
-        Assert.True(File.Exists(HostChildProcess.AssemblyPath), $"{HostChildProcess.AssemblyPath} is missing: the test project must reference src/Host");
-        return HostChildProcess.Start(redirectInput, args);
+        Assert.True(File.Exists(assembly), $"{assembly} is missing: the test project must reference the project that builds it");
+        return HostChildProcess.Start(assembly, redirectInput, args);
     }
 }

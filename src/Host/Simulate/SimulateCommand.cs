@@ -31,9 +31,8 @@ internal static class SimulateCommand
         var dispatcher = new Option<string>("--dispatcher") { Description = "Where the actors run: inline (the default: each step on the caller's thread) or thread-pool (Akka's default dispatcher).", DefaultValueFactory = _ => "inline" };
         dispatcher.AcceptOnlyFromAmong("inline", "thread-pool");
         var everyScenario = new Option<bool>("--every-scenario") { Description = "With --campaign: run every seed with every scenario instead of rotating them." };
-        var crashPoints = new Option<int>("--crash-points") { Description = "Crash campaign: run the host as a child process on a journal and SIGKILL it at N seeded points, restarting it on the same journal each time.", DefaultValueFactory = _ => 0 };
         var command = new Command("simulate", "Seeded workload on the simulator through the actors, with faults and an invariant checker; exit 0 only if nothing broke and nothing leaked.");
-        foreach (var o in new Option[] { scenario, domains, buffers, pages, operations, faultRate, seed, journal, json, campaign, everyScenario, crashPoints, dispatcher }) command.Options.Add(o);
+        foreach (var o in new Option[] { scenario, domains, buffers, pages, operations, faultRate, seed, journal, json, campaign, everyScenario, dispatcher }) command.Options.Add(o);
         command.SetAction((r, _) =>
         {
             string location = r.GetValue(journal)!;
@@ -50,8 +49,6 @@ internal static class SimulateCommand
                 InlineDispatch = r.GetValue(dispatcher) == "inline",
                 Journal = location is "none" or "" ? null : JournalStorage.Parse(location),
             };
-            if (r.GetValue(crashPoints) is not 0 and var points)
-                return CrashCampaignAsync(new CrashCampaign.Settings(points, r.GetValue(seed), location is "none" or "" ? null : location), r.GetValue(json), Console.Out);
             int n = r.GetValue(campaign);
             return n > 0 ? CampaignAsync(settings, n, r.GetValue(json), Console.Out, r.GetValue(everyScenario)) : RunAsync(settings, r.GetValue(json), Console.Out);
         });
@@ -171,39 +168,6 @@ internal static class SimulateCommand
             output.WriteLine("  lifecycles: " + string.Join(", ", outcomes.Select(p => $"{p.Key}={p.Value}")));
         }
         return failures.Count == 0 ? 0 : 1;
-    }
-
-    /// <summary>The crash campaign: summary or JSON; exit 0 only if every kill was recovered from with nothing leaked or lost.</summary>
-    internal static async Task<int> CrashCampaignAsync(CrashCampaign.Settings s, bool json, TextWriter output)
-    {
-        if (s.Points is < 1 or > 1000) { output.WriteLine("simulate: --crash-points must be 1..1000"); return 2; }
-        if (s.Journal is { } path && (path.Contains("Host=", StringComparison.OrdinalIgnoreCase) || File.Exists(path)))
-        {
-            output.WriteLine($"simulate: --journal {path}: the crash campaign needs a new SQLite file");
-            return 2;
-        }
-        if (!json) output.WriteLine($"simulate crash campaign: {s.Points} SIGKILLs of a journaled host, seed {s.Seed}, " +
-            $"{s.Domains} frontends x {s.BuffersPerDomain} buffers x {s.Pages} pages per run, kill after 1..{s.MaxAcksPerRun} acknowledged steps");
-        var r = await new CrashCampaign(s).RunAsync(json ? TextWriter.Null : output).ConfigureAwait(false);
-        if (json)
-        {
-            output.WriteLine(JsonSerializer.Serialize(new
-            {
-                seed = s.Seed, crashPoints = r.Kills, acknowledged = r.Acks, reclaimed = r.Reclaimed, eventsInJournal = r.EventsInJournal,
-                violations = r.Violations, passed = r.Passed, elapsedMs = Math.Round(r.ElapsedMs),
-            }));
-        }
-        else
-        {
-            output.WriteLine($"{r.Kills} kills, {r.Acks} acknowledged steps, {r.Reclaimed} lifecycles reclaimed on restart, {r.EventsInJournal} events in the journal, {r.ElapsedMs / 1000:F1} s");
-            if (r.Passed) output.WriteLine("PASS: every restart reclaimed what was live, the ledger came back to baseline after every kill, no acknowledged step is missing from the journal.");
-            else
-            {
-                output.WriteLine($"FAIL: {r.Violations.Count} violation(s); reproduce: bufferactors simulate --crash-points {s.Points} --seed {s.Seed}");
-                foreach (var v in r.Violations.Take(20)) output.WriteLine($"  {v}");
-            }
-        }
-        return r.Passed ? 0 : 1;
     }
 
     internal static string ToJson(SimulationResult r, SimulationResult? shortest) => JsonSerializer.Serialize(new

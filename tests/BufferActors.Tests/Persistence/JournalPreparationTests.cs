@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using BufferActors.Actors.Hosting;
 using BufferActors.Actors.Persistence;
-using BufferActors.Host;
+using BufferActors.Campaigns;
 using BufferActors.Native;
 using BufferActors.Native.Simulation;
 using Microsoft.Extensions.DependencyInjection;
@@ -103,7 +103,7 @@ public sealed class JournalPreparationTests : IDisposable
         string journal = Path.Combine(mount, "journal.db");
         var (code, output) = Run("unshare", "-Urm", "sh", "-c",
             """mount -t tmpfs -o size=64k tmpfs "$1" || exit 99; dd if=/dev/zero of="$1/fill" bs=4k count=64 2>/dev/null; exec "$2" "$3" demo --journal "$4" """,
-            "sh", mount, HostChildProcess.DotnetHost, HostChildProcess.AssemblyPath, journal);
+            "sh", mount, HostChildProcess.DotnetHost, HostChildProcess.ProductAssemblyPath, journal);
         Assert.True(code != 99, $"could not mount a tmpfs in a user namespace: {output}");
         Assert.Equal(2, code);
         Assert.Contains($"bufferactors: the journal {journal} cannot be used: the disk is full", output);

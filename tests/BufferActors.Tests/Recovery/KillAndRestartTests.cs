@@ -13,7 +13,7 @@ namespace BufferActors.Tests.Recovery;
 /// <summary>
 /// Recovery and reconciliation against a real process death. The test serves a simulator in-process
 /// on a Unix socket (frontend d1 grants its pages directly on the <see cref="XenSimulator"/>), runs a
-/// journaled host as a child process (<c>bufferactors crash-target</c>: <c>AddBufferActors</c> with the
+/// journaled host as a child process (<c>bufferactors-campaigns crash-target</c>: <c>AddBufferActors</c> with the
 /// remote device and a SQLite journal) up to a point of a lifecycle, SIGKILLs it there, and restarts a
 /// host in-process on the same journal with a new connection (a new device instance). The restart must
 /// reclaim exactly what was live, adopt nothing, name the frontends to tell, leave nothing live in the
@@ -249,7 +249,7 @@ public sealed class KillAndRestartTests : IDisposable
             _reader.Start();
         }
 
-        public static ChildHost Start(params string[] args) => new(HostProcess.Start(redirectInput: true, args));
+        public static ChildHost Start(params string[] args) => new(HostProcess.StartCampaigns(redirectInput: true, args));
 
         /// <summary>The first line starting with <paramref name="prefix"/> (bounded); fails with the child's output otherwise.</summary>
         public string WaitForLine(string prefix, TimeSpan timeout)
@@ -264,8 +264,8 @@ public sealed class KillAndRestartTests : IDisposable
             }
             bool exited = _process.WaitForExit(500);
             throw new Xunit.Sdk.XunitException(
-                $"bufferactors crash-target never printed '{prefix}…' within {timeout.TotalSeconds:0} s " +
-                $"({(exited ? $"exited with {_process.ExitCode}" : "still running")}; is crash-target registered in Program.cs?)\n" +
+                $"bufferactors-campaigns crash-target never printed '{prefix}…' within {timeout.TotalSeconds:0} s " +
+                $"({(exited ? $"exited with {_process.ExitCode}" : "still running")}; is crash-target registered in tests/Campaigns/Program.cs?)\n" +
                 $"stdout:\n{string.Join("\n", _seen)}\nstderr:\n{string.Join("\n", _errors)}");
         }
 

@@ -1,11 +1,11 @@
-using BufferActors.Host.Simulate;
+using BufferActors.Campaigns;
 
 namespace BufferActors.Tests.Simulate;
 
 /// <summary>
-/// The crash campaign end to end: a journaled host in a child process (bufferactors.dll, copied next to
-/// the tests) SIGKILLed at seeded points and restarted on the same journal. CI runs 20 points with
-/// <c>simulate --crash-points 20</c>; this runs three.
+/// The crash campaign end to end: a journaled host in a child process (bufferactors-campaigns.dll, copied next
+/// to the tests) SIGKILLed at seeded points and restarted on the same journal. CI runs 20 points with
+/// <c>dotnet run --project tests/Campaigns -- crash --points 20</c>; this runs three.
 /// </summary>
 public sealed class CrashCampaignTests
 {
@@ -27,8 +27,8 @@ public sealed class CrashCampaignTests
     public async Task TheCommandRefusesAPointCountOutOfRange(int points)
     {
         var output = new StringWriter();
-        Assert.Equal(2, await SimulateCommand.CrashCampaignAsync(new CrashCampaign.Settings(points, 1, null), json: false, output));
-        Assert.Contains("--crash-points must be 1..1000", output.ToString());
+        Assert.Equal(2, await CrashCampaignCommand.RunAsync(new CrashCampaign.Settings(points, 1, null), json: false, output));
+        Assert.Contains("--points must be 1..1000", output.ToString());
     }
 
     [Fact]
@@ -38,7 +38,7 @@ public sealed class CrashCampaignTests
         try
         {
             var output = new StringWriter();
-            Assert.Equal(2, await SimulateCommand.CrashCampaignAsync(new CrashCampaign.Settings(2, 1, path), json: false, output));
+            Assert.Equal(2, await CrashCampaignCommand.RunAsync(new CrashCampaign.Settings(2, 1, path), json: false, output));
             Assert.Contains("needs a new SQLite file", output.ToString());
         }
         finally

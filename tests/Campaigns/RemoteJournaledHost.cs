@@ -5,7 +5,7 @@ using BufferActors.Actors.Persistence;
 using BufferActors.Native.Simulation.Remote;
 using Microsoft.Extensions.Hosting;
 
-namespace BufferActors.Host;
+namespace BufferActors.Campaigns;
 
 /// <summary>A BufferActors host on a simulator served in another process, journaling to <c>journal</c>: what the kill tests and the crash campaign run and kill.</summary>
 internal static class RemoteJournaledHost

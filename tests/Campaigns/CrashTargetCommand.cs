@@ -8,7 +8,7 @@ using BufferActors.Native.Simulation.Remote;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
-namespace BufferActors.Host.Commands;
+namespace BufferActors.Campaigns;
 
 /// <summary>
 /// <c>crash-target</c> (hidden): a test helper for the kill-and-restart tests. It runs a real

@@ -8,7 +8,7 @@ using BufferActors.Native.Simulation.Remote;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
-namespace BufferActors.Host.Simulate;
+namespace BufferActors.Campaigns;
 
 /// <summary>
 /// <c>crash-workload</c> (hidden): the host side of the crash campaign (<see cref="CrashCampaign"/>). It

@@ -3,14 +3,14 @@ using BufferActors.Actors.Api;
 using BufferActors.Native;
 using BufferActors.Native.Simulation.Remote;
 
-namespace BufferActors.Host.Simulate;
+namespace BufferActors.Campaigns;
 
 /// <summary>
 /// The seeded steps of one crash-campaign run: exports (some DMA-backed) that the display attaches to
 /// and detaches from, released and waited for; camera buffers imported and granted back; CPU maps.
 /// Several lifecycles are live at any time, so a kill lands in every state. Each step the client
 /// acknowledges is reported through <c>ack(step, id)</c>, with the step names of
-/// <see cref="AcknowledgedSteps.EventOf"/>. There are no injected faults here: any refusal is a bug,
+/// <see cref="Host.Simulate.AcknowledgedSteps.EventOf"/>. There are no injected faults here: any refusal is a bug,
 /// and it ends the run with an exception.
 /// </summary>
 internal sealed class CrashWorkloadSteps(BufferActorsClient client, RemoteGrantDevice gntdev, List<(DomainId Domain, uint[] Refs)> buffers,

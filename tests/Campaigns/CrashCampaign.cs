@@ -8,9 +8,10 @@ using BufferActors.Actors.Persistence.Replay;
 using BufferActors.Native;
 using BufferActors.Native.Simulation;
 using BufferActors.Native.Simulation.Remote;
+using BufferActors.Host.Simulate;
 using Microsoft.Data.Sqlite;
 
-namespace BufferActors.Host.Simulate;
+namespace BufferActors.Campaigns;
 
 /// <summary>
 /// <c>simulate --crash-points N</c>: the host process is SIGKILLed at N seeded points of a journaled
@@ -107,7 +108,7 @@ internal sealed class CrashCampaign
     /// <summary>One host process: recovery is checked, acknowledgements are collected, and it is killed at the point (or stops by itself).</summary>
     private async Task RunOnceAsync(int run, string socket, string journal, string poolFile, int operations, (int Acks, int DelayMs)? kill)
     {
-        using var child = HostChildProcess.Start(redirectInput: false, "crash-workload", "--socket", socket, "--journal", journal, "--pool", poolFile,
+        using var child = HostChildProcess.Start(HostChildProcess.CampaignsAssemblyPath, redirectInput: false, "crash-workload", "--socket", socket, "--journal", journal, "--pool", poolFile,
             "--seed", (_s.Seed * 1000 + run).ToString(CultureInfo.InvariantCulture), "--operations", operations.ToString(CultureInfo.InvariantCulture));
         var lines = Channel.CreateUnbounded<string>();
         child.OutputDataReceived += (_, e) => { if (e.Data is { } line) lines.Writer.TryWrite(line); else lines.Writer.TryComplete(); };
