@@ -11,7 +11,7 @@ public sealed class LifecycleIdJsonConverter : JsonConverter<LifecycleId>
     {
         var text = reader.GetString() ?? throw new JsonException("lifecycle id is null");
         var parts = text.Split(':');
-        if (parts.Length != 3 || !Enum.TryParse<LifecycleKind>(parts[0], ignoreCase: true, out var kind)
+        if (parts.Length != 3 || !LifecycleKind.TryParse(parts[0], out var kind)
             || !ushort.TryParse(parts[1], out var domain) || !long.TryParse(parts[2], out var sequence))
             throw new JsonException($"bad lifecycle id '{text}'");
         return new LifecycleId(kind, new DomainId(domain), sequence);
@@ -19,5 +19,5 @@ public sealed class LifecycleIdJsonConverter : JsonConverter<LifecycleId>
 
     /// <inheritdoc />
     public override void Write(Utf8JsonWriter writer, LifecycleId value, JsonSerializerOptions options) =>
-        writer.WriteStringValue($"{value.Kind.ToString().ToLowerInvariant()}:{value.Domain.Value}:{value.Sequence}");
+        writer.WriteStringValue($"{value.Kind.Name}:{value.Domain.Value}:{value.Sequence}");
 }

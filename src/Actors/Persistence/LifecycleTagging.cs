@@ -10,6 +10,6 @@ public sealed class LifecycleTagging : IWriteEventAdapter
 
     /// <inheritdoc />
     public object ToJournal(object evt) => evt is LifecycleEvent e
-        ? new Tagged(e, [$"domain-{e.Id.Domain.Value}", e.Id.Kind.ToString().ToLowerInvariant()])
+        ? new Tagged(e, [$"domain-{e.Id.Domain.Value}", e.Id.Kind.Name])
         : evt;
 }

@@ -110,20 +110,20 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
                 continue;
             }
             bool sameInstance = record.Device == Session.InstanceId;
-            if (sameInstance && record.Id.Kind != LifecycleKind.Map)
+            // An import released with deferred grants holds nothing of the device: there is nothing to adopt.
+            if (sameInstance && record.Id.Kind != LifecycleKind.Map && record.State != "Deferred")
             {
                 Route(record.Id.Domain, new DomainLifecycles.Adopt(record), create: true);
                 adopted.Add(record.Id);
                 continue;
             }
-            string reason = (record.Id.Kind, sameInstance) switch
-            {
-                (LifecycleKind.Import, _) when record.State == "Deferred" => "no deferred grant of it is pending any more (or the device cannot tell: the kernel ends them on its own)",
-                (LifecycleKind.Map, true) => "a mapping cannot be adopted; it is unmapped when this process exits",
-                (LifecycleKind.Map, false) => "unmapped when the old process exited",
-                (LifecycleKind.Import, _) => "the old gntdev instance was closed: its grants were ended (or deferred by the kernel until the frontend unmaps)",
-                _ => "the old gntdev instance is gone: the kernel releases the buffer when its last consumer lets go",
-            };
+            var kind = record.Id.Kind;
+            string reason =
+                kind == LifecycleKind.Import && record.State == "Deferred" ? "no deferred grant of it is pending any more (or the device cannot tell: the kernel ends them on its own)"
+                : kind == LifecycleKind.Map && sameInstance ? "a mapping cannot be adopted; it is unmapped when this process exits"
+                : kind == LifecycleKind.Map ? "unmapped when the old process exited"
+                : kind == LifecycleKind.Import ? "the old gntdev instance was closed: its grants were ended (or deferred by the kernel until the frontend unmaps)"
+                : "the old gntdev instance is gone: the kernel releases the buffer when its last consumer lets go";
             reclaimed.Add((record.Id, reason));
             events.Add(new Reclaimed(record.Id, _services.Clock.GetUtcNow(), reason));
         }

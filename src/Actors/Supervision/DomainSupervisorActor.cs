@@ -127,12 +127,10 @@ public sealed class DomainSupervisorActor : UntypedActor
 
     private void OnAdopt(Adopt m)
     {
-        var props = m.Record.Id.Kind switch
-        {
-            LifecycleKind.Export => ExportedBuffer.Adopt(_services, m.Record, _exportSettings),
-            LifecycleKind.Import => ImportAttachment.Adopt(_services, m.Record),
-            _ => null, // a mapping cannot be rebuilt from the journal: see docs/journal.md
-        };
+        var kind = m.Record.Id.Kind;
+        var props = kind == LifecycleKind.Export ? ExportedBuffer.Adopt(_services, m.Record, _exportSettings)
+            : kind == LifecycleKind.Import ? ImportAttachment.Adopt(_services, m.Record)
+            : null; // a mapping cannot be rebuilt from the journal: see docs/journal.md
         if (props is null) return;
         var child = Context.ActorOf(props, m.Record.Id.ActorName);
         Context.Watch(child);

@@ -175,7 +175,7 @@ internal static class ReplayCommand
             int stateWidth = Math.Max("state".Length, t.Lifecycles.Max(l => l.State.Length));
             o.WriteLine($"  {"lifecycle".PadRight(idWidth)}  {"kind",-6}  {"domain",6}  {"state".PadRight(stateWidth)}  {"events",6}  {"duration",10}");
             foreach (var l in t.Lifecycles)
-                o.WriteLine($"  {l.Id.ToString().PadRight(idWidth)}  {l.Kind.ToString().ToLowerInvariant(),-6}  {l.Domain.Value,6}  " +
+                o.WriteLine($"  {l.Id.ToString().PadRight(idWidth)}  {l.Kind.Name,-6}  {l.Domain.Value,6}  " +
                             $"{l.State.PadRight(stateWidth)}  {l.Events.Count,6}  {Duration(l.Duration),10}{(l.IsFinished ? "" : "  live")}");
             o.WriteLine();
         }

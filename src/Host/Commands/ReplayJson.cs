@@ -29,7 +29,7 @@ internal static class ReplayJson
             w.WriteStartObject();
             w.WriteString("id", Id(l.Id));
             w.WriteString("name", l.Id.ToString());
-            w.WriteString("kind", l.Kind.ToString().ToLowerInvariant());
+            w.WriteString("kind", l.Kind.Name);
             w.WriteNumber("domain", l.Domain.Value);
             w.WriteNumber("sequence", l.Id.Sequence);
             w.WriteString("state", l.State);
@@ -78,8 +78,8 @@ internal static class ReplayJson
         w.WriteNumber("live", timeline.Live.Count);
         w.WriteNumber("anomalies", timeline.Anomalies.Count);
         w.WriteStartObject("byKind");
-        foreach (var kind in Enum.GetValues<LifecycleKind>())
-            w.WriteNumber(kind.ToString().ToLowerInvariant(), timeline.Lifecycles.Count(l => l.Kind == kind));
+        foreach (var kind in LifecycleKind.All)
+            w.WriteNumber(kind.Name, timeline.Lifecycles.Count(l => l.Kind == kind));
         w.WriteEndObject(); // byKind
         w.WriteEndObject(); // totals
         if (simulate is not null) WriteSimulate(w, simulate);
@@ -140,7 +140,7 @@ internal static class ReplayJson
     }
 
     /// <summary>A lifecycle id as the journal writes it (<c>export:1:42</c>), so output and payloads can be matched.</summary>
-    public static string Id(LifecycleId id) => $"{id.Kind.ToString().ToLowerInvariant()}:{id.Domain.Value}:{id.Sequence}";
+    public static string Id(LifecycleId id) => $"{id.Kind.Name}:{id.Domain.Value}:{id.Sequence}";
 
     private static void WriteTime(Utf8JsonWriter w, string name, DateTimeOffset? value)
     {

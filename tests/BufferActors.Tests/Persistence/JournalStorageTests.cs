@@ -127,7 +127,7 @@ public sealed class JournalStorageTests(PostgresFixture postgres)
         long sequence = 0;
         for (int i = 0; i < 250; i++)
         {
-            if (i is 0 or 125 or 249) lifecycles.Add(LiveLifecycle(Id((LifecycleKind)(i % 3), 9, ++sequence), At(i)));
+            if (i is 0 or 125 or 249) lifecycles.Add(LiveLifecycle(Id(LifecycleKind.All[i % 3], 9, ++sequence), At(i)));
             var id = Id(LifecycleKind.Export, (ushort)(1 + i % 8), ++sequence);
             lifecycles.Add(
             [
@@ -177,10 +177,10 @@ public sealed class JournalStorageTests(PostgresFixture postgres)
         Assert.Equal(sequence + 1, recovered.NextSequence);
     }
 
-    private static IReadOnlyList<LifecycleEvent>[] LiveLifecycle(LifecycleId id, DateTimeOffset at) => id.Kind switch
+    private static IReadOnlyList<LifecycleEvent>[] LiveLifecycle(LifecycleId id, DateTimeOffset at) => id.Kind.Name switch
     {
-        LifecycleKind.Map => [[new MapRequested(id, at, [900, 901], false), new Mapped(id, at, 0x20000, Device)]],
-        LifecycleKind.Export =>
+        "map" => [[new MapRequested(id, at, [900, 901], false), new Mapped(id, at, 0x20000, Device)]],
+        "export" =>
         [
             [new ExportRequested(id, at, [910, 911, 912], DmaBufFlags.Coherent), new Exported(id, at, 11, 3, Device), new ReservationDecreased(id, at, 3)],
             [new Attached(id, at, "display", DmaDirection.ToDevice)],
