@@ -11,6 +11,9 @@ public static class BufferManager
     /// <param name="Export">Timing of export lifecycles.</param>
     public sealed record Settings(DomainLifecycles.Quotas Quotas, ExportSettings Export)
     {
+        /// <summary>The kinds of lifecycle the host runs; null (the default): <see cref="LifecycleKinds.Default"/> with <see cref="Export"/>.</summary>
+        public LifecycleKinds? Kinds { get; init; }
+
         /// <summary>Default quotas and timings.</summary>
         public static Settings Default { get; } = new(DomainLifecycles.Quotas.Default, ExportSettings.Default);
     }

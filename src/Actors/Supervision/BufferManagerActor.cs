@@ -16,6 +16,7 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
 {
     private readonly LifecycleServices _services;
     private readonly BufferManager.Settings _settings;
+    private readonly LifecycleKinds _kinds;
     private readonly Dictionary<DomainId, IActorRef> _supervisors = []; // they live as long as the manager
     private long _nextSequence = 1;
     private RecoveryReport _report = RecoveryReport.Empty;
@@ -24,6 +25,7 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
     public BufferManagerActor(LifecycleServices services, BufferManager.Settings settings)
     {
         _settings = settings;
+        _kinds = settings.Kinds ?? LifecycleKinds.Default(settings.Export);
         // What lifecycles owe the journal when they cannot wait for it goes through one outbox, which outlives them.
         _services = services.Journal is { } journal && services.Outbox is null
             ? services with { Outbox = Context.ActorOf(JournalOutbox.Props(journal, services.JournalTimeout), JournalOutbox.ChildName) }
@@ -81,9 +83,9 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
     }
 
     /// <summary>
-    /// Lifecycles recorded on this very device instance are adopted again; the others died with the
-    /// old gntdev instance (the kernel released imports and maps, and releases exports when their
-    /// consumers let go) and are closed with a <see cref="Reclaimed"/> event.
+    /// Each lifecycle the journal shows live goes to its kind (<see cref="ILifecycleKind.Recover"/>): adopted again
+    /// when its object is still live on this very device instance, watched while the kernel still holds something of
+    /// it, or else closed with a <see cref="Reclaimed"/> event (the old gntdev instance took its object with it).
     /// </summary>
     private void Reconcile(LifecycleJournal.Live live)
     {
@@ -91,70 +93,33 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
         var adopted = new List<LifecycleId>();
         var reclaimed = new List<(LifecycleId, string)>();
         var deferred = new List<DeferredGrants>();
-        var releasedByClose = new List<LifecycleId>();
+        var tell = new SortedSet<ushort>();
         var events = new List<LifecycleEvent>();
         foreach (var record in live.Lifecycles)
         {
-            if (record.Id.Kind == LifecycleKind.Import && DeferredAtRecovery(record) is { } pending)
+            var recovery = _kinds.All.FirstOrDefault(k => k.Kind == record.Id.Kind) is { } kind
+                ? kind.Recover(record, _services)
+                : new LifecycleRecovery.Reclaim($"this host runs no {record.Id.Kind} lifecycles", TellFrontend: true);
+            switch (recovery)
             {
-                // Grants the kernel still holds for a frontend, on any device instance: the grant table outlives gntdev files.
-                if (record.State != "Deferred")
-                {
-                    events.Add(new AccessDeferred(record.Id, _services.Clock.GetUtcNow(), [.. pending]));
-                    releasedByClose.Add(record.Id);
-                }
-                var grants = new DeferredGrants(record.Id, pending, record.State == "Deferred" ? record.Updated : _services.Clock.GetUtcNow());
-                var (services, id) = (_services, record.Id);
-                Session.WatchDeferred(grants, () => JournaledLifecycleActor.OweJournal(services, [new AccessEnded(id, services.Clock.GetUtcNow())]));
-                deferred.Add(grants);
-                continue;
+                case LifecycleRecovery.Adopt a:
+                    Route(record.Id.Domain, new DomainLifecycles.Adopt(record, a.Props), create: true);
+                    adopted.Add(record.Id);
+                    break;
+                case LifecycleRecovery.Watched w:
+                    events.AddRange(w.Events);
+                    deferred.Add(w.Deferred);
+                    if (w.TellFrontend) tell.Add(record.Id.Domain.Value);
+                    break;
+                case LifecycleRecovery.Reclaim r:
+                    reclaimed.Add((record.Id, r.Reason));
+                    events.Add(new Reclaimed(record.Id, _services.Clock.GetUtcNow(), r.Reason));
+                    if (r.TellFrontend) tell.Add(record.Id.Domain.Value);
+                    break;
             }
-            bool sameInstance = record.Device == Session.InstanceId;
-            // An import released with deferred grants holds nothing of the device: there is nothing to adopt.
-            if (sameInstance && record.Id.Kind != LifecycleKind.Map && record.State != "Deferred")
-            {
-                Route(record.Id.Domain, new DomainLifecycles.Adopt(record), create: true);
-                adopted.Add(record.Id);
-                continue;
-            }
-            var kind = record.Id.Kind;
-            string reason =
-                kind == LifecycleKind.Import && record.State == "Deferred" ? "no deferred grant of it is pending any more (or the device cannot tell: the kernel ends them on its own)"
-                : kind == LifecycleKind.Map && sameInstance ? "a mapping cannot be adopted; it is unmapped when this process exits"
-                : kind == LifecycleKind.Map ? "unmapped when the old process exited"
-                : kind == LifecycleKind.Import ? "the old gntdev instance was closed: its grants were ended (or deferred by the kernel until the frontend unmaps)"
-                : "the old gntdev instance is gone: the kernel releases the buffer when its last consumer lets go";
-            reclaimed.Add((record.Id, reason));
-            events.Add(new Reclaimed(record.Id, _services.Clock.GetUtcNow(), reason));
         }
         if (events.Count > 0) JournaledLifecycleActor.OweJournal(_services, events);
-        // Frontends hear of every export and import that died with the old process: reclaimed, or released by its
-        // gntdev file's close with grants the kernel deferred (not one whose release the journal already shows).
-        var tell = reclaimed.Where(r => r.Item1.Kind != LifecycleKind.Map).Select(r => r.Item1)
-            .Concat(releasedByClose)
-            .Select(id => id.Domain).Distinct().OrderBy(d => d.Value).ToList();
-        _report = new RecoveryReport(live.EventsRecovered, live.FromSnapshot, adopted, reclaimed, tell) { Deferred = deferred };
-    }
-
-    /// <summary>
-    /// The refs of a journaled import that the kernel still has on its deferred list: those it deferred at a release
-    /// the journal recorded, or, for an import the old process never released, those its gntdev file's close
-    /// deferred. Null when none is pending or the device cannot tell (then the kernel ends them on its own).
-    /// </summary>
-    private IReadOnlyList<uint>? DeferredAtRecovery(LifecycleRecord record)
-    {
-        var asked = record.State == "Deferred" ? record.Deferred : record.Refs;
-        if (asked.IsEmpty) return null;
-        // An import adopted on this very instance still holds its grants: nothing of it was released.
-        if (record.State != "Deferred" && record.Device == Session.InstanceId) return null;
-        try
-        {
-            return Session.Device.PendingEndAccess([.. asked]) is { Count: > 0 } pending ? pending : null;
-        }
-        catch (GntdevException)
-        {
-            return null;
-        }
+        _report = new RecoveryReport(live.EventsRecovered, live.FromSnapshot, adopted, reclaimed, [.. tell.Select(d => new DomainId(d))]) { Deferred = deferred };
     }
 
     /// <summary>Ready: requests are validated and routed.</summary>
@@ -163,9 +128,7 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
         switch (message)
         {
             case ILifecycleCommand m: Route(m.Id.Domain, m, create: false); break; // the most frequent first
-            case ExportedBuffer.Export m: StartLifecycle(LifecycleKind.Export, m.Domain, m, m.Refs?.Count ?? 0); break;
-            case ImportAttachment.Import m: StartLifecycle(LifecycleKind.Import, m.Domain, m, m.PageCount); break;
-            case GrantMap.Map m: StartLifecycle(LifecycleKind.Map, m.Domain, m, m.Refs?.Count ?? 0); break;
+            case ILifecycleRequest m: StartLifecycle(m); break;
             // A death is remembered even for a domain that never had a lifecycle: later requests are refused.
             case DomainLifecycles.DomainDied m: Route(m.Domain, m, create: !m.Domain.IsReserved); break;
             case GetStatus: AggregateStatus(); break;
@@ -180,8 +143,20 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
     /// <inheritdoc />
     protected override SupervisorStrategy SupervisorStrategy() => LifecycleSupervision.ResumeDomain;
 
-    private void StartLifecycle(LifecycleKind kind, DomainId domain, object request, int pages)
+    /// <summary>
+    /// Validates <paramref name="request"/> at the edge — a kind that takes it, a domain that is not reserved, a page
+    /// count the device can take, then what its kind refuses — so that nothing refused reaches the device or the
+    /// journal; gives the lifecycle its id and routes it to its domain's supervisor.
+    /// </summary>
+    private void StartLifecycle(ILifecycleRequest request)
     {
+        if (_kinds.ForRequest(request) is not { } kind)
+        {
+            Sender.Tell(new OperationFailed(ErrorCode.InvalidArgument, $"this host runs no lifecycle that a {request.GetType().Name} starts"));
+            return;
+        }
+        var domain = request.Domain;
+        int pages = request.PageCount;
         if (domain.IsReserved)
         {
             Sender.Tell(new OperationFailed(ErrorCode.InvalidArgument, $"domain id 0x{domain.Value:X4} is reserved", Errno.EINVAL));
@@ -192,29 +167,14 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
             Sender.Tell(new OperationFailed(ErrorCode.InvalidArgument, $"page count {pages} outside 1..{Session.Device.PageLimit}", Errno.EINVAL));
             return;
         }
-        if (Refusal(request) is { } refused)
+        if (kind.Refusal(request) is { } refused)
         {
             Sender.Tell(refused);
             return;
         }
-        var id = new LifecycleId(kind, domain, _nextSequence++);
+        var id = new LifecycleId(kind.Kind, domain, _nextSequence++);
         Route(domain, new DomainLifecycles.Start(id, request, pages), create: true);
     }
-
-    /// <summary>
-    /// A request refused here, with the errno the kernel gives, so that nothing reaches the device or the journal:
-    /// WC with COHERENT (EINVAL), a negative fd (EBADF); and export flags other than WC and COHERENT (EINVAL),
-    /// which the kernel silently ignores: a caller that sets them expects something no device does.
-    /// </summary>
-    private static OperationFailed? Refusal(object request) => request switch
-    {
-        ExportedBuffer.Export { Flags: var f } when (f & ~(DmaBufFlags.WriteCombine | DmaBufFlags.Coherent)) != 0 =>
-            new(ErrorCode.InvalidArgument, $"unknown export flags 0x{(uint)f:X}: only WC (1) and COHERENT (2) exist", Errno.EINVAL),
-        ExportedBuffer.Export { Flags: DmaBufFlags.WriteCombine | DmaBufFlags.Coherent } =>
-            new(ErrorCode.InvalidArgument, "WC and COHERENT exclude each other", Errno.EINVAL),
-        ImportAttachment.Import { Fd: < 0 } i => new(ErrorCode.InvalidArgument, $"fd {i.Fd} is not a file descriptor", Errno.EBADF),
-        _ => null,
-    };
 
     private void Route(DomainId domain, object message, bool create)
     {
@@ -230,7 +190,7 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
                 });
                 return;
             }
-            supervisor = Context.ActorOf(DomainLifecycles.Props(domain, _services, _settings.Quotas, _settings.Export), $"domain-{domain.Value}");
+            supervisor = Context.ActorOf(DomainLifecycles.Props(domain, _services, _settings.Quotas, _kinds), $"domain-{domain.Value}");
             _supervisors.Add(domain, supervisor);
         }
         supervisor.Forward(message);

@@ -31,11 +31,7 @@ public sealed class DeadLetterAnswerer : ReceiveActor
     private bool HasSender(DeadLetter d) => !d.Sender.IsNobody() && !Equals(d.Sender, Context.System.DeadLetters);
 
     /// <summary>The answer for a command whose lifecycle no longer exists.</summary>
-    public static object NotFound(ILifecycleCommand command) => command switch
-    {
-        ExportedBuffer.WaitReleased w => new ExportedBuffer.WaitResult(w.Id, WaitReleasedResult.NotFound),
-        _ => new OperationFailed(ErrorCode.NotFound, $"no live lifecycle {command.Id}"),
-    };
+    public static object NotFound(ILifecycleCommand command) => command.NotFoundAnswer();
 
     /// <inheritdoc />
     protected override void PreStart() => Context.System.EventStream.Subscribe(Self, typeof(DeadLetter));

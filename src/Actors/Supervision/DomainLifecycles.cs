@@ -14,11 +14,11 @@ public static class DomainLifecycles
         public static Quotas Default { get; } = new(64, 1 << 20);
     }
 
-    /// <summary>Start a lifecycle (<paramref name="Request"/> is an Export, Import or Map request) under a fresh id.</summary>
-    public sealed record Start(LifecycleId Id, object Request, int PageCount);
+    /// <summary>Start a lifecycle of <paramref name="Request"/>'s kind under a fresh id.</summary>
+    public sealed record Start(LifecycleId Id, ILifecycleRequest Request, int PageCount);
 
-    /// <summary>Recreate a lifecycle still live on this device instance after a restart.</summary>
-    public sealed record Adopt(Persistence.LifecycleRecord Record);
+    /// <summary>Recreate a lifecycle still live on this device instance after a restart, as an actor made by <paramref name="Props"/>.</summary>
+    public sealed record Adopt(Persistence.LifecycleRecord Record, Props Props);
 
     /// <summary>The frontend domain died: end everything it owns, in dependency order.</summary>
     public sealed record DomainDied(DomainId Domain);
@@ -32,10 +32,10 @@ public static class DomainLifecycles
     /// <summary>A domain's live lifecycles and quota use.</summary>
     public sealed record DomainStatus(DomainId Domain, bool Dead, int Buffers, long Pages, IReadOnlyList<LifecycleId> Lifecycles);
 
-    /// <summary>Props.</summary>
-    public static Props Props(DomainId domain, LifecycleServices services, Quotas quotas, ExportSettings? exportSettings = null)
+    /// <summary>Props of the supervisor of <paramref name="domain"/>, running lifecycles of <paramref name="kinds"/> (the default three when null).</summary>
+    public static Props Props(DomainId domain, LifecycleServices services, Quotas quotas, LifecycleKinds? kinds = null)
     {
-        var resolved = exportSettings ?? ExportSettings.Default; // plain captures only: see ExportedBuffer.Props
+        var resolved = kinds ?? LifecycleKinds.Default(ExportSettings.Default); // plain captures only: see ExportedBuffer.Props
         return Akka.Actor.Props.Create(() => new DomainSupervisorActor(domain, services, quotas, resolved));
     }
 }

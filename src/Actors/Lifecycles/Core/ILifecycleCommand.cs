@@ -5,11 +5,14 @@ public interface ILifecycleCommand
 {
     /// <summary>The lifecycle addressed.</summary>
     LifecycleId Id { get; }
+
+    /// <summary>The answer when the lifecycle no longer exists (it finished, or stopped with this command queued).</summary>
+    object NotFoundAnswer() => new OperationFailed(ErrorCode.NotFound, $"no live lifecycle {Id}");
 }
 
 /// <summary>
 /// From the domain supervisor to a lifecycle actor, new or finished (a reused export actor): start lifecycle
-/// <paramref name="Id"/> with <paramref name="Request"/> (an Export, Import or Map request) and answer
+/// <paramref name="Id"/> with <paramref name="Request"/> (the request of its kind) and answer
 /// <paramref name="Requester"/>. The start is a message rather than work in PreStart so that a failure in
 /// it stops the actor through its PostStop, like a failure in any handler: Akka skips PostStop for an
 /// actor whose PreStart threw.

@@ -4,7 +4,7 @@ namespace BufferActors.Actors.Lifecycles;
 public static class ImportAttachment
 {
     /// <summary>Start: import the dma-buf <paramref name="Fd"/> (of this host's process) and grant its <paramref name="PageCount"/> pages to <paramref name="Domain"/>.</summary>
-    public sealed record Import(DomainId Domain, int Fd, int PageCount);
+    public sealed record Import(DomainId Domain, int Fd, int PageCount) : ILifecycleRequest;
 
     /// <summary>The pages are granted: hand <paramref name="Refs"/> to the frontend.</summary>
     public sealed record Imported(LifecycleId Id, int Fd, IReadOnlyList<uint> Refs);

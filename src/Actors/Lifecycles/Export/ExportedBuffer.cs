@@ -4,7 +4,11 @@ namespace BufferActors.Actors.Lifecycles;
 public static class ExportedBuffer
 {
     /// <summary>Start: export <paramref name="Refs"/> of <paramref name="Domain"/> as a dma-buf.</summary>
-    public sealed record Export(DomainId Domain, IReadOnlyList<uint> Refs, DmaBufFlags Flags);
+    public sealed record Export(DomainId Domain, IReadOnlyList<uint> Refs, DmaBufFlags Flags) : ILifecycleRequest
+    {
+        /// <inheritdoc />
+        public int PageCount => Refs?.Count ?? 0;
+    }
 
     /// <summary>The export exists: hand <paramref name="Fd"/> to the device.</summary>
     public sealed record Exported(LifecycleId Id, int Fd, int PageCount, DmaBufFlags Flags);
@@ -38,7 +42,11 @@ public static class ExportedBuffer
     /// time-out up to <see cref="TimeSpan.MaxValue"/> and <see cref="Timeout.InfiniteTimeSpan"/> are served; other
     /// negative ones are refused with InvalidArgument.
     /// </summary>
-    public sealed record WaitReleased(LifecycleId Id, TimeSpan Timeout) : ILifecycleCommand;
+    public sealed record WaitReleased(LifecycleId Id, TimeSpan Timeout) : ILifecycleCommand
+    {
+        /// <summary>A buffer whose lifecycle is over is released: the kernel's WAIT_RELEASED answers ENOENT for it too.</summary>
+        public object NotFoundAnswer() => new WaitResult(Id, WaitReleasedResult.NotFound);
+    }
 
     /// <summary>The one answer to a <see cref="WaitReleased"/>.</summary>
     public sealed record WaitResult(LifecycleId Id, WaitReleasedResult Result);

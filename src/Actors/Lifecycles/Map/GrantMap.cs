@@ -4,7 +4,11 @@ namespace BufferActors.Actors.Lifecycles;
 public static class GrantMap
 {
     /// <summary>Start: map <paramref name="Refs"/> of <paramref name="Domain"/> for CPU access.</summary>
-    public sealed record Map(DomainId Domain, IReadOnlyList<uint> Refs, bool ReadOnly);
+    public sealed record Map(DomainId Domain, IReadOnlyList<uint> Refs, bool ReadOnly) : ILifecycleRequest
+    {
+        /// <inheritdoc />
+        public int PageCount => Refs?.Count ?? 0;
+    }
 
     /// <summary>Mapped; <paramref name="Pages"/> aliases the frontend's memory until unmapped.</summary>
     public sealed record Mapped(LifecycleId Id, PageView Pages);
