@@ -21,7 +21,7 @@ namespace BufferActors.Actors.Api;
 public sealed class BufferActorsClient(IActorRef manager, TimeSpan? askTimeout = null)
 {
     /// <summary>The longest timer .NET can set (2^32-2 ms): the bound of every answer's time-out.</summary>
-    private static readonly TimeSpan LongestAnswerTimer = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+    public static readonly TimeSpan LongestAnswerTimer = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
 
     private readonly TimeSpan _timeout = AskTimeout(askTimeout ?? TimeSpan.FromSeconds(30));
 
@@ -34,54 +34,32 @@ public sealed class BufferActorsClient(IActorRef manager, TimeSpan? askTimeout =
     /// <summary>The root manager actor.</summary>
     public IActorRef Manager { get; } = manager;
 
-    /// <summary>Exports a frontend's refs as a dma-buf (DMABUF_EXP_FROM_REFS); the reply carries the fd to hand to the device.</summary>
-    public Task<ExportedBuffer.Exported> ExportAsync(DomainId domain, IReadOnlyList<uint> refs, DmaBufFlags flags = DmaBufFlags.None, CancellationToken ct = default) =>
-        Start<ExportedBuffer.Exported>(domain, new ExportedBuffer.Export(domain, NotNull(refs), flags), ct);
-
-    /// <summary>Records that <paramref name="consumer"/> attached to the export and maps it in <paramref name="direction"/>.</summary>
-    public Task<ExportedBuffer.Attached> AttachAsync(LifecycleId export, string consumer, DmaDirection direction, CancellationToken ct = default) =>
-        Command<ExportedBuffer.Attached>(new ExportedBuffer.Attach(export, consumer, direction), ct);
-
-    /// <summary>Records that <paramref name="consumer"/> detached.</summary>
-    public Task<ExportedBuffer.Detached> DetachAsync(LifecycleId export, string consumer, CancellationToken ct = default) =>
-        Command<ExportedBuffer.Detached>(new ExportedBuffer.Detach(export, consumer), ct);
-
-    /// <summary>Asks for the export's release; it completes once every consumer detached.</summary>
-    public Task<ExportedBuffer.ReleaseAccepted> ReleaseAsync(LifecycleId export, CancellationToken ct = default) =>
-        Command<ExportedBuffer.ReleaseAccepted>(new ExportedBuffer.Release(export), ct);
-
-    /// <summary>Waits for the export's release: Released, TimedOut, or NotFound (= already released).</summary>
-    public async Task<WaitReleasedResult> WaitReleasedAsync(LifecycleId export, TimeSpan timeout, CancellationToken ct = default) =>
-        (await Command<ExportedBuffer.WaitResult>(new ExportedBuffer.WaitReleased(export, timeout), ct, AnswerWithin(timeout))).Result;
+    /// <summary>The time-out of each request (<see cref="TimeoutException"/> past it).</summary>
+    public TimeSpan RequestTimeout => _timeout;
 
     /// <summary>
-    /// How long a wait's answer may take: its time-out plus the request time-out; no limit for a wait without a
-    /// timer, nor for one whose sum is beyond <see cref="LongestAnswerTimer"/>.
+    /// Starts a lifecycle of the kind <paramref name="request"/> starts (any kind the host runs); completes with the
+    /// kind's answer to its start. The kinds' own methods (<c>ExportAsync</c>, <c>ImportAsync</c>, <c>MapAsync</c>) call this.
     /// </summary>
-    private TimeSpan AnswerWithin(TimeSpan wait)
+    public Task<T> StartAsync<T>(ILifecycleRequest request, CancellationToken ct = default)
     {
-        if (ExportedBuffer.WaitsForever(wait)) return Timeout.InfiniteTimeSpan;
-        if (wait < TimeSpan.Zero) return _timeout; // refused at once
-        if (_timeout == Timeout.InfiniteTimeSpan) return _timeout;
-        var total = wait + _timeout; // no overflow: both are at most 2^32 ms
-        return total > LongestAnswerTimer ? Timeout.InfiniteTimeSpan : total;
+        ArgumentNullException.ThrowIfNull(request);
+        return Start<T>(request.Domain, request, ct);
     }
 
-    /// <summary>Imports the dma-buf <paramref name="fd"/> and grants its pages to <paramref name="domain"/> (DMABUF_IMP_TO_REFS).</summary>
-    public Task<ImportAttachment.Imported> ImportAsync(DomainId domain, int fd, int pageCount, CancellationToken ct = default) =>
-        Start<ImportAttachment.Imported>(domain, new ImportAttachment.Import(domain, fd, pageCount), ct);
+    /// <summary>Sends <paramref name="command"/> to its lifecycle; completes with the lifecycle's answer, within the request time-out.</summary>
+    public Task<T> SendAsync<T>(ILifecycleCommand command, CancellationToken ct = default) => SendAsync<T>(command, _timeout, ct);
 
-    /// <summary>Releases an import (DMABUF_IMP_RELEASE); refs still mapped by the frontend are deferred by the kernel, not dropped.</summary>
-    public Task<ImportAttachment.Released> ReleaseImportAsync(LifecycleId import, CancellationToken ct = default) =>
-        Command<ImportAttachment.Released>(new ImportAttachment.Release(import), ct);
-
-    /// <summary>Maps a frontend's refs for CPU access.</summary>
-    public Task<GrantMap.Mapped> MapAsync(DomainId domain, IReadOnlyList<uint> refs, bool readOnly = false, CancellationToken ct = default) =>
-        Start<GrantMap.Mapped>(domain, new GrantMap.Map(domain, NotNull(refs), readOnly), ct);
-
-    /// <summary>Unmaps a map.</summary>
-    public Task<GrantMap.Unmapped> UnmapAsync(LifecycleId map, CancellationToken ct = default) =>
-        Command<GrantMap.Unmapped>(new GrantMap.Unmap(map), ct);
+    /// <summary>
+    /// Sends <paramref name="command"/> to its lifecycle; completes with the answer, which may take
+    /// <paramref name="answerWithin"/> (a command that waits on purpose, such as a wait for release;
+    /// <see cref="Timeout.InfiniteTimeSpan"/> for no limit, else at most <see cref="LongestAnswerTimer"/>).
+    /// </summary>
+    public Task<T> SendAsync<T>(ILifecycleCommand command, TimeSpan answerWithin, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        return Command<T>(command, ct, answerWithin);
+    }
 
     /// <summary>Tells BufferActors a frontend domain died: everything it owns is ended in dependency order.</summary>
     public Task<DomainLifecycles.DomainCleanupStarted> DomainDiedAsync(DomainId domain, CancellationToken ct = default) =>
@@ -106,12 +84,6 @@ public sealed class BufferActorsClient(IActorRef manager, TimeSpan? askTimeout =
     /// <summary>Every domain's lifecycles and quota use.</summary>
     public Task<BufferManager.Status> SnapshotAsync(CancellationToken ct = default) =>
         Ask<BufferManager.Status>(new BufferManager.GetStatus(), ct);
-
-    private static IReadOnlyList<uint> NotNull(IReadOnlyList<uint> refs, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(refs))] string? name = null)
-    {
-        ArgumentNullException.ThrowIfNull(refs, name);
-        return refs;
-    }
 
     /// <summary>Starts a lifecycle through the manager, and learns the domain's supervisor from the lifecycle's answer.</summary>
     private async Task<T> Start<T>(DomainId domain, object request, CancellationToken ct)

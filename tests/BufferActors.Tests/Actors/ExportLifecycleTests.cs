@@ -1,3 +1,4 @@
+using BufferActors.Actors.Api;
 using Akka.Actor;
 using BufferActors.Actors;
 using BufferActors.Native;

@@ -1,3 +1,4 @@
+using BufferActors.Actors.Api;
 using Akka.Actor;
 using BufferActors.Native;
 using BufferActors.Native.Simulation;

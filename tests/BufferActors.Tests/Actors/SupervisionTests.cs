@@ -1,3 +1,4 @@
+using BufferActors.Actors.Api;
 using BufferActors.Actors;
 using BufferActors.Actors.Lifecycles;
 using BufferActors.Native;

@@ -1,3 +1,4 @@
+using BufferActors.Actors.Api;
 using BufferActors.Native;
 
 namespace BufferActors.Tests.Actors;

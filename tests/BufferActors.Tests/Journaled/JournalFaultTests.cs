@@ -1,3 +1,4 @@
+using BufferActors.Actors.Api;
 using Akka.Configuration;
 using Akka.Persistence.TestKit;
 using BufferActors.Actors;

@@ -1,3 +1,4 @@
+using BufferActors.Actors.Api;
 using Akka.Configuration;
 using BufferActors.Actors;
 using BufferActors.Actors.Persistence;
