@@ -8,6 +8,7 @@ namespace BufferActors.Host.Simulate;
 /// decision for a write is a hash of the seed and of what is written (lifecycle, event kind, and how
 /// many times that same step was written before), never of when or in which batch it is written, so
 /// a seed injects the same faults on every run even though the journal actor runs on its own thread.
+/// Rates and what they stand for: docs/fault-model.md.
 /// </summary>
 internal sealed class JournalFaultInjector(int seed, double rate)
 {

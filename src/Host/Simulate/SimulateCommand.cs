@@ -110,6 +110,7 @@ internal static class SimulateCommand
         var outcomes = new SortedDictionary<string, int>(StringComparer.Ordinal);
         if (!json) output.WriteLine($"simulate campaign: {seeds} seeds from {s.Seed}, {(everyScenario ? "every scenario for each" : $"scenarios rotated from {s.Scenario.Name()}")}, " +
             $"{s.Domains} domains x {s.Buffers} buffers x {s.Pages} pages, {s.Operations} operations, fault rate {s.FaultRate.ToString(CultureInfo.InvariantCulture)}");
+        if (!json) output.WriteLine($"  {s.FaultKnobs()}");
         // Seeds are independent (each has its own simulator and actor system) and mostly wait on messages: run a few at once.
         var results = new SimulationResult?[runs];
         int next = -1, finished = 0;
@@ -201,6 +202,7 @@ internal static class SimulateCommand
         var s = r.Settings;
         o.WriteLine($"simulate {s.Scenario.Name()}: seed {s.Seed}, {s.Domains} domains x {s.Buffers} buffers x {s.Pages} pages, " +
             $"{s.Operations} operations, fault rate {s.FaultRate.ToString(CultureInfo.InvariantCulture)}, journal {s.JournalText}");
+        o.WriteLine($"  {s.FaultKnobs()}");
         o.WriteLine($"  reproduce: {s.CommandLine()}");
         o.WriteLine();
         o.WriteLine($"  {"operations",-28} {r.Operations,6}   ({string.Join(", ", r.OperationsByKind.Select(p => $"{p.Key} {p.Value}"))})");

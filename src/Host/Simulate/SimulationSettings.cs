@@ -55,6 +55,15 @@ internal sealed record SimulationSettings
     /// <summary>Test hook: the let-go phase leaves the first device attachment attached (proves the checker fails).</summary>
     public bool BrokenSkipOneDetach { get; init; }
 
+    /// <summary>Every fault probability this run derives from <see cref="FaultRate"/> (docs/fault-model.md).</summary>
+    public string FaultKnobs()
+    {
+        string P(double v) => v.ToString("0.####", System.Globalization.CultureInfo.InvariantCulture);
+        return $"fault rate {P(FaultRate)}: simulator calls {P(FaultRate)}, one page per map {P(FaultRate)}, domain crash {P(FaultRate / 2)} per step, " +
+            $"actor exception {P(FaultRate / 2)} per handler{(ActorFaultsInWaitReleased ? "" : " (not in WaitReleased)")}, " +
+            (Journal is null ? "no journal writes" : $"journal write {P(FaultRate / 4)} per write (1 in 4 a storage failure)");
+    }
+
     /// <summary>The command line that reproduces this run.</summary>
     public string CommandLine(int? operations = null) =>
         $"bufferactors simulate --scenario {Scenario.Name()} --domains {Domains} --buffers {Buffers} --pages {Pages} " +

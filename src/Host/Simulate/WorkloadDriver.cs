@@ -227,7 +227,7 @@ internal sealed class WorkloadDriver
     private static Dictionary<string, int> Sorted(Dictionary<string, int> d) =>
         d.OrderBy(p => p.Key, StringComparer.Ordinal).ToDictionary(p => p.Key, p => p.Value);
 
-    // ---- actor exceptions: a seeded throw on entry to a lifecycle handler, only while the driver is sequential ----
+    // ---- actor exceptions: a seeded throw on entry to a lifecycle handler, only while the driver is sequential (docs/fault-model.md) ----
 
     private void ActorFault(LifecycleId id, string handler)
     {
@@ -267,7 +267,7 @@ internal sealed class WorkloadDriver
     private async Task<string> StepAsync()
     {
         var live = Live;
-        // Frontends come and go in every scenario; a crash is rarer than a clean disconnect.
+        // Frontends come and go in every scenario; a crash (docs/fault-model.md) is rarer than a clean disconnect.
         double roll = _rng.NextDouble();
         if (live.Count < _s.Domains && roll < 0.3) return Connect();
         if (live.Count > 0 && roll < _s.FaultRate / 2 + 0.0) return await CrashAsync(Pick(live)).ConfigureAwait(false);

@@ -5,13 +5,7 @@ namespace BufferActors.Native.Simulation;
 /// were added at every <see cref="FaultSite"/>; the same seed and the same sequence of operations
 /// always inject the same faults, so a failing seed reproduces.
 /// </summary>
-/// <remarks>
-/// Fault model: an injected errno makes the operation fail at that point, and the simulated kernel
-/// unwinds exactly as Linux does on that error path. <see cref="FailMapAtPage"/> makes one page's
-/// grant map fail with a GNTST status (GNTST_eagain is retried like the kernel does, then reported as
-/// bad_page). <see cref="KeepRemoteMapping"/> models a frontend that maps what it is granted and
-/// does not unmap. <see cref="KillDomainAt"/> destroys a domain between two steps.
-/// </remarks>
+/// <remarks>The fault model (every site, its errno, what it stands for, what catches it) is docs/fault-model.md.</remarks>
 public sealed class FaultPlan
 {
     private readonly List<Rule> _rules = [];

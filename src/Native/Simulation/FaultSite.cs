@@ -1,6 +1,9 @@
 namespace BufferActors.Native.Simulation;
 
-/// <summary>A point inside a simulated operation where a <see cref="FaultPlan"/> can inject a failure.</summary>
+/// <summary>
+/// A point inside a simulated operation where a <see cref="FaultPlan"/> can inject a failure. What each stands for
+/// in the kernel, its errno and the invariant that catches a mishandled one: docs/fault-model.md.
+/// </summary>
 public enum FaultSite
 {
     /// <summary>Opening a grant device instance.</summary>
