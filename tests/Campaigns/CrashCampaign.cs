@@ -5,10 +5,10 @@ using System.Threading.Channels;
 using BufferActors.Actors;
 using BufferActors.Actors.Persistence;
 using BufferActors.Actors.Persistence.Replay;
+using BufferActors.Host.Simulate;
 using BufferActors.Native;
 using BufferActors.Native.Simulation;
 using BufferActors.Native.Simulation.Remote;
-using BufferActors.Host.Simulate;
 using Microsoft.Data.Sqlite;
 
 namespace BufferActors.Campaigns;

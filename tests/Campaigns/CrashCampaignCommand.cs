@@ -38,8 +38,14 @@ internal static class CrashCampaignCommand
         {
             output.WriteLine(JsonSerializer.Serialize(new
             {
-                seed = s.Seed, crashPoints = r.Kills, acknowledged = r.Acks, reclaimed = r.Reclaimed, eventsInJournal = r.EventsInJournal,
-                violations = r.Violations, passed = r.Passed, elapsedMs = Math.Round(r.ElapsedMs),
+                seed = s.Seed,
+                crashPoints = r.Kills,
+                acknowledged = r.Acks,
+                reclaimed = r.Reclaimed,
+                eventsInJournal = r.EventsInJournal,
+                violations = r.Violations,
+                passed = r.Passed,
+                elapsedMs = Math.Round(r.ElapsedMs),
             }));
         }
         else

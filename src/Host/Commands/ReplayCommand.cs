@@ -1,9 +1,9 @@
-using BufferActors.Host.Replay;
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using BufferActors.Actors.Persistence;
 using BufferActors.Actors.Persistence.Replay;
+using BufferActors.Host.Replay;
 
 namespace BufferActors.Host.Commands;
 

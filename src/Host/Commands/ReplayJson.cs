@@ -1,7 +1,7 @@
-using BufferActors.Host.Replay;
 using System.Text.Json;
 using BufferActors.Actors;
 using BufferActors.Actors.Persistence.Replay;
+using BufferActors.Host.Replay;
 
 namespace BufferActors.Host.Commands;
 

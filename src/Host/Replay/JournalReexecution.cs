@@ -1,11 +1,10 @@
 using System.Reflection;
 using System.Text.Json.Serialization;
-using BufferActors.Native;
-using BufferActors.Native.Simulation;
-
 using BufferActors.Actors;
 using BufferActors.Actors.Persistence;
 using BufferActors.Actors.Persistence.Replay;
+using BufferActors.Native;
+using BufferActors.Native.Simulation;
 
 namespace BufferActors.Host.Replay;
 

@@ -1,8 +1,7 @@
-using BufferActors.Native.Simulation;
-
 using BufferActors.Actors;
 using BufferActors.Actors.Persistence;
 using BufferActors.Actors.Persistence.Replay;
+using BufferActors.Native.Simulation;
 
 namespace BufferActors.Host.Replay;
 

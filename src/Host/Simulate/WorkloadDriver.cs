@@ -111,7 +111,10 @@ internal sealed class WorkloadDriver
                 services.AddBufferActors(
                     new BufferActorsOptions
                     {
-                        DeviceFactory = _ => sim.OpenGrantDevice(), Journal = _s.Journal, RequestTimeout = TimeSpan.FromSeconds(10), InlineDispatch = _s.InlineDispatch,
+                        DeviceFactory = _ => sim.OpenGrantDevice(),
+                        Journal = _s.Journal,
+                        RequestTimeout = TimeSpan.FromSeconds(10),
+                        InlineDispatch = _s.InlineDispatch,
                         JournalSettings = new LifecycleJournal.Settings(Faults: _journalFaults.Decide),
                     },
                     akka => akka.AddHocon("akka.loglevel = OFF\nakka.stdout-loglevel = OFF\nakka.loggers = []", HoconAddMode.Append),

@@ -1,6 +1,6 @@
-using BufferActors.Actors.Api;
 using Akka.Actor;
 using BufferActors.Actors;
+using BufferActors.Actors.Api;
 using BufferActors.Native;
 using BufferActors.Native.Simulation;
 

@@ -1,5 +1,5 @@
-using BufferActors.Actors.Api;
 using Akka.Actor;
+using BufferActors.Actors.Api;
 using BufferActors.Native;
 using BufferActors.Native.Simulation;
 

@@ -1,5 +1,5 @@
-using BufferActors.Actors.Api;
 using BufferActors.Actors;
+using BufferActors.Actors.Api;
 using BufferActors.Actors.Lifecycles;
 using BufferActors.Native;
 

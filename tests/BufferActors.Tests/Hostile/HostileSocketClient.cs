@@ -1,8 +1,8 @@
-using BufferActors.Tests.Remote;
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using BufferActors.Native;
 using BufferActors.Native.Simulation.Remote;
+using BufferActors.Tests.Remote;
 
 namespace BufferActors.Tests.Hostile;
 

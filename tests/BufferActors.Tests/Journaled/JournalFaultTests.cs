@@ -1,7 +1,7 @@
-using BufferActors.Actors.Api;
 using Akka.Configuration;
 using Akka.Persistence.TestKit;
 using BufferActors.Actors;
+using BufferActors.Actors.Api;
 using BufferActors.Actors.Persistence;
 using BufferActors.Native;
 using BufferActors.Native.Simulation;

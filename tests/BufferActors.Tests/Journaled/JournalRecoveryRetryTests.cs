@@ -1,8 +1,8 @@
-using BufferActors.Actors.Api;
 using Akka.Configuration;
 using Akka.Persistence;
 using Akka.Persistence.Snapshot;
 using BufferActors.Actors;
+using BufferActors.Actors.Api;
 using BufferActors.Actors.Persistence;
 using BufferActors.Native;
 using BufferActors.Native.Simulation;

@@ -1,6 +1,6 @@
-using BufferActors.Actors.Api;
 using Akka.Configuration;
 using BufferActors.Actors;
+using BufferActors.Actors.Api;
 using BufferActors.Actors.Persistence;
 using BufferActors.Actors.Persistence.Replay;
 using BufferActors.Native;

@@ -4,8 +4,8 @@ using Akka.Configuration;
 using Akka.Persistence;
 using Akka.TestKit;
 using BufferActors.Actors.Persistence;
-using Unserializable = BufferActors.Tests.Persistence.SqliteBatchWriteJournalTests.Unserializable;
 using RefusingSerializer = BufferActors.Tests.Persistence.SqliteBatchWriteJournalTests.RefusingSerializer;
+using Unserializable = BufferActors.Tests.Persistence.SqliteBatchWriteJournalTests.Unserializable;
 
 namespace BufferActors.Tests.Persistence;
 

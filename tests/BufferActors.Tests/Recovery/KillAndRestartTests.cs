@@ -245,7 +245,8 @@ public sealed class KillAndRestartTests : IDisposable
                 {
                     _lines.CompleteAdding();
                 }
-            }) { IsBackground = true, Name = "crash-target-stdout" };
+            })
+            { IsBackground = true, Name = "crash-target-stdout" };
             _reader.Start();
         }
 

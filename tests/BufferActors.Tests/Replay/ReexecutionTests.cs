@@ -1,9 +1,9 @@
-using BufferActors.Host.Replay;
 using System.Text.Json;
 using BufferActors.Actors;
 using BufferActors.Actors.Persistence;
 using BufferActors.Actors.Persistence.Replay;
 using BufferActors.Host.Commands;
+using BufferActors.Host.Replay;
 using BufferActors.Native;
 using BufferActors.Native.Simulation;
 using Microsoft.Data.Sqlite;

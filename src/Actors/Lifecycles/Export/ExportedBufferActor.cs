@@ -1,8 +1,8 @@
 using Akka.Event;
+using static BufferActors.Actors.Lifecycles.ExportedBuffer;
+using Events = BufferActors.Actors.Persistence;
 using LifecycleEvent = BufferActors.Actors.Persistence.LifecycleEvent;
 using LifecycleRecord = BufferActors.Actors.Persistence.LifecycleRecord;
-using Events = BufferActors.Actors.Persistence;
-using static BufferActors.Actors.Lifecycles.ExportedBuffer;
 
 namespace BufferActors.Actors.Lifecycles;
 

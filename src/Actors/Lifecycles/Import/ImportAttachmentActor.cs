@@ -1,7 +1,7 @@
+using static BufferActors.Actors.Lifecycles.ImportAttachment;
+using Events = BufferActors.Actors.Persistence;
 using LifecycleEvent = BufferActors.Actors.Persistence.LifecycleEvent;
 using LifecycleRecord = BufferActors.Actors.Persistence.LifecycleRecord;
-using Events = BufferActors.Actors.Persistence;
-using static BufferActors.Actors.Lifecycles.ImportAttachment;
 
 namespace BufferActors.Actors.Lifecycles;
 
