@@ -507,7 +507,7 @@ internal sealed class WorkloadDriver
         _checker.TrackWait(e.Id.ToString(), wait);
         WaitReleasedResult? result = null;
         try { result = await wait.ConfigureAwait(false); }
-        catch (Exception ex) { Trace($"#{_op} wait {e.Id} threw {ex.GetType().Name}"); }
+        catch (Exception ex) { Trace($"#{_op} wait {e.Id} threw {ex.GetType().Name}"); } // the checker reports it (TrackWait); the run goes on
         // NotFound means "already released": whether the wait arrived before or after the lifecycle
         // retired is a race of the actor system, not of the seed, so the trace records the meaning.
         string waited = result switch
