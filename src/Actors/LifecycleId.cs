@@ -45,10 +45,13 @@ public readonly struct LifecycleKind : IEquatable<LifecycleKind>, IComparable<Li
     /// <summary>A dma-buf imported and granted to a frontend (DMABUF_IMP_TO_REFS).</summary>
     public static readonly LifecycleKind Import = Define("import", 2);
 
+    private readonly int _hash; // kinds key the supervisors' tables on every start and finish: hashed once
+
     private LifecycleKind(string name, int order)
     {
         Name = name;
         Order = order;
+        _hash = name.GetHashCode(StringComparison.Ordinal);
     }
 
     /// <summary>The kind's name as written in ids, tags and the journal: lower-case letters.</summary>
@@ -72,13 +75,13 @@ public readonly struct LifecycleKind : IEquatable<LifecycleKind>, IComparable<Li
     public static bool TryParse(string name, out LifecycleKind kind) => Known.TryGetValue(name.ToLowerInvariant(), out kind);
 
     /// <inheritdoc />
-    public bool Equals(LifecycleKind other) => string.Equals(Name, other.Name, StringComparison.Ordinal);
+    public bool Equals(LifecycleKind other) => ReferenceEquals(Name, other.Name) || string.Equals(Name, other.Name, StringComparison.Ordinal);
 
     /// <inheritdoc />
     public override bool Equals(object? obj) => obj is LifecycleKind other && Equals(other);
 
     /// <inheritdoc />
-    public override int GetHashCode() => Name?.GetHashCode(StringComparison.Ordinal) ?? 0;
+    public override int GetHashCode() => _hash;
 
     /// <inheritdoc />
     public int CompareTo(LifecycleKind other) => Order != other.Order ? Order.CompareTo(other.Order) : string.CompareOrdinal(Name, other.Name);

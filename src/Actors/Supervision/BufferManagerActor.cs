@@ -97,7 +97,7 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
         var events = new List<LifecycleEvent>();
         foreach (var record in live.Lifecycles)
         {
-            var recovery = _kinds.All.FirstOrDefault(k => k.Kind == record.Id.Kind) is { } kind
+            var recovery = _kinds.Find(record.Id.Kind) is { } kind
                 ? kind.Recover(record, _services)
                 : new LifecycleRecovery.Reclaim($"this host runs no {record.Id.Kind} lifecycles", TellFrontend: true);
             switch (recovery)

@@ -26,6 +26,9 @@ public sealed class LifecycleKinds
     public ILifecycleKind Of(LifecycleKind kind) =>
         _byKind.TryGetValue(kind, out var k) ? k : throw new ArgumentException($"this host runs no {kind} lifecycles", nameof(kind));
 
+    /// <summary>The kind named <paramref name="kind"/>, or null if this host does not run it.</summary>
+    public ILifecycleKind? Find(LifecycleKind kind) => _byKind.GetValueOrDefault(kind);
+
     /// <summary>The kind that <paramref name="request"/> starts, or null.</summary>
     public ILifecycleKind? ForRequest(object request) => _byRequest.GetValueOrDefault(request.GetType());
 }
