@@ -34,7 +34,12 @@ public readonly record struct LifecycleId(LifecycleKind Kind, DomainId Domain, l
 /// </summary>
 public readonly struct LifecycleKind : IEquatable<LifecycleKind>, IComparable<LifecycleKind>
 {
+    // A kind is one byte, an index into the defined names: it is in every id, so in every message and event.
+    private static readonly object Gate = new();
+    private static string[] _names = [""]; // index 0: default(LifecycleKind), no kind
+    private static int[] _orders = [int.MaxValue];
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, LifecycleKind> Known = new(StringComparer.Ordinal);
+    private readonly byte _index;
 
     /// <summary>Foreign refs mapped for CPU access (MAP_GRANT_REF).</summary>
     public static readonly LifecycleKind Map = Define("map", 0);
@@ -45,20 +50,13 @@ public readonly struct LifecycleKind : IEquatable<LifecycleKind>, IComparable<Li
     /// <summary>A dma-buf imported and granted to a frontend (DMABUF_IMP_TO_REFS).</summary>
     public static readonly LifecycleKind Import = Define("import", 2);
 
-    private readonly int _hash; // kinds key the supervisors' tables on every start and finish: hashed once
-
-    private LifecycleKind(string name, int order)
-    {
-        Name = name;
-        Order = order;
-        _hash = name.GetHashCode(StringComparison.Ordinal);
-    }
+    private LifecycleKind(byte index) => _index = index;
 
     /// <summary>The kind's name as written in ids, tags and the journal: lower-case letters.</summary>
-    public string Name { get; }
+    public string Name => Volatile.Read(ref _names)[_index];
 
     /// <summary>Where the kind sorts in listings.</summary>
-    public int Order { get; }
+    public int Order => Volatile.Read(ref _orders)[_index];
 
     /// <summary>Every kind defined so far, in <see cref="Order"/>.</summary>
     public static IReadOnlyList<LifecycleKind> All => [.. Known.Values.OrderBy(k => k.Order).ThenBy(k => k.Name, StringComparer.Ordinal)];
@@ -68,20 +66,31 @@ public readonly struct LifecycleKind : IEquatable<LifecycleKind>, IComparable<Li
     {
         if (string.IsNullOrEmpty(name) || !name.All(char.IsAsciiLetterLower))
             throw new ArgumentException($"a lifecycle kind's name is lower-case letters, not '{name}'", nameof(name));
-        return Known.GetOrAdd(name, n => new LifecycleKind(n, order));
+        if (Known.TryGetValue(name, out var known)) return known;
+        lock (Gate)
+        {
+            if (Known.TryGetValue(name, out known)) return known;
+            if (_names.Length > byte.MaxValue) throw new InvalidOperationException($"no more than {byte.MaxValue} lifecycle kinds can be defined");
+            var kind = new LifecycleKind((byte)_names.Length);
+            // Copied, not grown in place: readers index the arrays without a lock.
+            Volatile.Write(ref _orders, [.. _orders, order]);
+            Volatile.Write(ref _names, [.. _names, name]);
+            Known[name] = kind;
+            return kind;
+        }
     }
 
     /// <summary>The defined kind named <paramref name="name"/> (any case); false for a name no module defined.</summary>
     public static bool TryParse(string name, out LifecycleKind kind) => Known.TryGetValue(name.ToLowerInvariant(), out kind);
 
     /// <inheritdoc />
-    public bool Equals(LifecycleKind other) => ReferenceEquals(Name, other.Name) || string.Equals(Name, other.Name, StringComparison.Ordinal);
+    public bool Equals(LifecycleKind other) => _index == other._index;
 
     /// <inheritdoc />
     public override bool Equals(object? obj) => obj is LifecycleKind other && Equals(other);
 
     /// <inheritdoc />
-    public override int GetHashCode() => _hash;
+    public override int GetHashCode() => _index;
 
     /// <inheritdoc />
     public int CompareTo(LifecycleKind other) => Order != other.Order ? Order.CompareTo(other.Order) : string.CompareOrdinal(Name, other.Name);
@@ -93,5 +102,5 @@ public readonly struct LifecycleKind : IEquatable<LifecycleKind>, IComparable<Li
     public static bool operator !=(LifecycleKind left, LifecycleKind right) => !left.Equals(right);
 
     /// <summary>The name with a capital, for people (<c>Export</c>).</summary>
-    public override string ToString() => Name is null ? "" : char.ToUpperInvariant(Name[0]) + Name[1..];
+    public override string ToString() => Name.Length == 0 ? "" : char.ToUpperInvariant(Name[0]) + Name[1..];
 }
