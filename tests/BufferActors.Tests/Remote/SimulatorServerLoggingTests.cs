@@ -1,3 +1,4 @@
+using BufferActors.Native.Linux;
 using BufferActors.Native.Simulation;
 using BufferActors.Native.Simulation.Remote;
 using Microsoft.Extensions.Logging;

@@ -1,4 +1,5 @@
 using BufferActors.Native;
+using BufferActors.Native.Linux;
 using BufferActors.Native.Simulation.Remote;
 
 namespace BufferActors.Tests.Remote;

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using BufferActors.Native.Linux;
 
 namespace BufferActors.Native.Simulation.Remote;
 

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using BufferActors.Native.Linux;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -3,7 +3,7 @@ using System.Text;
 using Tmds.Linux;
 using static Tmds.Linux.LibC;
 
-namespace BufferActors.Native.Simulation.Remote;
+namespace BufferActors.Native.Linux;
 
 /// <summary>
 /// The raw-pointer boundary of the remote simulator: AF_UNIX stream sockets (create, bind, listen,

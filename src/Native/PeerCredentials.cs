@@ -1,4 +1,4 @@
-namespace BufferActors.Native.Simulation.Remote;
+namespace BufferActors.Native;
 
 /// <summary>The process at the other end of a Unix socket, as the kernel recorded it at connect (<c>SO_PEERCRED</c>).</summary>
 /// <param name="Pid">The peer's process id, -1 if the kernel did not say.</param>
