@@ -111,6 +111,23 @@ public sealed class DeviceSession(IGrantDevice device, Guid? instanceId = null)
     private readonly Dictionary<int, Action?> _parked = [];
 
     /// <summary>
+    /// Of <paramref name="refs"/>, those the kernel still keeps on its deferred list; none when none are, when the
+    /// device cannot tell (Linux) or when it fails to answer: then the kernel ends them on its own.
+    /// </summary>
+    public uint[] StillDeferred(uint[] refs)
+    {
+        if (refs.Length == 0) return [];
+        try
+        {
+            return Device.PendingEndAccess(refs) is { } pending ? [.. pending] : [];
+        }
+        catch (GntdevException)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>
     /// Watches grants whose end the kernel deferred at an import's release (<see cref="IGrantDevice.PendingEndAccess"/>)
     /// until the device reports them ended, then runs <paramref name="ended"/> (the import journals its end there).
     /// The lifecycle itself is over: nothing of the device is held, only the frontend's mapping keeps the pages.

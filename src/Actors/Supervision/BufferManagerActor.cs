@@ -184,7 +184,7 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
             {
                 Sender.Tell(message switch
                 {
-                    ILifecycleCommand c => DeadLetterAnswerer.NotFound(c),
+                    ILifecycleCommand c => c.NotFoundAnswer(),
                     DomainLifecycles.DomainDied d => new DomainLifecycles.DomainCleanupStarted(d.Domain, 0),
                     _ => new OperationFailed(ErrorCode.NotFound, $"no live lifecycle of {domain}"),
                 });

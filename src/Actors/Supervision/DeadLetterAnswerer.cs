@@ -17,7 +17,7 @@ public sealed class DeadLetterAnswerer : ReceiveActor
     public DeadLetterAnswerer()
     {
         Receive<DeadLetter>(d => d.Message is ILifecycleCommand && HasSender(d),
-            d => d.Sender.Tell(NotFound((ILifecycleCommand)d.Message)));
+            d => d.Sender.Tell(((ILifecycleCommand)d.Message).NotFoundAnswer()));
         // A start that reached a lifecycle actor already stopped (an idle export actor, or one stopped with its domain): nothing was started.
         Receive<DeadLetter>(d => d.Message is StartLifecycle,
             d => ((StartLifecycle)d.Message).Requester.Tell(new OperationFailed(ErrorCode.Stopped,
@@ -29,9 +29,6 @@ public sealed class DeadLetterAnswerer : ReceiveActor
     }
 
     private bool HasSender(DeadLetter d) => !d.Sender.IsNobody() && !Equals(d.Sender, Context.System.DeadLetters);
-
-    /// <summary>The answer for a command whose lifecycle no longer exists.</summary>
-    public static object NotFound(ILifecycleCommand command) => command.NotFoundAnswer();
 
     /// <inheritdoc />
     protected override void PreStart() => Context.System.EventStream.Subscribe(Self, typeof(DeadLetter));

@@ -212,7 +212,7 @@ public abstract class JournaledLifecycleActor : UntypedActor, IWithUnboundedStas
             // For a lifecycle this actor ran before: it has finished, and is answered as the supervisor answers for one.
             if (command.Id != Id)
             {
-                Sender.Tell(Supervision.DeadLetterAnswerer.NotFound(command));
+                Sender.Tell(command.NotFoundAnswer());
                 return;
             }
             _caller = Sender;

@@ -68,7 +68,7 @@ public sealed class ImportAttachmentActor : JournaledLifecycleActor
         }
         _importedFd = own;
         _refs = [.. import!.Refs];
-        Persist([requested, new Events.Granted(Id, Now, [.. import!.Refs], Session.InstanceId)],
+        Persist([requested, new Events.Granted(Id, Now, _refs, Session.InstanceId)], // an event owns its array, and nothing writes to _refs
             () => AnswerRequester(new Imported(Id, asked.Fd, import.Refs)),
             reason => JournalLost(TakeRequester(), reason));
     }
@@ -83,7 +83,7 @@ public sealed class ImportAttachmentActor : JournaledLifecycleActor
         }
         var caller = Sender;
         ReleaseOnce();
-        var pending = PendingRefs();
+        var pending = Session.StillDeferred(_refs);
         if (pending.Length == 0)
         {
             Persist([new Events.ReleaseRequested(Id, Now), new Events.AccessEnded(Id, Now)],
@@ -93,7 +93,7 @@ public sealed class ImportAttachmentActor : JournaledLifecycleActor
         }
         // Released as far as the caller and the device go; the journal keeps the import live until the kernel ends the refs.
         Persist([new Events.ReleaseRequested(Id, Now), new Events.AccessDeferred(Id, Now, pending)],
-            () => { WatchDeferred(pending, journaled: true); caller.Tell(new Released(Id)); Finished(); },
+            () => { WatchUntilEnded(Services, new DeferredGrants(Id, pending, Now), journaled: true); caller.Tell(new Released(Id)); Finished(); },
             caller);
     }
 
@@ -105,7 +105,7 @@ public sealed class ImportAttachmentActor : JournaledLifecycleActor
     {
         if (Record.State == "Deferred") return; // released and watched: the session journals the end
         ReleaseOnce(); // a release that throws leaves the import live, in the kernel and in the journal alike
-        var pending = PendingRefs();
+        var pending = Session.StillDeferred(_refs);
         if (pending.Length == 0)
         {
             OweEnd([new Events.AccessEnded(Id, Now)]);
@@ -113,27 +113,17 @@ public sealed class ImportAttachmentActor : JournaledLifecycleActor
         }
         bool journaled = JournalOwedEnd; // a lifecycle the journal never knew is watched, not journaled
         OweEnd([new Events.AccessDeferred(Id, Now, pending)]);
-        WatchDeferred(pending, journaled);
+        WatchUntilEnded(Services, new DeferredGrants(Id, pending, Now), journaled);
     }
 
-    /// <summary>The refs the kernel deferred at IMP_RELEASE; none when the device cannot tell (or fails to answer).</summary>
-    private uint[] PendingRefs()
+    /// <summary>
+    /// The session watches <paramref name="grants"/> until the device reports them ended; then, if the journal knows
+    /// the import (<paramref name="journaled"/>), its end is owed to the journal. Also how a restart watches them.
+    /// </summary>
+    internal static void WatchUntilEnded(LifecycleServices services, DeferredGrants grants, bool journaled)
     {
-        if (_refs.Length == 0) return [];
-        try
-        {
-            return [.. Session.Device.PendingEndAccess(_refs) ?? []];
-        }
-        catch (GntdevException)
-        {
-            return [];
-        }
-    }
-
-    private void WatchDeferred(uint[] pending, bool journaled)
-    {
-        var (services, id) = (Services, Id);
-        Session.WatchDeferred(new DeferredGrants(id, pending, Now),
+        var id = grants.Id;
+        services.Session.WatchDeferred(grants,
             journaled ? () => OweJournal(services, [new Events.AccessEnded(id, services.Clock.GetUtcNow())]) : () => { });
     }
 

@@ -46,32 +46,18 @@ public sealed class ImportKind : ILifecycleKind
         // An import adopted on this very instance still holds its grants: nothing of it was released.
         if (!sameInstance || deferred)
         {
-            if (Pending(session, deferred ? record.Deferred : record.Refs) is { } pending)
+            var pending = session.StillDeferred([.. deferred ? record.Deferred : record.Refs]);
+            if (pending.Length > 0)
             {
                 var now = services.Clock.GetUtcNow();
                 var grants = new DeferredGrants(record.Id, pending, deferred ? record.Updated : now);
-                var id = record.Id;
-                session.WatchDeferred(grants, () => JournaledLifecycleActor.OweJournal(services, [new AccessEnded(id, services.Clock.GetUtcNow())]));
-                return new LifecycleRecovery.Watched(deferred ? [] : [new AccessDeferred(id, now, [.. pending])], grants, TellFrontend: !deferred);
+                ImportAttachmentActor.WatchUntilEnded(services, grants, journaled: true);
+                return new LifecycleRecovery.Watched(deferred ? [] : [new AccessDeferred(record.Id, now, pending)], grants, TellFrontend: !deferred);
             }
             if (deferred)
                 return new LifecycleRecovery.Reclaim("no deferred grant of it is pending any more (or the device cannot tell: the kernel ends them on its own)", TellFrontend: false);
             return new LifecycleRecovery.Reclaim("the old gntdev instance was closed: its grants were ended (or deferred by the kernel until the frontend unmaps)", TellFrontend: true);
         }
         return new LifecycleRecovery.Adopt(ImportAttachment.Adopt(services, record));
-    }
-
-    /// <summary>The refs of <paramref name="refs"/> the kernel still has on its deferred list; null if none or the device cannot tell.</summary>
-    private static IReadOnlyList<uint>? Pending(DeviceSession session, System.Collections.Immutable.ImmutableArray<uint> refs)
-    {
-        if (refs.IsEmpty) return null;
-        try
-        {
-            return session.Device.PendingEndAccess([.. refs]) is { Count: > 0 } pending ? pending : null;
-        }
-        catch (GntdevException)
-        {
-            return null;
-        }
     }
 }
