@@ -55,6 +55,7 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
             // started again by its back-off supervisor, and the question it had stashed is lost with it: ask again
             // until it answers. A journal still recovering stashes the repeats and answers each; the first one wins.
             Timers.StartPeriodicTimer("ask-live", AskLive.Instance, LiveAskInterval);
+            FlushJournalOnShutdown();
         }
         // Numbers of exports that stopped while a device held them are freed, and their release journaled, once
         // the kernel lets go, even if no other export is probing.
@@ -194,6 +195,30 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
             _supervisors.Add(domain, supervisor);
         }
         supervisor.Forward(message);
+    }
+
+    /// <summary>
+    /// The events lifecycles owe the journal (a recovery's <see cref="Reclaimed"/>, the end of a lifecycle stopped by a
+    /// failure) are written by the outbox after their lifecycle is gone; a host that stops right after them must not
+    /// lose them, or the next start adopts or reclaims again what has already ended. So the actor system's shutdown
+    /// waits, before it stops the actors, until the outbox has drained (bounded by the journal time-out and the phase's).
+    /// </summary>
+    private void FlushJournalOnShutdown()
+    {
+        var self = Self;
+        var timeout = _services.JournalTimeout;
+        CoordinatedShutdown.Get(Context.System).AddTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate, "bufferactors-flush-journal", async () =>
+        {
+            try
+            {
+                await self.Ask<JournalOutbox.Drained>(new FlushJournal(), timeout).ConfigureAwait(false);
+            }
+            catch (AskTimeoutException)
+            {
+                // The journal did not take the owed events in time: the next start reconciles them from what is durable.
+            }
+            return Akka.Done.Instance;
+        });
     }
 
     private void FlushOwed()

@@ -106,6 +106,35 @@ public sealed class JournaledLifecycleTests : IDisposable
     }
 
     [Fact]
+    public async Task AHostStoppedRightAfterItsRecovery_StillJournalsWhatItReclaimed()
+    {
+        var refs = _frontend.GrantPages(DomainId.Dom0, _frontend.AllocatePages(2), 2);
+        var process = _sim.StartProcess("backend-1");
+        await using (var host = new JournaledHost(new DeviceSession(_sim.OpenGrantDevice(process)), JournalConfig))
+        {
+            await host.Client.MapAsync(Dom1, refs);
+            process.Exit();
+        }
+
+        // The reclaim is the only write of the restarted host; the storage takes its time with it.
+        var slowWrites = new LifecycleJournal.Settings(Faults: events =>
+        {
+            if (events.Any(e => e is Reclaimed)) Thread.Sleep(300);
+            return JournalWriteFault.None;
+        });
+        var gntdev2 = _sim.OpenGrantDevice(_sim.StartProcess("backend-2"));
+        await using (var restarted = new JournaledHost(new DeviceSession(gntdev2), JournalConfig, journalSettings: slowWrites))
+        {
+            Assert.Single((await restarted.RecoveryAsync()).Reclaimed);
+        } // stopped at once: the shutdown waits for the owed event
+
+        Assert.Equal(1, Kinds().Count(k => k == "reclaimed"));
+        gntdev2.Dispose();
+        EndGrants(refs);
+        AssertAtBaseline();
+    }
+
+    [Fact]
     public async Task WhenTheDeviceInstanceSurvivedARestart_ItsLiveLifecyclesAreAdoptedAndFinishNormally()
     {
         var refs = _frontend.GrantPages(DomainId.Dom0, _frontend.AllocatePages(3), 3);
