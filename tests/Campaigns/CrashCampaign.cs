@@ -238,6 +238,7 @@ internal sealed class CrashCampaign
                     Fail(run, $"{id} was acknowledged live when the host was killed, the restart did not reclaim it, and the journal shows no end of its own");
             var timeline = JournalTimeline.Build(entries);
             foreach (var id in timeline.Live) _violations.Add($"journal: {id} is still live after the last start reclaimed everything");
+            foreach (var a in timeline.Anomalies.Where(a => a.Kind == AnomalyKind.UnexpectedTransition)) _violations.Add($"journal: {a.Message}");
             return entries.Count;
         }
         catch (Exception e) when (e is JournalUnreadableException or JournalFormatException)

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using Akka.Serialization;
 
 namespace BufferActors.Actors.Persistence;
@@ -19,6 +20,7 @@ public sealed class JournalSerializer(ExtendedActorSystem system) : SerializerWi
     {
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         Converters = { new JsonStringEnumConverter(), new LifecycleIdJsonConverter() },
+        TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { JournalVocabulary.AddEventTypes } },
     };
 
     /// <inheritdoc />

@@ -150,7 +150,7 @@ public sealed class LifecycleJournalActor : ReceivePersistentActor
         if (!_live.TryGetValue(e.Id, out var r))
         {
             // An event after the terminal one would resurrect a finished lifecycle: only opening events start one.
-            if (e is not (ExportRequested or ImportRequested or MapRequested)) return;
+            if (!e.Opens) return;
             r = LifecycleRecord.Start(e.Id, e.At);
         }
         var record = r.Apply(e);

@@ -172,11 +172,11 @@ internal static class ReplayCommand
         if (t.Lifecycles.Count > 0)
         {
             int idWidth = Math.Max("lifecycle".Length, t.Lifecycles.Max(l => l.Id.ToString().Length));
-            int stateWidth = Math.Max("state".Length, t.Lifecycles.Max(l => l.State.Length));
+            int stateWidth = Math.Max("state".Length, t.Lifecycles.Max(l => l.State.Name.Length));
             o.WriteLine($"  {"lifecycle".PadRight(idWidth)}  {"kind",-6}  {"domain",6}  {"state".PadRight(stateWidth)}  {"events",6}  {"duration",10}");
             foreach (var l in t.Lifecycles)
                 o.WriteLine($"  {l.Id.ToString().PadRight(idWidth)}  {l.Kind.Name,-6}  {l.Domain.Value,6}  " +
-                            $"{l.State.PadRight(stateWidth)}  {l.Events.Count,6}  {Duration(l.Duration),10}{(l.IsFinished ? "" : "  live")}");
+                            $"{l.State.Name.PadRight(stateWidth)}  {l.Events.Count,6}  {Duration(l.Duration),10}{(l.IsFinished ? "" : "  live")}");
             o.WriteLine();
         }
 

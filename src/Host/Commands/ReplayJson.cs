@@ -32,7 +32,7 @@ internal static class ReplayJson
             w.WriteString("kind", l.Kind.Name);
             w.WriteNumber("domain", l.Domain.Value);
             w.WriteNumber("sequence", l.Id.Sequence);
-            w.WriteString("state", l.State);
+            w.WriteString("state", l.State.Name);
             w.WriteBoolean("finished", l.IsFinished);
             w.WriteNumber("events", l.Events.Count);
             w.WriteNumber("firstSequenceNr", l.Events[0].SequenceNr);

@@ -1,5 +1,3 @@
-using System.Reflection;
-using System.Text.Json.Serialization;
 using BufferActors.Actors;
 using BufferActors.Actors.Persistence;
 using BufferActors.Actors.Persistence.Replay;
@@ -43,10 +41,6 @@ namespace BufferActors.Host.Replay;
 /// </remarks>
 public static class JournalReexecution
 {
-    private static readonly Dictionary<Type, string> EventNames = typeof(LifecycleEvent)
-        .GetCustomAttributes<JsonDerivedTypeAttribute>()
-        .ToDictionary(a => a.DerivedType, a => a.TypeDiscriminator?.ToString() ?? a.DerivedType.Name);
-
     /// <summary>Re-executes <paramref name="entries"/> on a new simulator seeded with <paramref name="seed"/>.</summary>
     /// <param name="entries">The journal's events in strictly increasing sequence order.</param>
     /// <param name="seed">The simulator's seed (<see cref="SimulatorOptions.Seed"/>).</param>
@@ -62,13 +56,6 @@ public static class JournalReexecution
         }
         using var sim = new XenSimulator(new SimulatorOptions { Seed = seed });
         return new Rerun(sim, entries, seed).Execute();
-    }
-
-    /// <summary>The journal's name of an event (<c>exported</c>, <c>release-requested</c>...).</summary>
-    public static string EventName(LifecycleEvent e)
-    {
-        ArgumentNullException.ThrowIfNull(e);
-        return EventNames.TryGetValue(e.GetType(), out var name) ? name : e.GetType().Name;
     }
 
     private sealed class Life(LifecycleId id)
@@ -646,10 +633,10 @@ public static class JournalReexecution
         }
 
         private void Diverge(JournalEntry entry, string expected, string actual) =>
-            _divergences.Add(new Divergence(entry.SequenceNr, entry.Event.Id, EventName(entry.Event), expected, actual));
+            _divergences.Add(new Divergence(entry.SequenceNr, entry.Event.Id, JournalVocabulary.EventName(entry.Event), expected, actual));
 
         private void Note(JournalEntry entry, string expected, string actual) =>
-            _notes.Add(new Divergence(entry.SequenceNr, entry.Event.Id, EventName(entry.Event), expected, actual));
+            _notes.Add(new Divergence(entry.SequenceNr, entry.Event.Id, JournalVocabulary.EventName(entry.Event), expected, actual));
 
         private static string Failure(GntdevException e) => $"failed: {e.Errno} ({(int)e.Errno}): {e.Detail}";
 

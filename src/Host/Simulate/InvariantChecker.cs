@@ -1,4 +1,5 @@
 using BufferActors.Actors;
+using BufferActors.Actors.Lifecycles;
 using BufferActors.Actors.Persistence.Replay;
 using BufferActors.Native;
 using BufferActors.Native.Simulation;
@@ -59,7 +60,7 @@ internal sealed class InvariantChecker(XenSimulator sim)
     {
         // A released import whose refs the kernel deferred is live in the journal but no import in the ledger:
         // it stands for the ledger's deferred refs.
-        var deferred = timeline.Lifecycles.Where(l => !l.IsFinished && l.State == "Deferred").Select(l => l.Id).ToHashSet();
+        var deferred = timeline.Lifecycles.Where(l => !l.IsFinished && l.State == ImportState.Deferred).Select(l => l.Id).ToHashSet();
         if ((deferred.Count > 0) != (ledger.DeferredRefs > 0))
             Fail($"journal: {deferred.Count} import(s) with deferred grants live in the journal ({string.Join(", ", deferred.Take(5))}), {ledger.DeferredRefs} deferred ref(s) in the ledger at quiescence");
         var live = timeline.Live.Where(id => !deferred.Contains(id)).GroupBy(id => id.Kind).ToDictionary(g => g.Key, g => g.ToList());

@@ -40,7 +40,7 @@ public sealed class JournalFixtureTests : IDisposable
         Assert.Empty(timeline.Anomalies);
         Assert.Equal(
             ["Released", "Released", "Failed", "AccessEnded", "Unmapped", "Reclaimed", "Reclaimed"],
-            timeline.Lifecycles.Select(l => l.State));
+            timeline.Lifecycles.Select(l => l.State.Name));
         Assert.Contains(timeline.Lifecycles.Single(l => l.Kind == LifecycleKind.Import).Spans, s => s.Kind == SpanKind.Deferred);
     }
 

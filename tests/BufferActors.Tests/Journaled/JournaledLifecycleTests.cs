@@ -1,6 +1,7 @@
 using Akka.Configuration;
 using BufferActors.Actors;
 using BufferActors.Actors.Api;
+using BufferActors.Actors.Lifecycles;
 using BufferActors.Actors.Persistence;
 using BufferActors.Actors.Persistence.Replay;
 using BufferActors.Native;
@@ -279,7 +280,7 @@ public sealed class JournaledLifecycleTests : IDisposable
             Assert.Equal(0, _sim.Ledger().Imports);
             Assert.Equal(1, _sim.Ledger().DeferredRefs);
             var live = Assert.Single((await host.LiveAsync()).Lifecycles); // ...but not forgotten by the journal
-            Assert.Equal("Deferred", live.State);
+            Assert.Same(ImportState.Deferred, live.State);
             Assert.Equal([import.Refs[1]], live.Deferred.ToArray());
             var status = await host.Client.SnapshotAsync();
             Assert.Equal(0, status.LiveLifecycles);

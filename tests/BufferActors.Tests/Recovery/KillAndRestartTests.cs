@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using BufferActors.Actors;
+using BufferActors.Actors.Lifecycles;
 using BufferActors.Actors.Persistence;
 using BufferActors.Native;
 using BufferActors.Native.Simulation;
@@ -130,7 +131,7 @@ public sealed class KillAndRestartTests : IDisposable
                 Assert.Equal([imported[0]], deferred.Refs);
                 await host.Client.FlushJournalAsync(); // the restart journals the deferral as it journals reclaims
                 Assert.Equal(deferred.Id, Assert.Single((await host.LiveAsync()).Lifecycles).Id);
-                Assert.Equal("Deferred", (await host.LiveAsync()).Lifecycles[0].State);
+                Assert.Same(ImportState.Deferred, (await host.LiveAsync()).Lifecycles[0].State);
                 Assert.Equal(deferred.Id, Assert.Single((await host.Client.SnapshotAsync()).Deferred).Id);
                 AssertKernelKeeps(expect, refs, afterKill: false);
                 _frontend.UnmapForeign(frontendMap!.Value);

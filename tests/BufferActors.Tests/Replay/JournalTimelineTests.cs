@@ -1,4 +1,5 @@
 using BufferActors.Actors;
+using BufferActors.Actors.Lifecycles;
 using BufferActors.Actors.Persistence;
 using BufferActors.Actors.Persistence.Replay;
 using BufferActors.Native;
@@ -66,7 +67,7 @@ public sealed class JournalTimelineTests
         var timeline = JournalTimeline.Build(Journal(CleanExport(Export1, 0)));
 
         var l = Assert.Single(timeline.Lifecycles);
-        Assert.Equal((Export1, LifecycleKind.Export, 1, "Released", true), (l.Id, l.Kind, (int)l.Domain.Value, l.State, l.IsFinished));
+        Assert.Equal((Export1, LifecycleKind.Export, 1, "Released", true), (l.Id, l.Kind, (int)l.Domain.Value, l.State.Name, l.IsFinished));
         Assert.Equal(10, l.Events.Count);
         Assert.Equal((At(0), At(31), TimeSpan.FromMilliseconds(31)), (l.First, l.Last, l.Duration));
         Assert.Equal(
@@ -87,7 +88,7 @@ public sealed class JournalTimelineTests
         var timeline = JournalTimeline.Build(Journal(CleanImport(Import3, 0), CleanMap(Map4, 100)));
 
         Assert.Equal([Import3, Map4], timeline.Lifecycles.Select(l => l.Id));
-        Assert.Equal(["AccessEnded", "Unmapped"], timeline.Lifecycles.Select(l => l.State));
+        Assert.Equal(["AccessEnded", "Unmapped"], timeline.Lifecycles.Select(l => l.State.Name));
         Assert.Equal(
             [new TimelineSpan(SpanKind.Granted, "2 refs", At(1), At(5)), new TimelineSpan(SpanKind.Releasing, null, At(5), At(5))],
             timeline.Lifecycles[0].Spans);
@@ -108,7 +109,7 @@ public sealed class JournalTimelineTests
 
         var l = Assert.Single(timeline.Lifecycles);
         Assert.True(l.IsFinished);
-        Assert.Equal("Failed", l.State);
+        Assert.Same(LifecycleState.Failed, l.State);
         Assert.Empty(l.Spans);
         Assert.Empty(timeline.Anomalies);
     }
@@ -228,10 +229,73 @@ public sealed class JournalTimelineTests
             new Failed(Import3, At(9), ErrorCode.Device, "IMP_RELEASE failed", Errno.EBUSY),
         ]));
 
-        AssertAnomalies(timeline, (Import3, AnomalyKind.RefsNeverEnded));
-        Assert.Equal(2, timeline.Anomalies[0].SequenceNr);
-        Assert.Contains("2 refs", timeline.Anomalies[0].Message, StringComparison.Ordinal);
+        // An import never fails once granted: its release ends or defers the refs, so the failure is a transition too.
+        AssertAnomalies(timeline, (Import3, AnomalyKind.RefsNeverEnded), (Import3, AnomalyKind.UnexpectedTransition));
+        var refs = timeline.Anomalies.Single(a => a.Kind == AnomalyKind.RefsNeverEnded);
+        Assert.Equal(2, refs.SequenceNr);
+        Assert.Contains("2 refs", refs.Message, StringComparison.Ordinal);
         Assert.Empty(timeline.Live);
+    }
+
+    [Fact]
+    public void UnexpectedTransition_AnEventThatMovesALifecycleWhereItsKindNeverGoes()
+    {
+        var timeline = JournalTimeline.Build(Journal(
+        [
+            new MapRequested(Map4, At(0), [8, 9], false),
+            new Mapped(Map4, At(1), 0, Device),
+            new Released(Map4, At(2)), // an export's end applied to a map
+        ]));
+
+        AssertAnomalies(timeline, (Map4, AnomalyKind.UnexpectedTransition));
+        Assert.Equal(3, timeline.Anomalies[0].SequenceNr);
+        Assert.Contains("released (sequence 3) took it from Mapped to Released", timeline.Anomalies[0].Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void UnexpectedTransition_ALifecycleWhoseFirstEventDoesNotOpenIt()
+    {
+        var timeline = JournalTimeline.Build(Journal(
+        [
+            new Exported(Export1, At(0), 5, 2, Device),
+        ]));
+
+        Assert.Contains(timeline.Anomalies, a => a.Kind == AnomalyKind.UnexpectedTransition && a.Message.Contains("from nothing to Exported", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void EveryTransitionAKindLists_IsWhatItsEventsFoldTo()
+    {
+        // The table the diagrams and replay check against is the fold's own: applying the named event in the From state
+        // gives the To state, for every kind the journal knows.
+        foreach (var kind in LifecycleKinds.Default(ExportSettings.Default).All)
+        {
+            foreach (var t in kind.Transitions)
+            {
+                var type = JournalVocabulary.Events.Single(e => (string)e.TypeDiscriminator! == t.Event).DerivedType;
+                var e = SampleOf(type, new LifecycleId(kind.Kind, new DomainId(1), 1));
+                var before = LifecycleRecord.Start(e.Id, At(0)) with { State = t.From ?? LifecycleState.Requested };
+                Assert.Same(t.To, before.Apply(e).State);
+                Assert.Equal(t.From is null, e.Opens);
+                Assert.Equal(t.To.IsTerminal, e.IsTerminal);
+            }
+        }
+    }
+
+    /// <summary>An event of <paramref name="type"/> for <paramref name="id"/>, every other argument a plain value.</summary>
+    private static LifecycleEvent SampleOf(Type type, LifecycleId id)
+    {
+        var ctor = type.GetConstructors().Single(c => c.GetParameters().Length > 0 && c.GetParameters()[0].ParameterType == typeof(LifecycleId));
+        var args = ctor.GetParameters().Select(p => p.ParameterType switch
+        {
+            var t when t == typeof(LifecycleId) => id,
+            var t when t == typeof(DateTimeOffset) => At(1),
+            var t when t == typeof(uint[]) => new uint[] { 8, 9 },
+            var t when t == typeof(string) => "sample",
+            var t when t.IsValueType => Activator.CreateInstance(t),
+            _ => null,
+        }).ToArray();
+        return (LifecycleEvent)ctor.Invoke(args);
     }
 
     [Fact]

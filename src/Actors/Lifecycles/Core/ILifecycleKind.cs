@@ -44,6 +44,15 @@ public interface ILifecycleKind
     /// shows live: adopt it again, close it as reclaimed, or keep it live in the journal while the session watches it.
     /// </summary>
     LifecycleRecovery Recover(LifecycleRecord record, LifecycleServices services);
+
+    /// <summary>The events this kind journals besides the common ones, with the journal's names for them; none for an unjournaled kind.</summary>
+    IReadOnlyList<System.Text.Json.Serialization.Metadata.JsonDerivedType> Events => [];
+
+    /// <summary>
+    /// Every change of state a lifecycle of this kind makes, as its events fold (<see cref="LifecycleEvent.ApplyTo"/>):
+    /// replay reports any other as an anomaly, and the diagrams in docs/lifecycles.md are checked against it.
+    /// </summary>
+    IReadOnlyList<LifecycleTransition> Transitions => [];
 }
 
 /// <summary>What recovery does with one lifecycle the journal shows live (<see cref="ILifecycleKind.Recover"/>).</summary>

@@ -46,4 +46,10 @@ public sealed class ExportKind(ExportSettings settings) : ILifecycleKind
         record.Device == services.Session.InstanceId
             ? new LifecycleRecovery.Adopt(ExportedBuffer.Adopt(services, record, settings))
             : new LifecycleRecovery.Reclaim("the old gntdev instance is gone: the kernel releases the buffer when its last consumer lets go", TellFrontend: true);
+
+    /// <inheritdoc />
+    public IReadOnlyList<System.Text.Json.Serialization.Metadata.JsonDerivedType> Events => ExportState.Events;
+
+    /// <inheritdoc />
+    public IReadOnlyList<LifecycleTransition> Transitions => ExportState.Transitions;
 }

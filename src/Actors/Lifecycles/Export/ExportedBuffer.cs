@@ -51,19 +51,6 @@ public static class ExportedBuffer
     /// <summary>The one answer to a <see cref="WaitReleased"/>.</summary>
     public sealed record WaitResult(LifecycleId Id, WaitReleasedResult Result);
 
-    /// <summary>Where a lifecycle stands.</summary>
-    public enum State
-    {
-        /// <summary>Exported; consumers may attach.</summary>
-        Exported,
-        /// <summary>Release requested; waiting for consumers to detach.</summary>
-        Releasing,
-        /// <summary>Our fd is closed but a holder outside our accounting keeps the buffer alive; polled with back-off.</summary>
-        AwaitingExternalRelease,
-        /// <summary>Released: grants unmapped, reservation restored.</summary>
-        Released,
-    }
-
     /// <summary>Props for the actor of export lifecycle <paramref name="id"/>; the export comes with <see cref="StartLifecycle"/>.</summary>
     public static Props Props(LifecycleId id, LifecycleServices services, ExportSettings? settings = null)
     {

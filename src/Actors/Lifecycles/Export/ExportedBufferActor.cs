@@ -20,13 +20,12 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     // 100,000 live lifecycles every per-actor object counts (docs/performance.md, "Scale").
     private Dictionary<long, IActorRef>? _waiters;
     private ExportedDmaBuf? _export;
-    private State _state = State.Exported;
     private bool _fdOpen;      // the lifecycle holds its reference to the dma-buf through its fd
     private bool _placeholder; // the fd's number is held by a placeholder until the buffer is released
+    private bool _kernelReleased; // the kernel answered released: the journal may not have heard yet
     private long _nextWaiter;
     private TimeSpan _probeDelay;
     private DateTimeOffset _closedAt;
-    private bool _quarantined;
 
     /// <summary>Creates the actor for lifecycle <paramref name="id"/>; the export happens on <see cref="StartLifecycle"/>.</summary>
     public ExportedBufferActor(LifecycleId id, LifecycleServices services, ExportSettings settings)
@@ -44,8 +43,6 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         // A number its previous actor parked holds a placeholder; otherwise the fd is the dma-buf's.
         _placeholder = services.Session.Unpark(_export.Fd);
         _fdOpen = !_placeholder;
-        _state = adopted.State == "Releasing" ? State.Releasing : State.Exported;
-        _quarantined = adopted.Quarantined;
         _nextWaiter = adopted.OpenWaits.IsEmpty ? 0 : adopted.OpenWaits.Max() + 1;
     }
 
@@ -82,7 +79,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     /// <summary>An adopted export re-checks a release that was under way (only an adopted one can be releasing before it starts).</summary>
     protected override void PreStart()
     {
-        if (_state == State.Releasing && Record.Attachments.IsEmpty) GiveUpAndProbe();
+        if (Record.State == LifecycleState.Releasing && Record.Attachments.IsEmpty) GiveUpAndProbe();
     }
 
     /// <summary>
@@ -92,8 +89,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     protected override void Start(object request)
     {
         _export = null;
-        _state = State.Exported;
-        _quarantined = false;
+        _kernelReleased = false;
         Export((Export)request);
     }
 
@@ -107,7 +103,6 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         var failure = DeviceCall.Try(() => _export = Session.Export(request.Flags, request.Domain, requested.Refs));
         if (failure is not null)
         {
-            _state = State.Released; // nothing is held
             Persist([requested, new Events.Failed(Id, now, failure.Code, failure.Detail, failure.Errno)],
                 () => { AnswerRequester(failure); Finished(); },
                 _ => { AnswerRequester(failure); Finished(); });
@@ -129,9 +124,9 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
             Sender.Tell(new OperationFailed(ErrorCode.InvalidArgument, "attach needs a consumer name and a direction: BIDIRECTIONAL, TO_DEVICE or FROM_DEVICE"));
             return;
         }
-        if (_state != State.Exported)
+        if (Record.State != ExportState.Exported)
         {
-            Sender.Tell(new OperationFailed(ErrorCode.InvalidState, $"{Id} is {_state}: no new attachments"));
+            Sender.Tell(new OperationFailed(ErrorCode.InvalidState, $"{Id} is {StateName}: no new attachments"));
             return;
         }
         if (Record.Attachments.TryGetValue(m.Consumer, out var dir))
@@ -160,14 +155,14 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         {
             // The caller is answered last: if closing throws, the lifecycle stops and it hears that instead.
             int left = Record.Attachments.Count;
-            if (_state == State.Releasing && left == 0) GiveUpAndProbe();
+            if (Record.State == LifecycleState.Releasing && left == 0) GiveUpAndProbe();
             caller.Tell(new Detached(Id, m.Consumer, left));
         }, caller);
     }
 
     private void OnRelease(Release _)
     {
-        if (_state != State.Exported)
+        if (Record.State != ExportState.Exported)
         {
             Sender.Tell(new ReleaseAccepted(Id, Record.Attachments.Count));
             return;
@@ -175,7 +170,6 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         var caller = Sender;
         Persist(new Events.ReleaseRequested(Id, Now), () =>
         {
-            _state = State.Releasing;
             // The caller is answered last: if closing throws, the lifecycle stops and it hears that instead.
             int pending = Record.Attachments.Count;
             if (pending == 0) GiveUpAndProbe();
@@ -191,10 +185,11 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
             refused!.Tell(new OperationFailed(ErrorCode.InvalidArgument, $"time-out {m.Timeout} is negative (use Timeout.InfiniteTimeSpan to wait without one)"));
             return;
         }
-        if (_state == State.Released || m.Timeout == TimeSpan.Zero)
+        if (Record.IsFinished || m.Timeout == TimeSpan.Zero)
         {
+            // A lifecycle that is over holds no buffer: released, as the kernel answers for a buffer it no longer has.
             _waiters!.Remove(waiter, out var who);
-            who!.Tell(new WaitResult(Id, _state == State.Released ? WaitReleasedResult.Released : WaitReleasedResult.TimedOut));
+            who!.Tell(new WaitResult(Id, Record.IsFinished ? WaitReleasedResult.Released : WaitReleasedResult.TimedOut));
             return;
         }
         var caller = Sender;
@@ -228,7 +223,6 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         if (Session.GiveUpAndProbe(_export!.Fd) == WaitReleasedResult.TimedOut)
         {
             // Someone we were not told about still holds the buffer: poll with back-off, never give up silently.
-            _state = State.AwaitingExternalRelease;
             _probeDelay = _settings.FirstProbe;
             Timers.StartSingleTimer("probe", new ProbeRelease(), _probeDelay);
             return;
@@ -238,16 +232,15 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
 
     private void OnProbe(ProbeRelease _)
     {
-        if (_state != State.AwaitingExternalRelease) return;
+        if (!AwaitingExternalRelease) return;
         if (Session.Probe(_export!.Fd) != WaitReleasedResult.TimedOut)
         {
             Finish();
             return;
         }
         _probeDelay = TimeSpan.FromTicks(Math.Min(_probeDelay.Ticks * 2, _settings.MaxProbe.Ticks));
-        if (!_quarantined && Now - _closedAt >= _settings.QuarantineAfter)
+        if (!Record.Quarantined && Now - _closedAt >= _settings.QuarantineAfter)
         {
-            _quarantined = true;
             Context.GetLogger().Warning("{0}: fd {1} still held after {2}; quarantined, still polling", Id, _export.Fd, _settings.QuarantineAfter);
             // The journal says so too: a quarantined buffer is live, and replay shows since when and why.
             Persist(new Events.Quarantined(Id, Now, Now - _closedAt),
@@ -260,7 +253,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     /// <summary>The buffer is released: journal it with the reservation and every waiter's answer, then answer them.</summary>
     private void Finish()
     {
-        _state = State.Released;
+        _kernelReleased = true;
         FreeNumber();
         var events = ReleaseEvents(Record, _waiters?.Keys, Now);
         Persist(events, () =>
@@ -293,7 +286,16 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         return events;
     }
 
-    private LifecycleStatus Status() => new(Id, _state.ToString(), _export?.Fd, _export?.PageCount ?? 0, Record.Attachments.Count, _quarantined);
+    /// <summary>
+    /// The export's own reference is given up and the kernel has not said released: a holder it was not told about
+    /// keeps the buffer (the journaled state is still Releasing).
+    /// </summary>
+    private bool AwaitingExternalRelease => Record.State == LifecycleState.Releasing && !_fdOpen && _export is not null && !_kernelReleased;
+
+    /// <summary>The state as the status names it: the journaled one, or AwaitingExternalRelease while an unknown holder keeps the buffer.</summary>
+    private string StateName => AwaitingExternalRelease ? nameof(AwaitingExternalRelease) : Record.State.Name;
+
+    private LifecycleStatus Status() => new(Id, StateName, _export?.Fd, _export?.PageCount ?? 0, Record.Attachments.Count, Record.Quarantined);
 
     /// <summary>
     /// Cleanup on every way out: give up the fd if still open, answer every waiter, and owe the journal what
@@ -303,7 +305,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     protected override void PostStop()
     {
         // A buffer someone else still holds is not released: its waiters hear TimedOut, never Released.
-        var result = _state == State.AwaitingExternalRelease ? WaitReleasedResult.TimedOut : WaitReleasedResult.Released;
+        var result = AwaitingExternalRelease ? WaitReleasedResult.TimedOut : WaitReleasedResult.Released;
         try
         {
             if (_fdOpen && _export is not null)

@@ -36,7 +36,7 @@ public sealed class ImportAttachmentActor : JournaledLifecycleActor
     protected override bool Handle(object message) => message switch
     {
         Release m => Run(m, OnRelease),
-        LifecycleStatus.Get m => Run(m, _ => Sender.Tell(new LifecycleStatus(Id, Record.State, _request?.Fd, _request?.PageCount ?? 0, 0, false))),
+        LifecycleStatus.Get m => Run(m, _ => Sender.Tell(new LifecycleStatus(Id, Record.State.Name, _request?.Fd, _request?.PageCount ?? 0, 0, false))),
         _ => false,
     };
 
@@ -103,7 +103,7 @@ public sealed class ImportAttachmentActor : JournaledLifecycleActor
     /// </summary>
     protected override void PostStop()
     {
-        if (Record.State == "Deferred") return; // released and watched: the session journals the end
+        if (Record.State == ImportState.Deferred) return; // released and watched: the session journals the end
         ReleaseOnce(); // a release that throws leaves the import live, in the kernel and in the journal alike
         var pending = Session.StillDeferred(_refs);
         if (pending.Length == 0)

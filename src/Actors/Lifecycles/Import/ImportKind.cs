@@ -41,7 +41,7 @@ public sealed class ImportKind : ILifecycleKind
     public LifecycleRecovery Recover(LifecycleRecord record, LifecycleServices services)
     {
         var session = services.Session;
-        bool deferred = record.State == "Deferred";
+        bool deferred = record.State == ImportState.Deferred;
         bool sameInstance = record.Device == session.InstanceId;
         // An import adopted on this very instance still holds its grants: nothing of it was released.
         if (!sameInstance || deferred)
@@ -60,4 +60,10 @@ public sealed class ImportKind : ILifecycleKind
         }
         return new LifecycleRecovery.Adopt(ImportAttachment.Adopt(services, record));
     }
+
+    /// <inheritdoc />
+    public IReadOnlyList<System.Text.Json.Serialization.Metadata.JsonDerivedType> Events => ImportState.Events;
+
+    /// <inheritdoc />
+    public IReadOnlyList<LifecycleTransition> Transitions => ImportState.Transitions;
 }

@@ -20,7 +20,7 @@ public sealed class GrantMapActor : JournaledLifecycleActor
     protected override bool Handle(object message) => message switch
     {
         Unmap m => Run(m, OnUnmap),
-        LifecycleStatus.Get m => Run(m, _ => Sender.Tell(new LifecycleStatus(Id, Record.State, null, _pages, 0, false))),
+        LifecycleStatus.Get m => Run(m, _ => Sender.Tell(new LifecycleStatus(Id, Record.State.Name, null, _pages, 0, false))),
         _ => false,
     };
 

@@ -36,4 +36,10 @@ public sealed class MapKind : ILifecycleKind
         new LifecycleRecovery.Reclaim(record.Device == services.Session.InstanceId
             ? "a mapping cannot be adopted; it is unmapped when this process exits"
             : "unmapped when the old process exited", TellFrontend: false);
+
+    /// <inheritdoc />
+    public IReadOnlyList<System.Text.Json.Serialization.Metadata.JsonDerivedType> Events => MapState.Events;
+
+    /// <inheritdoc />
+    public IReadOnlyList<LifecycleTransition> Transitions => MapState.Transitions;
 }

@@ -13,4 +13,6 @@ public enum AnomalyKind
     ReservationNotRestored,
     /// <summary>An import's <see cref="Granted"/> refs were never ended: no <see cref="AccessEnded"/> or <see cref="Reclaimed"/>.</summary>
     RefsNeverEnded,
+    /// <summary>An event changed a lifecycle's state in a way its kind never does (<see cref="Lifecycles.ILifecycleKind.Transitions"/>).</summary>
+    UnexpectedTransition,
 }

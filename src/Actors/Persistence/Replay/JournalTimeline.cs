@@ -21,6 +21,9 @@ namespace BufferActors.Actors.Persistence.Replay;
 /// gntdev instance, or was never lowered. Live exports are not flagged: they still hold it.</item>
 /// <item><see cref="AnomalyKind.RefsNeverEnded"/>: an import with a <see cref="Granted"/> and no later
 /// <see cref="AccessEnded"/> or <see cref="Reclaimed"/>, live or not.</item>
+/// <item><see cref="AnomalyKind.UnexpectedTransition"/>: the lifecycle's first event does not open it, or a later event
+/// changes its state in a way its kind does not list (<see cref="Lifecycles.ILifecycleKind.Transitions"/>, the
+/// diagrams in docs/lifecycles.md).</item>
 /// </list>
 /// Events after a lifecycle's terminal event are kept in its <see cref="LifecycleTimeline.Events"/> and count for
 /// the wait and reservation rules, but open no new span.

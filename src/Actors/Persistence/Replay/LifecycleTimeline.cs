@@ -2,7 +2,6 @@ namespace BufferActors.Actors.Persistence.Replay;
 
 /// <summary>Everything the journal says about one lifecycle, rebuilt by <see cref="JournalTimeline.Build"/>.</summary>
 /// <param name="Id">The lifecycle.</param>
-/// <param name="State">Its state as folded by <see cref="LifecycleRecord.Apply"/> after its last event.</param>
 /// <param name="IsFinished">True when a terminal event (<see cref="LifecycleEvent.IsTerminal"/>) was journaled for it.</param>
 /// <param name="First">Time of its first event.</param>
 /// <param name="Last">Time of its last event.</param>
@@ -11,7 +10,6 @@ namespace BufferActors.Actors.Persistence.Replay;
 /// <param name="Record">The fold of all its events.</param>
 public sealed record LifecycleTimeline(
     LifecycleId Id,
-    string State,
     bool IsFinished,
     DateTimeOffset First,
     DateTimeOffset Last,
@@ -19,6 +17,9 @@ public sealed record LifecycleTimeline(
     IReadOnlyList<TimelineSpan> Spans,
     LifecycleRecord Record)
 {
+    /// <summary>Its state as folded by <see cref="LifecycleRecord.Apply"/> after its last event.</summary>
+    public Lifecycles.LifecycleState State => Record.State;
+
     /// <summary>Export, import or map.</summary>
     public LifecycleKind Kind => Id.Kind;
 

@@ -1,3 +1,5 @@
+using BufferActors.Actors.Lifecycles;
+
 namespace BufferActors.Actors.Persistence.Replay;
 
 /// <summary>
@@ -89,7 +91,9 @@ internal sealed class LifecycleTimelineBuilder(LifecycleId id, JournalEntry firs
                 $"{id} was released (sequence {entry.SequenceNr}) while still attached to {string.Join(", ", _record.Attachments.Keys.Order(StringComparer.Ordinal))}: " +
                 "its pages were unmapped under a consumer that never detached", entry.SequenceNr));
 
+        var before = _events.Count == 1 ? null : _record.State;
         _record = _record.Apply(e);
+        CheckTransition(before, entry);
         if (e.IsTerminal && _terminal is null)
         {
             _terminal = entry;
@@ -109,7 +113,7 @@ internal sealed class LifecycleTimelineBuilder(LifecycleId id, JournalEntry firs
 
         var last = _events[^1];
         var anomalies = new List<Anomaly>(_anomalies);
-        string state = _record.State;
+        string state = _record.State.Name;
         if (_terminal is null)
             anomalies.Add(new Anomaly(id, AnomalyKind.NeverFinished,
                 $"{id} never finished: last event {Describe(last.Event)} (sequence {last.SequenceNr}) left it {state}, " +
@@ -132,9 +136,24 @@ internal sealed class LifecycleTimelineBuilder(LifecycleId id, JournalEntry firs
                 $"{id}: {((Granted)granted.Event).Refs.Length} refs granted at sequence {granted.SequenceNr} were never ended " +
                 $"(no AccessEnded or Reclaimed; the lifecycle is {(_terminal is null ? "still live" : "over")}, state {state})", granted.SequenceNr));
 
-        var timeline = new LifecycleTimeline(id, state, _terminal is not null, _events[0].Event.At, last.Event.At,
+        var timeline = new LifecycleTimeline(id, _terminal is not null, _events[0].Event.At, last.Event.At,
             _events.ToArray(), spans.ToArray(), _record);
         return (timeline, anomalies);
+    }
+
+    /// <summary>
+    /// A change of state the lifecycle's kind does not allow (<see cref="ILifecycleKind.Transitions"/>) is an anomaly:
+    /// the first event must open the lifecycle, and every later one that changes the state must be a listed transition.
+    /// </summary>
+    private void CheckTransition(LifecycleState? before, JournalEntry entry)
+    {
+        var after = _record.State;
+        if (before == after) return;
+        string name = JournalVocabulary.EventName(entry.Event);
+        if (JournalVocabulary.TransitionsOf(id.Kind).Contains(new LifecycleTransition(before, name, after))) return;
+        _anomalies.Add(new Anomaly(id, AnomalyKind.UnexpectedTransition,
+            $"{id}: {name} (sequence {entry.SequenceNr}) took it from {before?.Name ?? "nothing"} to {after.Name}, which a {id.Kind} lifecycle never does",
+            entry.SequenceNr));
     }
 
     private void CloseAll(DateTimeOffset at)
