@@ -86,7 +86,7 @@ public static class SimulatorCommands
             {
                 server.Start();
             }
-            catch (GntdevException e)
+            catch (UnixSocketException e)
             {
                 return Fail(e.Message);
             }
@@ -150,7 +150,7 @@ public static class SimulatorCommands
                 stop.Wait();
                 return 0;
             }
-            catch (GntdevException e)
+            catch (NativeCallException e)
             {
                 return Fail(e.Message);
             }

@@ -1,30 +1,19 @@
 namespace BufferActors.Native;
 
 /// <summary>
-/// The one error type of the native layer: an operation on a grant device failed with an errno and,
-/// when a grant map failed, the Xen grant status of the first failing page.
+/// An operation on a grant device failed with an errno and, when a grant map failed, the Xen grant status of the
+/// first failing page: what the kernel's gntdev (or the simulator standing in for it) refused.
 /// </summary>
-public class GntdevException : Exception
+public class GntdevException : NativeCallException
 {
     /// <summary>Creates the error.</summary>
     public GntdevException(string operation, Errno errno, string detail, GrantStatus? grantStatus = null, int? failedPage = null)
-        : base($"{operation} failed: {errno} ({(int)errno}){(grantStatus is { } s ? $", grant status {s} ({(short)s})" : "")}{(failedPage is { } p ? $" at page {p}" : "")}: {detail}")
+        : base(operation, errno, detail,
+            $"{operation} failed: {errno} ({(int)errno}){(grantStatus is { } s ? $", grant status {s} ({(short)s})" : "")}{(failedPage is { } p ? $" at page {p}" : "")}: {detail}")
     {
-        Operation = operation;
-        Errno = errno;
-        Detail = detail;
         GrantStatus = grantStatus;
         FailedPage = failedPage;
     }
-
-    /// <summary>The operation, named after its ioctl (e.g. <c>DMABUF_EXP_FROM_REFS</c>).</summary>
-    public string Operation { get; }
-
-    /// <summary>The errno the kernel (or the simulator) returned.</summary>
-    public Errno Errno { get; }
-
-    /// <summary>Human-readable reason.</summary>
-    public string Detail { get; }
 
     /// <summary>For grant-map failures: the <c>GNTST_*</c> status of the first page that failed.</summary>
     public GrantStatus? GrantStatus { get; }

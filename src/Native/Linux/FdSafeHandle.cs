@@ -33,7 +33,7 @@ internal sealed class FdSafeHandle : SafeHandle
         // close(2) must not be retried on EINTR: on Linux the descriptor is gone either way, and a retry
         // could close a descriptor another thread has just been given the same number for.
         int rc = LibC.close((int)handle);
-        return rc == 0 || LibC.errno == LibC.EINTR;
+        return rc == 0 || LinuxErrno.Last() == Errno.EINTR;
     }
 
     /// <summary>

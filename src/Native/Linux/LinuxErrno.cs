@@ -42,4 +42,12 @@ internal static class LinuxErrno
 
         return new GntdevException(operation, errno, text);
     }
+
+    /// <summary>The exception for the socket call <paramref name="operation"/> failing with <paramref name="errno"/>.</summary>
+    public static UnixSocketException SocketFail(string operation, Errno errno, string detail) =>
+        new(operation, errno, $"{detail} ({Marshal.GetPInvokeErrorMessage((int)errno)})");
+
+    /// <summary>The exception for any other call <paramref name="operation"/> (memfd_create, ftruncate, mmap) failing with <paramref name="errno"/>.</summary>
+    public static NativeCallException CallFail(string operation, Errno errno, string detail) =>
+        new(operation, errno, $"{detail} ({Marshal.GetPInvokeErrorMessage((int)errno)})");
 }

@@ -8,8 +8,8 @@ namespace BufferActors.Native.Linux;
 /// <summary>
 /// The raw-pointer boundary of the remote simulator: AF_UNIX stream sockets (create, bind, listen,
 /// accept, connect), frames sent and received with file descriptors attached as SCM_RIGHTS, and the
-/// shared mapping of a received memfd. Every failing call becomes a <see cref="GntdevException"/>
-/// carrying the errno here and nowhere else; EINTR is retried.
+/// peer's credentials. Every failing call becomes a <see cref="UnixSocketException"/> (through
+/// <see cref="LinuxErrno"/>); EINTR is retried.
 /// </summary>
 /// <remarks>
 /// Descriptors are plain <see cref="int"/>s owned by the caller, which closes them with
@@ -52,7 +52,7 @@ internal static unsafe class UnixSocketInterop
         {
             int fd = accept4(listenFd, null, null, SOCK_CLOEXEC);
             if (fd >= 0) return fd;
-            int err = errno;
+            int err = (int)LinuxErrno.Last();
             if (err == EINTR) continue;
             // The peer gave up between poll and accept, or another acceptor won: nothing to accept now.
             if (err == ECONNABORTED || err == EAGAIN) return -1;
@@ -68,7 +68,7 @@ internal static unsafe class UnixSocketInterop
         while (true)
         {
             if (connect(fd, (sockaddr*)&address.Sun, address.Length) == 0) return fd;
-            int err = errno;
+            int err = (int)LinuxErrno.Last();
             if (err == EINTR) continue;
             close(fd);
             throw Error("connect", err, $"cannot connect to {path}");
@@ -121,7 +121,7 @@ internal static unsafe class UnixSocketInterop
                 long n = sendmsg(fd, &msg, MSG_NOSIGNAL);
                 if (n < 0)
                 {
-                    int err = errno;
+                    int err = (int)LinuxErrno.Last();
                     if (err == EINTR) continue;
                     throw Error("sendmsg", err, "cannot send a simulator frame");
                 }
@@ -160,17 +160,17 @@ internal static unsafe class UnixSocketInterop
                 long n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
                 if (n < 0)
                 {
-                    int err = errno;
+                    int err = (int)LinuxErrno.Last();
                     if (err == EINTR) continue;
                     throw Error("recvmsg", err, "cannot receive a simulator frame");
                 }
                 CollectFds(&msg, fds);
                 if ((msg.msg_flags & MSG_CTRUNC) != 0)
-                    throw new GntdevException("recvmsg", Errno.EINVAL, $"more than {MaxFdsPerMessage} descriptors arrived with one frame; the excess was dropped by the kernel");
+                    throw new UnixSocketException("recvmsg", Errno.EINVAL, $"more than {MaxFdsPerMessage} descriptors arrived with one frame; the excess was dropped by the kernel");
                 if (n == 0)
                 {
                     if (received == 0) return false;
-                    throw new GntdevException("recvmsg", (Errno)EPIPE, $"the peer closed the connection {received} bytes into a {buffer.Length}-byte read");
+                    throw new UnixSocketException("recvmsg", (Errno)EPIPE, $"the peer closed the connection {received} bytes into a {buffer.Length}-byte read");
                 }
                 received += (int)n;
             }
@@ -189,15 +189,6 @@ internal static unsafe class UnixSocketInterop
     public static void Close(int fd)
     {
         if (fd >= 0) close(fd);
-    }
-
-    /// <summary>Maps <paramref name="length"/> bytes of <paramref name="fd"/> at <paramref name="offset"/> MAP_SHARED.</summary>
-    public static MappedRegion MapShared(int fd, long offset, long length, bool writable)
-    {
-        int prot = PROT_READ | (writable ? PROT_WRITE : 0);
-        void* address = mmap(null, (size_t)(ulong)length, prot, MAP_SHARED, fd, offset);
-        if (address == MAP_FAILED) throw Error("mmap", errno, $"cannot map {length} bytes of the simulated domain memory at offset {offset}");
-        return new MappedRegion((nint)address, length);
     }
 
     /// <summary>
@@ -228,7 +219,7 @@ internal static unsafe class UnixSocketInterop
             int n = poll(&p, 1u, timeoutMs);
             if (n > 0) return true;
             if (n == 0) return false;
-            int err = errno;
+            int err = (int)LinuxErrno.Last();
             if (err == EINTR) continue;
             throw Error(op, err, "cannot wait for a simulator connection");
         }
@@ -237,7 +228,7 @@ internal static unsafe class UnixSocketInterop
     private static int NewSocket(string op)
     {
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        return fd >= 0 ? fd : throw Error(op, errno, "cannot create an AF_UNIX socket");
+        return fd >= 0 ? fd : throw Error(op, (int)LinuxErrno.Last(), "cannot create an AF_UNIX socket");
     }
 
     /// <summary>
@@ -247,23 +238,23 @@ internal static unsafe class UnixSocketInterop
     private static void RemoveStaleSocket(string path)
     {
         if (!IsSocketFile(path))
-            throw new GntdevException("bind", (Errno)EADDRINUSE, $"{path} exists and is not a socket; refusing to replace it");
+            throw new UnixSocketException("bind", (Errno)EADDRINUSE, $"{path} exists and is not a socket; refusing to replace it");
         int fd;
         try
         {
             fd = Connect(path);
         }
-        catch (GntdevException e) when ((int)e.Errno == ECONNREFUSED)
+        catch (UnixSocketException e) when ((int)e.Errno == ECONNREFUSED)
         {
             File.Delete(path);
             return;
         }
-        catch (GntdevException e)
+        catch (UnixSocketException e)
         {
-            throw new GntdevException("bind", e.Errno, $"{path} exists and is not a stale simulator socket: {e.Detail}");
+            throw new UnixSocketException("bind", e.Errno, $"{path} exists and is not a stale simulator socket: {e.Detail}");
         }
         close(fd);
-        throw new GntdevException("bind", (Errno)EADDRINUSE, $"a simulator is already serving {path}");
+        throw new UnixSocketException("bind", (Errno)EADDRINUSE, $"a simulator is already serving {path}");
     }
 
     private static bool IsSocketFile(string path)
@@ -284,7 +275,7 @@ internal static unsafe class UnixSocketInterop
         sockaddr_un address = default;
         // sun_path must hold the path and its terminating NUL.
         if (bytes.Length >= sockaddr_un.sun_path_length || Array.IndexOf(bytes, (byte)0) >= 0)
-            throw new GntdevException(op, (Errno)ENAMETOOLONG, $"socket path '{path}' must be at most {sockaddr_un.sun_path_length - 1} bytes without NUL (it is {bytes.Length})");
+            throw new UnixSocketException(op, (Errno)ENAMETOOLONG, $"socket path '{path}' must be at most {sockaddr_un.sun_path_length - 1} bytes without NUL (it is {bytes.Length})");
         address.sun_family = AF_UNIX;
         byte* sunPath = address.sun_path;
         for (int i = 0; i < bytes.Length; i++) sunPath[i] = bytes[i];
@@ -294,37 +285,8 @@ internal static unsafe class UnixSocketInterop
 
     private static void Check(int result, string op, string detail)
     {
-        if (result < 0) throw Error(op, errno, detail);
+        if (result < 0) throw Error(op, (int)LinuxErrno.Last(), detail);
     }
 
-    private static GntdevException Error(string op, int err, string detail) =>
-        new(op, (Errno)err, $"{detail} ({Marshal.GetPInvokeErrorMessage(err)})");
-}
-
-/// <summary>A MAP_SHARED mapping made by <see cref="UnixSocketInterop.MapShared"/>; slices throw once it is unmapped.</summary>
-internal sealed unsafe class MappedRegion(nint address, long length) : IDisposable
-{
-    private nint _address = address;
-
-    /// <summary>Mapped length in bytes.</summary>
-    public long Length { get; } = length;
-
-    /// <summary>
-    /// <paramref name="count"/> bytes at <paramref name="offset"/>. Throws <see cref="ObjectDisposedException"/>
-    /// after <see cref="Dispose"/>, so a page view of an unmapped grant map fails instead of faulting.
-    /// </summary>
-    public Span<byte> Slice(long offset, int count)
-    {
-        nint address = Volatile.Read(ref _address);
-        ObjectDisposedException.ThrowIf(address == 0, this);
-        if (offset < 0 || count < 0 || offset + count > Length) throw new ArgumentOutOfRangeException(nameof(offset));
-        return new Span<byte>((byte*)address + offset, count);
-    }
-
-    /// <summary>munmap, once.</summary>
-    public void Dispose()
-    {
-        nint address = Interlocked.Exchange(ref _address, 0);
-        if (address != 0) munmap((void*)address, (size_t)(ulong)Length);
-    }
+    private static UnixSocketException Error(string op, int err, string detail) => LinuxErrno.SocketFail(op, (Errno)err, detail);
 }

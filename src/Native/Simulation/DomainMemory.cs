@@ -1,5 +1,4 @@
-using Tmds.Linux;
-using static Tmds.Linux.LibC;
+using BufferActors.Native.Linux;
 
 namespace BufferActors.Native.Simulation;
 
@@ -8,34 +7,27 @@ namespace BufferActors.Native.Simulation;
 /// Frames are page indexes into it. Untouched pages cost nothing (the memfd is sparse), and
 /// the memfd can be passed to another process with SCM_RIGHTS so its mappings alias the same bytes.
 /// </summary>
-/// <remarks>The only file of the simulator that touches raw pointers.</remarks>
-public sealed unsafe class DomainMemory : IDisposable
+public sealed class DomainMemory : IDisposable
 {
-    private byte* _base;
+    private MappedRegion? _region;
 
     /// <summary>Creates <paramref name="pages"/> pages of zeroed, sparse memory.</summary>
+    /// <exception cref="NativeCallException">The memfd cannot be created, sized or mapped.</exception>
     public DomainMemory(string name, int pages)
     {
         if (pages <= 0) throw new ArgumentOutOfRangeException(nameof(pages));
         Pages = pages;
-        var nameBytes = System.Text.Encoding.ASCII.GetBytes(name + "\0");
-        fixed (byte* n = nameBytes)
-            Fd = Check(memfd_create(n, MFD_CLOEXEC), "memfd_create");
         long length = (long)pages * PageView.PageSize;
-        if (ftruncate(Fd, length) != 0)
+        Fd = SharedMemory.CreateMemfd(name, length);
+        try
         {
-            int err = errno;
-            close(Fd);
-            throw new GntdevException("ftruncate", (Errno)err, $"cannot size simulated memory of {pages} pages");
+            _region = SharedMemory.MapShared(Fd, 0, length, writable: true);
         }
-        void* p = mmap(null, (size_t)(ulong)length, PROT_READ | PROT_WRITE, MAP_SHARED, Fd, 0);
-        if (p == MAP_FAILED)
+        catch (NativeCallException)
         {
-            int err = errno;
-            close(Fd);
-            throw new GntdevException("mmap", (Errno)err, $"cannot map simulated memory of {pages} pages");
+            LinuxFiles.Close(Fd);
+            throw;
         }
-        _base = (byte*)p;
     }
 
     /// <summary>The memfd holding the pages (for SCM_RIGHTS hand-over).</summary>
@@ -47,21 +39,18 @@ public sealed unsafe class DomainMemory : IDisposable
     /// <summary>The bytes of frame <paramref name="frame"/>.</summary>
     public Span<byte> Page(uint frame)
     {
-        if (_base == null) throw new ObjectDisposedException(nameof(DomainMemory));
+        var region = _region ?? throw new ObjectDisposedException(nameof(DomainMemory));
         if (frame >= (uint)Pages) throw new ArgumentOutOfRangeException(nameof(frame), $"frame {frame} outside {Pages} pages");
-        return new Span<byte>(_base + (long)frame * PageView.PageSize, PageView.PageSize);
+        return region.Slice((long)frame * PageView.PageSize, PageView.PageSize);
     }
 
     /// <summary>Unmaps and closes the memfd.</summary>
     public void Dispose()
     {
-        if (_base == null) return;
-        munmap(_base, (size_t)(ulong)((long)Pages * PageView.PageSize));
-        close(Fd);
-        _base = null;
+        if (_region is not { } region) return;
+        _region = null;
+        region.Dispose();
+        LinuxFiles.Close(Fd);
         Fd = -1;
     }
-
-    private static int Check(int result, string what) =>
-        result >= 0 ? result : throw new GntdevException(what, (Errno)errno, "cannot create simulated memory");
 }

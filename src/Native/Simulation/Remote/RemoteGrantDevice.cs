@@ -67,7 +67,7 @@ public sealed class RemoteGrantDevice : IGrantDevice
         {
             fd = UnixSocketInterop.Connect(socketPath);
         }
-        catch (GntdevException e)
+        catch (UnixSocketException e)
         {
             throw new GrantDeviceUnavailableException(socketPath, e.Errno,
                 $"no simulator is listening on {socketPath} ({e.Detail}). Start one with `bufferactors simulator serve --socket {socketPath}`.");
@@ -87,10 +87,10 @@ public sealed class RemoteGrantDevice : IGrantDevice
                 throw new GntdevException("open", Errno.EINVAL, $"the server answered with protocol version {version}, not {SimulatorProtocol.Version}");
             return device;
         }
-        catch (Exception e) when (e is GntdevException or ProtocolException)
+        catch (Exception e) when (e is NativeCallException or ProtocolException)
         {
             device.Dispose();
-            var errno = e is GntdevException g ? g.Errno : Errno.EINVAL;
+            var errno = e is NativeCallException n ? n.Errno : Errno.EINVAL;
             throw new GrantDeviceUnavailableException(socketPath, errno, $"the simulator at {socketPath} refused the connection: {e.Message}");
         }
     }
@@ -126,14 +126,14 @@ public sealed class RemoteGrantDevice : IGrantDevice
         MappedRegion region;
         try
         {
-            region = UnixSocketInterop.MapShared(memfd, (long)first * PageView.PageSize, ((long)last - first + 1) * PageView.PageSize, writable: !readOnly);
+            region = SharedMemory.MapShared(memfd, (long)first * PageView.PageSize, ((long)last - first + 1) * PageView.PageSize, writable: !readOnly);
         }
-        catch (GntdevException)
+        catch (NativeCallException e)
         {
             // Leave the device as it was before the call: the server-side map goes too.
             UnixSocketInterop.Close(memfd);
             UnmapOnServer(index);
-            throw;
+            throw new GntdevException("MAP_GRANT_REF", e.Errno, $"the server mapped the refs but this process cannot map their pages: {e.Detail}");
         }
         var local = new LocalMap(region, memfd);
         lock (_gate)
@@ -336,7 +336,7 @@ public sealed class RemoteGrantDevice : IGrantDevice
         {
             lock (_writeLock) UnixSocketInterop.Send(_fd, frame.Span, []);
         }
-        catch (GntdevException e)
+        catch (UnixSocketException e)
         {
             lock (_gate) _pending.Remove(id);
             throw Lost(opcode, e.Message);
@@ -384,7 +384,7 @@ public sealed class RemoteGrantDevice : IGrantDevice
                 else pending.SetResult(response);
             }
         }
-        catch (GntdevException e)
+        catch (UnixSocketException e)
         {
             reason = $"the connection to the simulator failed: {e.Message}";
         }

@@ -206,7 +206,7 @@ public sealed class SimulatorServer : IDisposable
             {
                 fd = UnixSocketInterop.Accept(_listenFd, AcceptPollMs);
             }
-            catch (GntdevException)
+            catch (UnixSocketException)
             {
                 // Shut down by Dispose (EINVAL), or out of descriptors or memory: back off briefly rather
                 // than spin, then keep serving unless stopping.
@@ -330,7 +330,7 @@ public sealed class SimulatorServer : IDisposable
                     fds.Clear();
                 }
             }
-            catch (GntdevException e)
+            catch (UnixSocketException e)
             {
                 // Connection reset, or descriptors dropped (MSG_CTRUNC): the connection is over either way.
                 dropped = $"{e.Operation}: {e.Errno}: {e.Detail}";
@@ -453,6 +453,10 @@ public sealed class SimulatorServer : IDisposable
             catch (GntdevException e)
             {
                 return FrameWriter.Failure(id, opcode, e.Operation, e.Errno, e.Detail, e.GrantStatus, e.FailedPage);
+            }
+            catch (NativeCallException e)
+            {
+                return FrameWriter.Failure(id, opcode, e.Operation, e.Errno, e.Detail, null, null);
             }
             catch (ProtocolException e)
             {
@@ -658,7 +662,7 @@ public sealed class SimulatorServer : IDisposable
                 {
                     UnixSocketInterop.Send(_fd, bytes.Span, fd >= 0 ? [fd] : []);
                 }
-                catch (GntdevException)
+                catch (UnixSocketException)
                 {
                     // The peer is gone (EPIPE / ECONNRESET): the read loop sees it too and tears down.
                     _writeFailed = true;

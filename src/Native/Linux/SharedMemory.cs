@@ -1,0 +1,38 @@
+using System.Text;
+using Tmds.Linux;
+using static Tmds.Linux.LibC;
+
+namespace BufferActors.Native.Linux;
+
+/// <summary>
+/// Memory shared through a file descriptor (sys/mman.h, memfd_create(2)): a sparse memfd, and MAP_SHARED mappings of
+/// one, so that two processes that hold the descriptor see the same bytes. Failures become a
+/// <see cref="NativeCallException"/> through <see cref="LinuxErrno"/>.
+/// </summary>
+internal static unsafe class SharedMemory
+{
+    /// <summary>A new close-on-exec memfd named <paramref name="name"/> of <paramref name="length"/> zero bytes (sparse: untouched pages cost nothing).</summary>
+    public static int CreateMemfd(string name, long length)
+    {
+        var nameBytes = Encoding.ASCII.GetBytes(name + "\0");
+        int fd;
+        fixed (byte* n = nameBytes) fd = memfd_create(n, MFD_CLOEXEC);
+        if (fd < 0) throw LinuxErrno.CallFail("memfd_create", LinuxErrno.Last(), $"cannot create memory '{name}'");
+        if (ftruncate(fd, length) != 0)
+        {
+            var failed = LinuxErrno.CallFail("ftruncate", LinuxErrno.Last(), $"cannot size memory '{name}' to {length} bytes");
+            close(fd);
+            throw failed;
+        }
+        return fd;
+    }
+
+    /// <summary>Maps <paramref name="length"/> bytes of <paramref name="fd"/> at <paramref name="offset"/> MAP_SHARED.</summary>
+    public static MappedRegion MapShared(int fd, long offset, long length, bool writable)
+    {
+        int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+        void* address = mmap(null, (size_t)(ulong)length, prot, MAP_SHARED, fd, offset);
+        if (address == MAP_FAILED) throw LinuxErrno.CallFail("mmap", LinuxErrno.Last(), $"cannot map {length} bytes of fd {fd} at offset {offset}");
+        return new MappedRegion((nint)address, length);
+    }
+}
