@@ -172,7 +172,7 @@ internal sealed class LifecycleBench
         var config = ConfigurationFactory.ParseString("akka.loglevel = WARNING\nakka.stdout-loglevel = WARNING");
         if (dispatcher == "inline") config = BufferActors.Actors.Hosting.BufferActorsHostingExtensions.InlineDispatchConfig("buffers").WithFallback(config);
         var system = ActorSystem.Create($"bench-{dispatcher}", config);
-        return (system, new BufferActorsClient(system.ActorOf(BufferManager.Props(new DeviceSession(_gntdev)), "buffers")));
+        return (system, new BufferActorsClient(system, system.ActorOf(BufferManager.Props(new DeviceSession(_gntdev)), "buffers")));
     }
 
     private void Direct(DomainId domain, uint[] refs)

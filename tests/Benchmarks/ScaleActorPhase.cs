@@ -56,7 +56,7 @@ internal sealed class ScaleActorPhase(ScaleBenchSettings s, TextWriter output)
             .Build();
         await host.StartAsync().ConfigureAwait(false);
         var manager = await host.Services.GetRequiredService<IRequiredActor<BufferManagerKey>>().GetAsync().ConfigureAwait(false);
-        var client = new BufferActorsClient(manager, options.RequestTimeout);
+        var client = new BufferActorsClient(host.Services.GetRequiredService<ActorSystem>(), manager, options.RequestTimeout);
         var sweeper = host.Services.GetRequiredService<ActorSystem>().ActorOf(Props.Create(() => new StatusSweep()), "status-sweep");
 
         // Allocated before the baseline: the bench's own bookkeeping is not the lifecycles' cost.

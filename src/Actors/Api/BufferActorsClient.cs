@@ -14,12 +14,18 @@ namespace BufferActors.Actors.Api;
 /// </summary>
 /// <remarks>
 /// A command for an existing lifecycle goes straight to its domain's supervisor once the client knows it,
-/// skipping the manager's hop: the reply that starts a lifecycle comes from the lifecycle's actor, whose
-/// parent is that supervisor, and each such reply refreshes what the client knows. A supervisor that is
-/// gone (the manager restarted) is answered for by the dead-letter answerer: its lifecycles are gone too.
+/// skipping the manager's hop: the supervisor that starts a lifecycle for the client tells the request so,
+/// and each start refreshes what the client knows. A supervisor that is gone (the manager restarted) is
+/// answered for by the dead-letter answerer: its lifecycles are gone too.
 /// </remarks>
-public sealed class BufferActorsClient(IActorRef manager, TimeSpan? askTimeout = null)
+/// <param name="system">The actor system the manager runs in.</param>
+/// <param name="manager">The root manager (<c>BufferManager.Props</c>).</param>
+/// <param name="askTimeout">The time-out of each request (30 s when null).</param>
+public sealed class BufferActorsClient(ActorSystem system, IActorRef manager, TimeSpan? askTimeout = null)
 {
+    // The provider every request's sender (a ReplyPromise) names: Akka's public way to it, as extensions reach it.
+    private readonly IActorRefProvider _provider = ((ExtendedActorSystem)(system ?? throw new ArgumentNullException(nameof(system)))).Provider;
+
     /// <summary>The longest timer .NET can set (2^32-2 ms): the bound of every answer's time-out.</summary>
     public static readonly TimeSpan LongestAnswerTimer = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
 
@@ -85,12 +91,12 @@ public sealed class BufferActorsClient(IActorRef manager, TimeSpan? askTimeout =
     public Task<BufferManager.Status> SnapshotAsync(CancellationToken ct = default) =>
         Ask<BufferManager.Status>(new BufferManager.GetStatus(), ct);
 
-    /// <summary>Starts a lifecycle through the manager, and learns the domain's supervisor from the lifecycle's answer.</summary>
+    /// <summary>Starts a lifecycle through the manager, and learns the domain's supervisor from the start.</summary>
     private async Task<T> Start<T>(DomainId domain, object request, CancellationToken ct)
     {
         var promise = Send(Manager, request);
         var reply = await Answer<T>(promise, request, ct, _timeout).ConfigureAwait(false);
-        if (promise.Replier is IInternalActorRef { Parent: { } supervisor } && !supervisor.IsNobody()) _supervisors[domain] = supervisor;
+        if (promise.Route is { } supervisor) _supervisors[domain] = supervisor;
         return reply;
     }
 
@@ -102,7 +108,7 @@ public sealed class BufferActorsClient(IActorRef manager, TimeSpan? askTimeout =
 
     private ReplyPromise Send(IActorRef target, object message)
     {
-        var promise = new ReplyPromise(((IInternalActorRef)Manager).Provider);
+        var promise = new ReplyPromise(_provider);
         target.Tell(message, promise);
         return promise;
     }

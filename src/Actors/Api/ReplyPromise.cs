@@ -1,5 +1,3 @@
-using Akka.Actor.Internal;
-
 namespace BufferActors.Actors.Api;
 
 /// <summary>
@@ -15,12 +13,16 @@ internal sealed class ReplyPromise(IActorRefProvider provider) : MinimalActorRef
     private static readonly TaskCompletionSource<object> Answered = new();
 
     private ActorPath? _path;
+    private IActorRef? _route;
     private IActorRef? _replier;
     private object? _reply;
     private TaskCompletionSource<object>? _waiter;
 
-    /// <summary>Who sent the answer (Nobody for no sender); set before the answer can be read.</summary>
-    public IActorRef? Replier => Volatile.Read(ref _replier);
+    /// <summary>The domain supervisor that started the request's lifecycle, if it said so (<see cref="RouteTo"/>).</summary>
+    public IActorRef? Route => Volatile.Read(ref _route);
+
+    /// <summary>Set by the domain supervisor that starts the lifecycle, before the lifecycle can answer.</summary>
+    public void RouteTo(IActorRef supervisor) => Volatile.Write(ref _route, supervisor);
 
     /// <inheritdoc />
     public override IActorRefProvider Provider { get; } = provider;

@@ -37,7 +37,7 @@ public static class BufferActorsHostingExtensions
             configure?.Invoke(builder);
             builder.WithBufferActors(sp.GetRequiredService<DeviceSession>(), options, journalPrepared: true);
         });
-        services.AddSingleton(sp => new BufferActorsClient(
+        services.AddSingleton(sp => new BufferActorsClient(sp.GetRequiredService<ActorSystem>(),
             sp.GetRequiredService<IRequiredActor<BufferManagerKey>>().GetAsync().GetAwaiter().GetResult(), options.RequestTimeout));
         return services;
     }

@@ -112,6 +112,8 @@ public sealed class DomainSupervisorActor : UntypedActor
             child = Context.ActorOf(kind.Props(m.Id, _services), m.Id.ActorName);
             Context.Watch(child);
         }
+        // A client's request learns where the domain's later commands go (BufferActorsClient skips the manager's hop).
+        if (Sender is Api.ReplyPromise promise) promise.RouteTo(Self);
         // The first message a new actor gets, as the supervisor is the only one who knows it yet.
         child.Tell(new StartLifecycle(m.Id, m.Request, Sender));
         Track(child, m.Id, m.PageCount);

@@ -26,7 +26,7 @@ public sealed class ClientRequestTests : Akka.TestKit.Xunit2.TestKit
     [Fact]
     public async Task AnUnansweredRequestTimesOutNamingTheRequest()
     {
-        var client = new BufferActorsClient(Sys.ActorOf(Props.Create(() => new Silent())), TimeSpan.FromMilliseconds(200));
+        var client = new BufferActorsClient(Sys, Sys.ActorOf(Props.Create(() => new Silent())), TimeSpan.FromMilliseconds(200));
         var e = await Assert.ThrowsAsync<TimeoutException>(() => client.DetachAsync(Someone, "display"));
         Assert.Contains(nameof(BufferActors.Actors.Lifecycles.ExportedBuffer.Detach), e.Message);
     }
@@ -39,15 +39,15 @@ public sealed class ClientRequestTests : Akka.TestKit.Xunit2.TestKit
     public void ARequestTimeOutNoTimerCanSetIsRefusedWhenTheClientIsMade(long ticks)
     {
         var manager = Sys.ActorOf(Props.Create(() => new Silent()));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new BufferActorsClient(manager, TimeSpan.FromTicks(ticks)));
-        _ = new BufferActorsClient(manager, Timeout.InfiniteTimeSpan);
-        _ = new BufferActorsClient(manager, TimeSpan.FromMilliseconds(uint.MaxValue - 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new BufferActorsClient(Sys, manager, TimeSpan.FromTicks(ticks)));
+        _ = new BufferActorsClient(Sys, manager, Timeout.InfiniteTimeSpan);
+        _ = new BufferActorsClient(Sys, manager, TimeSpan.FromMilliseconds(uint.MaxValue - 1));
     }
 
     [Fact]
     public async Task ACancelledRequestThrowsOperationCanceled()
     {
-        var client = new BufferActorsClient(Sys.ActorOf(Props.Create(() => new Silent())));
+        var client = new BufferActorsClient(Sys, Sys.ActorOf(Props.Create(() => new Silent())));
         using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.ReleaseAsync(Someone, cts.Token));
     }
@@ -55,9 +55,9 @@ public sealed class ClientRequestTests : Akka.TestKit.Xunit2.TestKit
     [Fact]
     public async Task ARefusalIsATypedErrorAndAnUnexpectedReplyIsNotTakenForAnAnswer()
     {
-        var refusing = new BufferActorsClient(Sys.ActorOf(Props.Create(() => new Answers(new OperationFailed(ErrorCode.NotFound, "gone", null)))));
+        var refusing = new BufferActorsClient(Sys, Sys.ActorOf(Props.Create(() => new Answers(new OperationFailed(ErrorCode.NotFound, "gone", null)))));
         Assert.Equal(ErrorCode.NotFound, (await Assert.ThrowsAsync<BufferActorsException>(() => refusing.ReleaseAsync(Someone))).Code);
-        var confused = new BufferActorsClient(Sys.ActorOf(Props.Create(() => new Answers("hello"))));
+        var confused = new BufferActorsClient(Sys, Sys.ActorOf(Props.Create(() => new Answers("hello"))));
         await Assert.ThrowsAsync<InvalidOperationException>(() => confused.ReleaseAsync(Someone));
     }
 
@@ -66,7 +66,7 @@ public sealed class ClientRequestTests : Akka.TestKit.Xunit2.TestKit
     {
         // Echoes the id it was asked about: a reply must never reach another request's promise.
         var echo = Sys.ActorOf(Props.Create(() => new EchoStatus()));
-        var client = new BufferActorsClient(echo);
+        var client = new BufferActorsClient(Sys, echo);
         var ids = Enumerable.Range(1, 500).Select(i => new LifecycleId(LifecycleKind.Export, new DomainId(1), i)).ToList();
         var answers = await Task.WhenAll(ids.Select(id => Task.Run(() => client.StatusAsync(id))));
         Assert.Equal(ids, answers.Select(a => a.Id));
@@ -78,8 +78,8 @@ public sealed class ClientRequestTests : Akka.TestKit.Xunit2.TestKit
         // Actors on the inline dispatcher answer before Tell returns, on a thread-pool caller's thread.
         using var system = ActorSystem.Create("client-inline", BufferActors.Actors.Dispatch.InlineDispatcher.Config);
         var inline = BufferActors.Actors.Dispatch.InlineDispatcher.DispatcherId;
-        var answering = new BufferActorsClient(system.ActorOf(Props.Create(() => new EchoStatus()).WithDispatcher(inline)));
-        var refusing = new BufferActorsClient(system.ActorOf(Props.Create(() => new Answers(new OperationFailed(ErrorCode.NotFound, "gone", null))).WithDispatcher(inline)));
+        var answering = new BufferActorsClient(system, system.ActorOf(Props.Create(() => new EchoStatus()).WithDispatcher(inline)));
+        var refusing = new BufferActorsClient(system, system.ActorOf(Props.Create(() => new Answers(new OperationFailed(ErrorCode.NotFound, "gone", null))).WithDispatcher(inline)));
         // A top-level actor starts asynchronously: until it has, messages to it wait in its ref.
         await answering.StatusAsync(Someone);
         await Assert.ThrowsAsync<BufferActorsException>(() => refusing.ReleaseAsync(Someone));

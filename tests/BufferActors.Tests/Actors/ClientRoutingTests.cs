@@ -36,7 +36,7 @@ public sealed class ClientRoutingTests : LifecycleTest
     public async Task AfterTheFirstAnswerOfADomainItsCommandsSkipTheManager()
     {
         var front = Sys.ActorOf(Props.Create(() => new CountingFront(Manager)));
-        var client = new BufferActorsClient(front, TimeSpan.FromSeconds(5));
+        var client = new BufferActorsClient(Sys, front, TimeSpan.FromSeconds(5));
         var export = await client.ExportAsync(Dom1, Share(2));
         var device = Display.Attach(Process, export.Fd);
         device.Map(DmaDirection.ToDevice);
@@ -61,7 +61,7 @@ public sealed class ClientRoutingTests : LifecycleTest
     {
         var first = Sys.ActorOf(BufferManager.Props(Session), "buffers-first");
         var front = Sys.ActorOf(Props.Create(() => new CountingFront(first)));
-        var client = new BufferActorsClient(front, TimeSpan.FromSeconds(5));
+        var client = new BufferActorsClient(Sys, front, TimeSpan.FromSeconds(5));
         var old = await client.ExportAsync(Dom1, Share(2));
 
         // The manager goes, with its supervisors and lifecycles (whose PostStop releases the export); another takes over.

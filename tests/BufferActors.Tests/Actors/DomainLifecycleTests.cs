@@ -60,7 +60,7 @@ public sealed class DomainLifecycleTests : LifecycleTest
     public async Task HostShutdownLeavesTheLedgerAtBaseline()
     {
         var system = ActorSystem.Create("host-under-test");
-        var client = new BufferActorsClient(system.ActorOf(BufferManager.Props(Session)));
+        var client = new BufferActorsClient(system, system.ActorOf(BufferManager.Props(Session)));
         var camera = Sim.AddDevice("camera");
         int fd = camera.AllocateBuffer(Process, 2);
         await client.ImportAsync(Dom1, fd, 2);

@@ -139,7 +139,7 @@ public sealed class ExportLifecycleTests : LifecycleTest
         var quotas = new BufferActors.Actors.Supervision.DomainLifecycles.Quotas(MaxBuffers: 2, MaxPages: 10);
         var manager = Sys.ActorOf(BufferActors.Actors.Supervision.BufferManager.Props(Session,
             new BufferActors.Actors.Supervision.BufferManager.Settings(quotas, BufferActors.Actors.Lifecycles.ExportSettings.Default)));
-        var client = new BufferActors.Actors.Api.BufferActorsClient(manager);
+        var client = new BufferActors.Actors.Api.BufferActorsClient(Sys, manager);
         var a = await client.ExportAsync(Dom1, Share(4));
         var b = await client.ExportAsync(Dom1, Share(4));
         var third = await Assert.ThrowsAsync<BufferActorsException>(() => client.ExportAsync(Dom1, Share(1)));

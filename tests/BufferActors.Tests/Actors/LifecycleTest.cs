@@ -28,7 +28,7 @@ public abstract class LifecycleTest : Akka.TestKit.Xunit2.TestKit
         Display = Sim.AddDevice("display");
         Session = new DeviceSession(Gntdev) { HandlerCheckpoint = checkpoint };
         Manager = Sys.ActorOf(BufferManager.Props(Session, settings), "buffers");
-        Client = new BufferActorsClient(Manager, TimeSpan.FromSeconds(5));
+        Client = new BufferActorsClient(Sys, Manager, TimeSpan.FromSeconds(5));
         _grants = new FrontendGrants(Frontend);
     }
 

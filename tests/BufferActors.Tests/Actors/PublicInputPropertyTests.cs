@@ -43,7 +43,7 @@ public sealed class PublicInputPropertyTests : Akka.TestKit.Xunit2.TestKit
             return JournalWriteFault.None;
         })), "journal");
         var services = new LifecycleServices(new DeviceSession(_device), journal, TimeProvider.System, TimeSpan.FromSeconds(5));
-        _client = new BufferActorsClient(Sys.ActorOf(BufferManager.Props(services), "buffers"), TimeSpan.FromSeconds(5));
+        _client = new BufferActorsClient(Sys, Sys.ActorOf(BufferManager.Props(services), "buffers"), TimeSpan.FromSeconds(5));
     }
 
     /// <summary>Any int, with the edges and the neighbourhood of the page limit drawn often.</summary>

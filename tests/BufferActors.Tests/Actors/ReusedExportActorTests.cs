@@ -128,7 +128,7 @@ public sealed class ReusedExportActorTests : LifecycleTest
     private (BufferActorsClient Client, string DomainPath) StartManager(string name, int reused)
     {
         var settings = BufferManager.Settings.Default with { Export = ExportSettings.Default with { ReusedActors = reused } };
-        var client = new BufferActorsClient(Sys.ActorOf(BufferManager.Props(Session, settings), name), Patience);
+        var client = new BufferActorsClient(Sys, Sys.ActorOf(BufferManager.Props(Session, settings), name), Patience);
         return (client, $"/user/{name}/domain-1");
     }
 

@@ -19,7 +19,7 @@ internal sealed class JournaledHost : IAsyncDisposable
         Journal = System.ActorOf(LifecycleJournal.SupervisedProps(journalSettings), "journal");
         var services = new LifecycleServices(session, Journal, TimeProvider.System, journalTimeout ?? TimeSpan.FromSeconds(5));
         Manager = System.ActorOf(BufferManager.Props(services, settings), "buffers");
-        Client = new BufferActorsClient(Manager, TimeSpan.FromSeconds(10));
+        Client = new BufferActorsClient(System, Manager, TimeSpan.FromSeconds(10));
     }
 
     public ActorSystem System { get; }
