@@ -52,14 +52,15 @@ public sealed class InlineDispatcher(MessageDispatcherConfigurator configurator)
     protected override void ExecuteTask(IRunnable run)
     {
         if (RunsHere(run)) RunTracked(run);
-        else ThreadPool.UnsafeQueueUserWorkItem(static r => RunTracked((IRunnable)r!), run);
+        else ThreadPool.UnsafeQueueUserWorkItem(static state => state.Dispatcher.RunTracked(state.Run), (Dispatcher: this, Run: run), preferLocal: false);
     }
 
-    private static void RunTracked(IRunnable run)
+    private void RunTracked(IRunnable run)
     {
         var outer = _running;
         _depth++;
         _running = run;
+        RunStarting?.Invoke();
         try
         {
             run.Run();
@@ -68,8 +69,15 @@ public sealed class InlineDispatcher(MessageDispatcherConfigurator configurator)
         {
             _depth--;
             _running = outer;
+            RunEnded?.Invoke();
         }
     }
+
+    /// <summary>Called on the running thread before every mailbox run of this dispatcher (with <see cref="RunEnded"/>, a completion signal for tests).</summary>
+    internal Action? RunStarting { get; set; }
+
+    /// <summary>Called on the running thread after every mailbox run of this dispatcher.</summary>
+    internal Action? RunEnded { get; set; }
 
     /// <summary>Mailbox runs of this dispatcher nested on the calling thread now (for tests).</summary>
     internal static int Depth => _depth;

@@ -20,6 +20,21 @@ public static class LifecycleJournal
     /// <summary>The answer to <see cref="GetLive"/>.</summary>
     public sealed record Live(IReadOnlyList<LifecycleRecord> Lifecycles, long NextSequence, long EventsRecovered, bool FromSnapshot);
 
+    /// <summary>
+    /// Published on the actor system's event stream each time the journal has made events durable, in the order
+    /// written: what an observer (a daemon's event subscription, a test waiting for a step) learns without asking.
+    /// </summary>
+    public sealed record Written(IReadOnlyList<LifecycleEvent> Events);
+
+    /// <summary>Published on the event stream when a journal incarnation finished its recovery and takes records.</summary>
+    public sealed record Recovered(long EventsRecovered, bool FromSnapshot);
+
+    /// <summary>Published on the event stream when a snapshot of the live index up to <paramref name="SequenceNr"/> is saved.</summary>
+    public sealed record SnapshotSaved(long SequenceNr);
+
+    /// <summary>Published on the event stream when the snapshots up to <paramref name="MaxSequenceNr"/> are deleted.</summary>
+    public sealed record SnapshotsDeleted(long MaxSequenceNr);
+
     /// <summary>Journal settings.</summary>
     /// <param name="PersistenceId">The journal's persistence id.</param>
     /// <param name="SnapshotEvery">A snapshot of the live index is taken after this many events, or after twice as many as there are live lifecycles if that is more; older snapshots are deleted.</param>

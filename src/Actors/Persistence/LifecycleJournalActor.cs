@@ -43,6 +43,7 @@ public sealed class LifecycleJournalActor : ReceivePersistentActor
             _eventsRecovered++;
             Apply(e);
         });
+        Recover<RecoveryCompleted>(_ => Context.System.EventStream.Publish(new Recovered(_eventsRecovered, _fromSnapshot)));
         Command<Record>(OnRecord);
         Command<FlushQueued>(_ =>
         {
@@ -52,8 +53,12 @@ public sealed class LifecycleJournalActor : ReceivePersistentActor
         Command<GetLive>(_ => Sender.Tell(new Live([.. _live.Values.OrderBy(r => r.Id.Sequence)], _nextSequence, _eventsRecovered, _fromSnapshot)));
         // Events stay for audit and replay; recovery needs only the newest snapshot, so older ones are deleted
         // (otherwise the snapshot store would grow by the whole live index with every snapshot).
-        Command<SaveSnapshotSuccess>(ok => DeleteSnapshots(new SnapshotSelectionCriteria(ok.Metadata.SequenceNr - 1)));
-        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<SaveSnapshotSuccess>(ok =>
+        {
+            Context.System.EventStream.Publish(new SnapshotSaved(ok.Metadata.SequenceNr));
+            DeleteSnapshots(new SnapshotSelectionCriteria(ok.Metadata.SequenceNr - 1));
+        });
+        Command<DeleteSnapshotsSuccess>(ok => Context.System.EventStream.Publish(new SnapshotsDeleted(ok.Criteria.MaxSequenceNr)));
         Command<DeleteSnapshotsFailure>(_ => { }); // retried with the next snapshot
         Command<SaveSnapshotFailure>(_ => { });
     }
@@ -102,6 +107,7 @@ public sealed class LifecycleJournalActor : ReceivePersistentActor
             Apply(e);
             if (--remaining > 0) return;
             foreach (var (r, sender) in batch) sender.Tell(new Recorded(r.Correlation));
+            Context.System.EventStream.Publish(new Written(events));
             _inFlight = null;
             _inFlightEvents = null;
             MaybeSnapshot();

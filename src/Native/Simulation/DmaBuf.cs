@@ -50,10 +50,10 @@ public sealed class DmaBuf
     public bool IsReleased { get; private set; }
 
     /// <summary>Current file references (fds, attachments, importers, deferred-grant pins).</summary>
-    public int References { get { lock (_sim.Gate) return _refs; } }
+    public int References { get { using (_sim.Gate.Enter()) return _refs; } }
 
     /// <summary>Live attachments.</summary>
-    public IReadOnlyList<DmaBufAttachment> Attachments { get { lock (_sim.Gate) return [.. _attachments]; } }
+    public IReadOnlyList<DmaBufAttachment> Attachments { get { using (_sim.Gate.Enter()) return [.. _attachments]; } }
 
     /// <summary>Number of pages.</summary>
     public int PageCount => Frames.Length;

@@ -35,7 +35,7 @@ public sealed class DmaBufAttachment
     /// <summary>map_dma_buf: maps the attachment for DMA in <paramref name="direction"/>.</summary>
     public void Map(DmaDirection direction)
     {
-        lock (_sim.Gate)
+        using (_sim.Gate.Enter())
         {
             EnsureAttached("map_dma_buf");
             if (direction == DmaDirection.None)
@@ -52,13 +52,13 @@ public sealed class DmaBufAttachment
     /// <summary>unmap_dma_buf: a no-op for gntdev buffers; the table stays cached until detach.</summary>
     public void Unmap()
     {
-        lock (_sim.Gate) EnsureAttached("unmap_dma_buf");
+        using (_sim.Gate.Enter()) EnsureAttached("unmap_dma_buf");
     }
 
     /// <summary>dma_buf_detach + dma_buf_put: unmaps the cached table and drops the buffer reference.</summary>
     public void Detach()
     {
-        lock (_sim.Gate)
+        using (_sim.Gate.Enter())
         {
             EnsureAttached("dma_buf_detach");
             IsDetached = true;

@@ -21,7 +21,7 @@ public sealed class SimulatedDevice
     /// <summary>dma_buf_get(fd) + dma_buf_attach: attaches to the dma-buf <paramref name="fd"/> of <paramref name="process"/>.</summary>
     public DmaBufAttachment Attach(SimulatedProcess process, int fd)
     {
-        lock (_sim.Gate)
+        using (_sim.Gate.Enter())
         {
             var buffer = process.DmaBufOf(fd);
             if (_sim.Faults.Hit(FaultSite.DeviceAttach, _sim.Kill) is { } fault)
@@ -38,7 +38,7 @@ public sealed class SimulatedDevice
         int firstOffset = 0, long? sizeBytes = null)
     {
         if (pages <= 0) throw new GntdevException("dma_buf_export", Errno.EINVAL, $"page count {pages}");
-        lock (_sim.Gate)
+        using (_sim.Gate.Enter())
         {
             var owner = _sim.Backend;
             uint first = owner.AllocatePages(pages);

@@ -60,7 +60,7 @@ public sealed class SimulatedDomain
     /// </summary>
     public void ReloadGntalloc()
     {
-        lock (_sim.Gate)
+        using (_sim.Gate.Enter())
         {
             if (GntallocInstances > 0)
                 throw new GntdevException("delete_module", Errno.EBUSY, $"xen-gntalloc is in use by {GntallocInstances} instance(s)");
@@ -70,15 +70,15 @@ public sealed class SimulatedDomain
     }
 
     /// <summary>Grant references this domain currently grants.</summary>
-    public int GrantedRefs { get { lock (_sim.Gate) return Grants.Granted; } }
+    public int GrantedRefs { get { using (_sim.Gate.Enter()) return Grants.Granted; } }
 
     /// <summary>Mappings this domain holds of other domains' grants.</summary>
-    public int ForeignMappings { get { lock (_sim.Gate) return _foreign.Count; } }
+    public int ForeignMappings { get { using (_sim.Gate.Enter()) return _foreign.Count; } }
 
     /// <summary>Allocates <paramref name="count"/> contiguous frames (a framebuffer) and returns the first.</summary>
     public uint AllocatePages(int count)
     {
-        lock (_sim.Gate)
+        using (_sim.Gate.Enter())
         {
             if (count == 1 && _freeFrames.Count > 0) return _freeFrames.Pop();
             if (count <= 0 || _nextFrame + (uint)count > (uint)Memory.Pages)
@@ -103,7 +103,7 @@ public sealed class SimulatedDomain
     public uint GrantAccess(DomainId grantee, uint frame, bool readOnly = false)
     {
         grantee.EnsureReal("gnttab_grant_foreign_access");
-        lock (_sim.Gate)
+        using (_sim.Gate.Enter())
         {
             EnsureAlive("gnttab_grant_foreign_access");
             if (frame >= (uint)Memory.Pages) throw new GntdevException("gnttab_grant_foreign_access", Errno.EINVAL, $"frame {frame} outside {Id}'s memory");
@@ -115,7 +115,7 @@ public sealed class SimulatedDomain
     public uint[] GrantPages(DomainId grantee, uint firstFrame, int count, bool readOnly = false)
     {
         var refs = new uint[count];
-        lock (_sim.Gate)
+        using (_sim.Gate.Enter())
         {
             if (Grants.FreeCount < count) throw new GntdevException("gnttab_alloc_grant_references", Errno.ENOSPC, $"{Id} has {Grants.FreeCount} free refs, {count} needed");
             for (int i = 0; i < count; i++) refs[i] = GrantAccess(grantee, firstFrame + (uint)i, readOnly);
@@ -129,7 +129,7 @@ public sealed class SimulatedDomain
     /// </summary>
     public bool EndAccess(uint gref)
     {
-        lock (_sim.Gate)
+        using (_sim.Gate.Enter())
         {
             if (!Grants.IsGranted(gref)) throw new GntdevException("gnttab_end_foreign_access_ref", Errno.EINVAL, $"ref {gref} of {Id} is not granted");
             return Grants.TryEndAccess(gref);
@@ -137,15 +137,15 @@ public sealed class SimulatedDomain
     }
 
     /// <summary>True while <paramref name="gref"/> grants access (not yet ended).</summary>
-    public bool IsGranted(uint gref) { lock (_sim.Gate) return Grants.IsGranted(gref); }
+    public bool IsGranted(uint gref) { using (_sim.Gate.Enter()) return Grants.IsGranted(gref); }
 
     /// <summary>True while the grantee maps <paramref name="gref"/> (GTF_reading/GTF_writing set).</summary>
-    public bool IsInUse(uint gref) { lock (_sim.Gate) return Grants.IsInUse(gref); }
+    public bool IsInUse(uint gref) { using (_sim.Gate.Enter()) return Grants.IsInUse(gref); }
 
     /// <summary>Maps another domain's grant into this domain (what a frontend does with refs it was given). Returns a handle.</summary>
     public int MapForeign(DomainId granter, uint gref, bool readOnly = false)
     {
-        lock (_sim.Gate)
+        using (_sim.Gate.Enter())
         {
             EnsureAlive("GNTTABOP_map_grant_ref");
             var status = _sim.MapGrant(granter, gref, Id, readOnly, out _);
@@ -160,7 +160,7 @@ public sealed class SimulatedDomain
     /// <summary>Unmaps a mapping made by <see cref="MapForeign"/>.</summary>
     public void UnmapForeign(int handle)
     {
-        lock (_sim.Gate)
+        using (_sim.Gate.Enter())
         {
             if (!_foreign.Remove(handle, out var m)) throw new GntdevException("GNTTABOP_unmap_grant_ref", Errno.EINVAL, $"no mapping {handle} in {Id}", GrantStatus.BadHandle);
             _sim.UnmapGrant(m.Granter, m.Ref, m.ReadOnly);

@@ -33,16 +33,16 @@ public sealed class SimulatedGrantAllocator : IGrantAllocator
     public DomainId Domain => _granter.Id;
 
     /// <inheritdoc />
-    public int Limit { get { lock (_sim.Gate) return _granter.GntallocLimit; } }
+    public int Limit { get { using (_sim.Gate.Enter()) return _granter.GntallocLimit; } }
 
     /// <summary>Live allocations of this instance.</summary>
-    public int AllocationCount { get { lock (_sim.Gate) return _live.Count; } }
+    public int AllocationCount { get { using (_sim.Gate.Enter()) return _live.Count; } }
 
     /// <inheritdoc />
     public GrantAllocation Allocate(DomainId grantee, int count, bool writable = true)
     {
         const string op = "GNTALLOC_ALLOC_GREF";
-        lock (_sim.Gate)
+        using (_sim.Gate.Enter())
         {
             EnsureOpen(op);
             if (count <= 0) throw new GntdevException(op, Errno.EINVAL, $"page count {count} is below 1");
@@ -91,7 +91,7 @@ public sealed class SimulatedGrantAllocator : IGrantAllocator
     {
         ArgumentNullException.ThrowIfNull(allocation);
         const string op = "GNTALLOC_DEALLOC_GREF";
-        lock (_sim.Gate)
+        using (_sim.Gate.Enter())
         {
             EnsureOpen(op);
             if (!_live.Remove(allocation.Index, out var live) || live.Refs.Length != allocation.PageCount)
@@ -105,7 +105,7 @@ public sealed class SimulatedGrantAllocator : IGrantAllocator
     {
         ArgumentNullException.ThrowIfNull(allocation);
         const string op = "GNTALLOC_SET_UNMAP_NOTIFY";
-        lock (_sim.Gate)
+        using (_sim.Gate.Enter())
         {
             EnsureOpen(op);
             ulong index = allocation.Index + (ulong)byteOffset;
@@ -125,7 +125,7 @@ public sealed class SimulatedGrantAllocator : IGrantAllocator
     /// <summary>Closes the instance (gntalloc_release): every live allocation is deallocated.</summary>
     public void Dispose()
     {
-        lock (_sim.Gate)
+        using (_sim.Gate.Enter())
         {
             if (_closed) return;
             _closed = true;

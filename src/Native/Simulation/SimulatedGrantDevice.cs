@@ -50,23 +50,23 @@ public sealed class SimulatedGrantDevice : IGrantDevice
     public bool IsReleased { get; private set; }
 
     /// <summary>Live exports of this instance.</summary>
-    public int ExportCount { get { lock (_sim.Gate) return _exportCount; } }
+    public int ExportCount { get { using (_sim.Gate.Enter()) return _exportCount; } }
 
     /// <summary>Live imports of this instance.</summary>
-    public int ImportCount { get { lock (_sim.Gate) return _imports.Count; } }
+    public int ImportCount { get { using (_sim.Gate.Enter()) return _imports.Count; } }
 
     /// <summary>Callers currently blocked in <see cref="WaitReleased"/> (lets tests wait for a waiter without sleeping).</summary>
-    public int BlockedWaiters { get { lock (_sim.Gate) return _waiters.Count; } }
+    public int BlockedWaiters { get { using (_sim.Gate.Enter()) return _waiters.Count; } }
 
     /// <summary>Live MAP_GRANT_REF maps of this instance.</summary>
-    public int MapCount { get { lock (_sim.Gate) return _maps.Count; } }
+    public int MapCount { get { using (_sim.Gate.Enter()) return _maps.Count; } }
 
     /// <inheritdoc />
     public GrantMapping MapGrantRefs(DomainId domain, ReadOnlySpan<uint> refs, bool readOnly = false)
     {
         const string op = "MAP_GRANT_REF";
         var refArray = refs.ToArray();
-        lock (_sim.Gate)
+        using (_sim.Gate.Enter())
         {
             EnsureOpen(op);
             Inject(FaultSite.MapGrantRefs, op);
@@ -86,7 +86,7 @@ public sealed class SimulatedGrantDevice : IGrantDevice
     public void UnmapGrantRefs(GrantMapping mapping)
     {
         const string op = "UNMAP_GRANT_REF";
-        lock (_sim.Gate)
+        using (_sim.Gate.Enter())
         {
             EnsureOpen(op);
             if (!_maps.TryGetValue(mapping.Index, out var map))
@@ -105,7 +105,7 @@ public sealed class SimulatedGrantDevice : IGrantDevice
     public void SetUnmapNotify(ulong index, UnmapNotifyActions action, uint eventChannelPort = 0)
     {
         const string op = "SET_UNMAP_NOTIFY";
-        lock (_sim.Gate)
+        using (_sim.Gate.Enter())
         {
             EnsureOpen(op);
             var (start, map) = _maps.FirstOrDefault(m => index >= m.Key && index < m.Key + (ulong)m.Value.Refs.Length * PageView.PageSize);
@@ -123,7 +123,7 @@ public sealed class SimulatedGrantDevice : IGrantDevice
     {
         const string op = "DMABUF_EXP_FROM_REFS";
         var refArray = refs.ToArray();
-        lock (_sim.Gate)
+        using (_sim.Gate.Enter())
         {
             EnsureOpen(op);
             Inject(FaultSite.ExportFromRefs, op);
@@ -180,7 +180,7 @@ public sealed class SimulatedGrantDevice : IGrantDevice
     public WaitReleasedResult WaitReleased(int fd, uint timeoutMs)
     {
         const string op = "DMABUF_EXP_WAIT_RELEASED";
-        lock (_sim.Gate)
+        using (_sim.Gate.Enter())
         {
             EnsureOpen(op);
             Inject(FaultSite.WaitReleased, op);
@@ -200,7 +200,7 @@ public sealed class SimulatedGrantDevice : IGrantDevice
                     long remaining = deadline - Environment.TickCount64;
                     if (remaining <= 0) return WaitReleasedResult.TimedOut;
                     // Time-outs up to 0xFFFFFFFF ms are valid; Monitor.Wait takes at most int.MaxValue at a time.
-                    Monitor.Wait(_sim.Gate, TimeSpan.FromMilliseconds(Math.Min(remaining, int.MaxValue)));
+                    _sim.Gate.Wait(TimeSpan.FromMilliseconds(Math.Min(remaining, int.MaxValue)));
                 }
                 return WaitReleasedResult.Released;
             }
@@ -215,7 +215,7 @@ public sealed class SimulatedGrantDevice : IGrantDevice
     public ImportedDmaBuf ImportDmaBuf(int fd, int count, DomainId domain)
     {
         const string op = "DMABUF_IMP_TO_REFS";
-        lock (_sim.Gate)
+        using (_sim.Gate.Enter())
         {
             EnsureOpen(op);
             Inject(FaultSite.ImportToRefs, op);
@@ -265,7 +265,7 @@ public sealed class SimulatedGrantDevice : IGrantDevice
     public void ReleaseImport(int fd)
     {
         const string op = "DMABUF_IMP_RELEASE";
-        lock (_sim.Gate)
+        using (_sim.Gate.Enter())
         {
             EnsureOpen(op);
             var import = _imports.Find(i => i.Fd == fd)
@@ -302,7 +302,7 @@ public sealed class SimulatedGrantDevice : IGrantDevice
     /// <summary>Closes the instance's descriptor (close(2) on /dev/xen/gntdev).</summary>
     public void Dispose()
     {
-        lock (_sim.Gate)
+        using (_sim.Gate.Enter())
         {
             if (IsClosed || !Process.IsAlive) return;
             Process.Close(Fd);
@@ -365,7 +365,7 @@ public sealed class SimulatedGrantDevice : IGrantDevice
         if (_waiters.Find(w => w.Export == export) is { } newest)
         {
             newest.Completed = true;
-            Monitor.PulseAll(_sim.Gate);
+            _sim.Gate.PulseAll();
         }
         ReleaseFileIfUnused();
     }

@@ -32,12 +32,12 @@ public sealed class SimulatedProcess
     public bool IsAlive { get; private set; } = true;
 
     /// <summary>Open descriptors.</summary>
-    public int OpenFds { get { lock (_sim.Gate) return _fds.Count; } }
+    public int OpenFds { get { using (_sim.Gate.Enter()) return _fds.Count; } }
 
     /// <summary>The dma-buf behind <paramref name="fd"/>; EBADF if not open, EINVAL if not a dma-buf.</summary>
     public DmaBuf DmaBufOf(int fd)
     {
-        lock (_sim.Gate)
+        using (_sim.Gate.Enter())
         {
             return Lookup(fd, "dma_buf_get") as DmaBuf
                 ?? throw new GntdevException("dma_buf_get", Errno.EINVAL, $"fd {fd} of {Name} is not a dma-buf");
@@ -47,7 +47,7 @@ public sealed class SimulatedProcess
     /// <summary>dup(2): a new descriptor for the same open file.</summary>
     public int Dup(int fd)
     {
-        lock (_sim.Gate)
+        using (_sim.Gate.Enter())
         {
             var file = Lookup(fd, "dup");
             if (file is DmaBuf buf) buf.Get();
@@ -63,7 +63,7 @@ public sealed class SimulatedProcess
     /// </summary>
     public void DupTo(int fd, int number)
     {
-        lock (_sim.Gate)
+        using (_sim.Gate.Enter())
         {
             var file = Lookup(fd, "dup3");
             if (number < 0) throw new GntdevException("dup3", Errno.EBADF, $"{number} is not a descriptor number");
@@ -87,7 +87,7 @@ public sealed class SimulatedProcess
     /// <summary>dup3 of a placeholder (a /dev/null) onto <paramref name="fd"/>: the file behind it loses this reference, the number stays taken. EBADF if not open.</summary>
     public void ReplaceWithPlaceholder(int fd)
     {
-        lock (_sim.Gate)
+        using (_sim.Gate.Enter())
         {
             var file = Lookup(fd, "dup3");
             if (file is PlainFile { Name: Placeholder }) return;
@@ -101,13 +101,13 @@ public sealed class SimulatedProcess
     /// <summary>Opens a file that is neither a dma-buf nor a grant device (a memfd, say): what a caller passes by mistake.</summary>
     public int OpenPlainFile(string name)
     {
-        lock (_sim.Gate) return Install(new PlainFile(name));
+        using (_sim.Gate.Enter()) return Install(new PlainFile(name));
     }
 
     /// <summary>close(2). EBADF if <paramref name="fd"/> is not open.</summary>
     public void Close(int fd)
     {
-        lock (_sim.Gate)
+        using (_sim.Gate.Enter())
         {
             var file = Lookup(fd, "close");
             _fds.Remove(fd);
@@ -120,7 +120,7 @@ public sealed class SimulatedProcess
     /// <summary>Process exit: every mapping is torn down, then every descriptor closed.</summary>
     public void Exit()
     {
-        lock (_sim.Gate)
+        using (_sim.Gate.Enter())
         {
             if (!IsAlive) return;
             IsAlive = false;

@@ -39,16 +39,29 @@ public sealed class XenSimulator : IDisposable
     /// <summary>gntdev's page limit (the module's writable <c>limit</c> parameter), from <see cref="SimulatorOptions.PageLimit"/>.</summary>
     public int GntdevPageLimit
     {
-        get { lock (Gate) return _gntdevPageLimit; }
+        get { using (Gate.Enter()) return _gntdevPageLimit; }
         set
         {
             ArgumentOutOfRangeException.ThrowIfNegativeOrZero(value);
-            lock (Gate) _gntdevPageLimit = value;
+            using (Gate.Enter()) _gntdevPageLimit = value;
         }
     }
 
     /// <summary>The lock every simulated operation holds.</summary>
-    public object Gate { get; } = new();
+    public SimulatorGate Gate { get; } = new();
+
+    /// <summary>Callers blocked in WAIT_RELEASED on any gntdev instance of this simulator.</summary>
+    public int BlockedWaiters { get { using (Gate.Enter()) return _instances.Sum(i => i.BlockedWaiters); } }
+
+    /// <summary>
+    /// Completes once <paramref name="condition"/> holds for the ledger, checked now and after every operation (a
+    /// completion signal for tests and drivers, never a poll); <see cref="TimeoutException"/> after <paramref name="timeout"/>.
+    /// </summary>
+    public Task WhenLedger(Func<SimulatorLedger, bool> condition, TimeSpan timeout)
+    {
+        ArgumentNullException.ThrowIfNull(condition);
+        return Gate.When(() => condition(Ledger()), timeout);
+    }
 
     /// <summary>The backend domain (dom0) where gntdev runs and devices allocate.</summary>
     public SimulatedDomain Backend { get; }
@@ -57,16 +70,16 @@ public sealed class XenSimulator : IDisposable
     public long Ticks { get; private set; }
 
     /// <summary>Invariant violations observed (a correct run has none).</summary>
-    public IReadOnlyList<string> Violations { get { lock (Gate) return [.. _violations]; } }
+    public IReadOnlyList<string> Violations { get { using (Gate.Enter()) return [.. _violations]; } }
 
     /// <summary>Kernel-style reports (deferred refs still in use / leaking), as state rather than log spam.</summary>
-    public IReadOnlyList<string> Reports { get { lock (Gate) return [.. _reports]; } }
+    public IReadOnlyList<string> Reports { get { using (Gate.Enter()) return [.. _reports]; } }
 
     /// <summary>Creates a frontend domain. Reserved ids (≥ 0x7FF0) and ids in use are refused with EINVAL.</summary>
     public SimulatedDomain CreateDomain(ushort id, int? pages = null)
     {
         var domid = new DomainId(id).EnsureReal("createdomain");
-        lock (Gate)
+        using (Gate.Enter())
         {
             if (_domains.ContainsKey(domid)) throw new GntdevException("createdomain", Errno.EINVAL, $"{domid} exists");
             return AddDomain(domid, pages ?? Options.DefaultDomainPages);
@@ -76,7 +89,7 @@ public sealed class XenSimulator : IDisposable
     /// <summary>The domain <paramref name="id"/>; EINVAL if unknown.</summary>
     public SimulatedDomain Domain(DomainId id)
     {
-        lock (Gate)
+        using (Gate.Enter())
             return _domains.TryGetValue(id, out var d) ? d : throw new GntdevException("domain lookup", Errno.EINVAL, $"no domain {id}");
     }
 
@@ -86,19 +99,19 @@ public sealed class XenSimulator : IDisposable
     /// </summary>
     public void DestroyDomain(DomainId id)
     {
-        lock (Gate) Kill(id);
+        using (Gate.Enter()) Kill(id);
     }
 
     /// <summary>Makes <paramref name="remote"/> unmap every foreign mapping it holds (a frontend that finally lets go).</summary>
     public void UnmapAllForeign(DomainId remote)
     {
-        lock (Gate) Domain(remote).UnmapAllForeign();
+        using (Gate.Enter()) Domain(remote).UnmapAllForeign();
     }
 
     /// <summary>Starts a process in the backend domain.</summary>
     public SimulatedProcess StartProcess(string name)
     {
-        lock (Gate)
+        using (Gate.Enter())
         {
             var p = new SimulatedProcess(this, _nextPid++, name);
             _processes.Add(p);
@@ -109,7 +122,7 @@ public sealed class XenSimulator : IDisposable
     /// <summary>Opens /dev/xen/gntdev in <paramref name="process"/> (a new process when null).</summary>
     public SimulatedGrantDevice OpenGrantDevice(SimulatedProcess? process = null)
     {
-        lock (Gate)
+        using (Gate.Enter())
         {
             process ??= StartProcess("gntdev-user");
             if (Faults.Hit(FaultSite.OpenDevice, Kill) is { } fault)
@@ -126,7 +139,7 @@ public sealed class XenSimulator : IDisposable
     /// </summary>
     public SimulatedGrantAllocator OpenGrantAllocator(SimulatedDomain? granter = null)
     {
-        lock (Gate) return new SimulatedGrantAllocator(this, granter ?? Backend);
+        using (Gate.Enter()) return new SimulatedGrantAllocator(this, granter ?? Backend);
     }
 
     /// <summary>Adds a device driver (display, camera, GPU) that attaches to and allocates dma-bufs.</summary>
@@ -135,7 +148,7 @@ public sealed class XenSimulator : IDisposable
     /// <summary>One timer period: retries every deferred end-access (the kernel's deferred list timer).</summary>
     public void Tick()
     {
-        lock (Gate)
+        using (Gate.Enter())
         {
             Ticks++;
             // Like gnttab_handle_deferred: at most DeferredPerTick entries a period, failures requeued at the tail.
@@ -159,7 +172,7 @@ public sealed class XenSimulator : IDisposable
     /// <summary>The end-access operations currently parked.</summary>
     public IReadOnlyList<DeferredEndAccess> DeferredEndAccesses()
     {
-        lock (Gate)
+        using (Gate.Enter())
             return _deferred.Select(d => new DeferredEndAccess(d.Granter.Id, d.Ref, d.Grantee, d.Attempts, Ticks - d.SinceTick,
                 d.Attempts >= Options.DeferredReportAfter)).ToList();
     }
@@ -167,7 +180,7 @@ public sealed class XenSimulator : IDisposable
     /// <summary>Counts everything held; compare two with <see cref="SimulatorLedger.DifferencesFrom"/>.</summary>
     public SimulatorLedger Ledger()
     {
-        lock (Gate)
+        using (Gate.Enter())
         {
             var reservation = _domains.Values.Where(d => d.Reservation != d.BaselineReservation)
                 .OrderBy(d => d.Id.Value).Select(d => $"{d.Id}:{d.Reservation - d.BaselineReservation:+#;-#}").ToList();
@@ -190,7 +203,7 @@ public sealed class XenSimulator : IDisposable
     /// <summary>Frees every domain's memory.</summary>
     public void Dispose()
     {
-        lock (Gate)
+        using (Gate.Enter())
         {
             foreach (var d in _domains.Values) d.Memory.Dispose();
         }

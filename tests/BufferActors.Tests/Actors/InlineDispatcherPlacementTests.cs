@@ -45,12 +45,31 @@ public sealed class InlineDispatcherPlacementTests : IDisposable
     /// <summary>A top-level actor once it has started: until then its messages wait in a queue of Akka's, whatever the dispatcher.</summary>
     private async Task<IActorRef> Started(Props props)
     {
-        var actor = _system.ActorOf(props);
-        await actor.Ask<ActorIdentity>(new Identify(null), TimeSpan.FromSeconds(5));
         // The answer leaves before the mailbox run that sent it ends; a message sent meanwhile is taken by
-        // that run, on its thread. Let it end, so the test sees where an idle mailbox runs.
-        await Task.Delay(100);
-        return actor;
+        // that run, on its thread. The dispatcher says when its runs end: the test goes on once none is left,
+        // so that it sees where an idle mailbox runs.
+        var dispatcher = (InlineDispatcher)_system.Dispatchers.Lookup(InlineDispatcher.DispatcherId);
+        var idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int running = 0;
+        bool answered = false;
+        dispatcher.RunStarting = () => Interlocked.Increment(ref running);
+        dispatcher.RunEnded = () =>
+        {
+            if (Interlocked.Decrement(ref running) == 0 && Volatile.Read(ref answered)) idle.TrySetResult();
+        };
+        try
+        {
+            var actor = _system.ActorOf(props);
+            await actor.Ask<ActorIdentity>(new Identify(null), TimeSpan.FromSeconds(5));
+            Volatile.Write(ref answered, true);
+            if (Volatile.Read(ref running) == 0) idle.TrySetResult();
+            await idle.Task.WaitAsync(TimeSpan.FromSeconds(5));
+            return actor;
+        }
+        finally
+        {
+            dispatcher.RunStarting = dispatcher.RunEnded = null;
+        }
     }
 
     private static TaskCompletionSource<bool> NewProbe() => new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -98,7 +117,8 @@ public sealed class InlineDispatcherPlacementTests : IDisposable
     }
 
     /// <summary>Blocks on its first message until released; records the inline nesting depth of every later one.</summary>
-    private sealed class Gate(ManualResetEventSlim open, System.Collections.Concurrent.ConcurrentQueue<int> depths) : UntypedActor
+    private sealed class Gate(ManualResetEventSlim open, ManualResetEventSlim blocked, System.Collections.Concurrent.ConcurrentQueue<int> depths,
+        int expected, TaskCompletionSource all) : UntypedActor
     {
         private bool _first = true;
 
@@ -107,10 +127,12 @@ public sealed class InlineDispatcherPlacementTests : IDisposable
             if (_first)
             {
                 _first = false;
+                blocked.Set();
                 open.Wait(TimeSpan.FromSeconds(10));
                 return;
             }
             depths.Enqueue(InlineDispatcher.Depth);
+            if (depths.Count == expected) all.TrySetResult();
         }
     }
 
@@ -118,16 +140,17 @@ public sealed class InlineDispatcherPlacementTests : IDisposable
     public async Task AMailboxPastItsThroughputGoesOnOnThePoolNotDeeperInTheCallersStack()
     {
         using var open = new ManualResetEventSlim();
+        using var blocked = new ManualResetEventSlim();
         var depths = new System.Collections.Concurrent.ConcurrentQueue<int>();
-        var gate = await Started(Props.Create(() => new Gate(open, depths)).WithDispatcher(InlineDispatcher.DispatcherId));
+        var all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var gate = await Started(Props.Create(() => new Gate(open, blocked, depths, 350, all)).WithDispatcher(InlineDispatcher.DispatcherId));
         var thread = new Thread(() => gate.Tell("block")); // a dedicated thread: the run goes to the pool and blocks there
         thread.Start();
         thread.Join();
-        await Task.Delay(100);
+        Assert.True(blocked.Wait(TimeSpan.FromSeconds(5)), "the first message never reached the actor");
         for (int i = 0; i < 350; i++) gate.Tell(i); // queued behind the blocked run: more than three throughput batches
         open.Set();
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (depths.Count < 350 && DateTime.UtcNow < deadline) await Task.Delay(10);
+        await all.Task.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(350, depths.Count);
         Assert.All(depths, d => Assert.Equal(1, d));
     }

@@ -88,9 +88,9 @@ public sealed class SupervisionTests
                     id = export.Id;
                     _ = Client.AttachAsync(id, "display", DmaDirection.ToDevice).ContinueWith(_ => { });
                     _ = Client.DetachAsync(id, "display").ContinueWith(_ => { });
-                    _ = Client.WaitReleasedAsync(id, TimeSpan.FromMilliseconds(20)).ContinueWith(_ => { });
+                    var wait = Client.WaitReleasedAsync(id, TimeSpan.FromMilliseconds(20)).ContinueWith(_ => { });
                     _ = Client.StatusAsync(id).ContinueWith(_ => { });
-                    await Task.Delay(60); // let the wait deadline pass first
+                    await wait; // its deadline passes (or a failure answers it) before the release
                     _ = Client.ReleaseAsync(id).ContinueWith(_ => { });
                     break;
                 case "import":

@@ -62,7 +62,8 @@ public sealed class JournalFaultTests : IDisposable
 
             // Storage is back: the supervisor started the journal again, which recovered what was durable.
             await TestJournalOf(host).OnWrite.Pass();
-            var again = await EventuallyAsync(() => host.Client.ExportAsync(Dom1, refs));
+            await host.JournalUpAsync();
+            var again = await host.Client.ExportAsync(Dom1, refs);
             Assert.Contains((await host.LiveAsync()).Lifecycles, r => r.Id == again.Id);
             await host.Client.ReleaseAsync(again.Id);
             Assert.NotEqual(WaitReleasedResult.TimedOut, await host.Client.WaitReleasedAsync(again.Id, TimeSpan.FromSeconds(5)));
@@ -88,7 +89,8 @@ public sealed class JournalFaultTests : IDisposable
             await AwaitLedger(l => l.Exports == 0 && l.ReservationPages == _baseline.ReservationPages);
 
             // The next lifecycle is journaled normally (after a storage failure: by the restarted journal).
-            var second = await EventuallyAsync(() => host.Client.ExportAsync(Dom1, refs));
+            await host.JournalUpAsync();
+            var second = await host.Client.ExportAsync(Dom1, refs);
             await host.Client.AttachAsync(second.Id, "display", DmaDirection.ToDevice);
             await host.Client.DetachAsync(second.Id, "display");
             await host.Client.ReleaseAsync(second.Id);
@@ -97,22 +99,6 @@ public sealed class JournalFaultTests : IDisposable
             Assert.Empty(live.Lifecycles); // the refused one ended (Failed), the second released
         }
         EndAndAssertBaseline(refs);
-    }
-
-    /// <summary>Retries a request refused with a journal error while the journal is being started again (bounded).</summary>
-    private static async Task<T> EventuallyAsync<T>(Func<Task<T>> request)
-    {
-        for (int attempt = 0; ; attempt++)
-        {
-            try
-            {
-                return await request();
-            }
-            catch (BufferActorsException e) when (e.Code == ErrorCode.Journal && attempt < 50)
-            {
-                await Task.Delay(20);
-            }
-        }
     }
 
     [Fact]
@@ -173,8 +159,14 @@ public sealed class JournalFaultTests : IDisposable
 
     private async Task AwaitLedger(Func<SimulatorLedger, bool> condition)
     {
-        for (int i = 0; i < 300 && !condition(_sim.Ledger()); i++) await Task.Delay(10);
-        Assert.True(condition(_sim.Ledger()), $"ledger: {_sim.Ledger()}");
+        try
+        {
+            await _sim.WhenLedger(condition, TimeSpan.FromSeconds(3));
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"ledger: {_sim.Ledger()}");
+        }
     }
 
     private void EndAndAssertBaseline(uint[] refs)

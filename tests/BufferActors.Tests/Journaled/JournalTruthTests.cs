@@ -64,8 +64,9 @@ public sealed class JournalTruthTests : IDisposable
         await using (var host = new JournaledHost(NewSession(), _storage.ToConfig()))
         {
             var export = await host.Client.ExportAsync(Dom1, Share(4), DmaBufFlags.WriteCombine);
+            var waitJournaled = host.WrittenAsync(e => e is WaitRequested w && w.Id == export.Id);
             var wait = host.Client.WaitReleasedAsync(export.Id, TimeSpan.FromSeconds(30));
-            await AwaitOpenWait(host, export.Id);
+            await waitJournaled;
             _throwAt = nameof(ExportedBuffer.Release);
             await Assert.ThrowsAsync<BufferActorsException>(() => host.Client.ReleaseAsync(export.Id));
             Assert.Equal(WaitReleasedResult.Released, await wait); // the supervisor stopped it; PostStop gave the buffer up
@@ -121,11 +122,11 @@ public sealed class JournalTruthTests : IDisposable
             await Assert.ThrowsAsync<BufferActorsException>(() => host.Client.ReleaseImportAsync(import.Id));
 
             var map = await host.Client.MapAsync(Dom1, Share(2));
+            var unmapped = host.WrittenAsync(e => e is Unmapped u && u.Id == map.Id);
             await host.Client.DomainDiedAsync(Dom1);
-            await AwaitAsync(async () => (await host.Client.SnapshotAsync()).LiveLifecycles == 0);
+            await unmapped; // the map was stopped with its domain, and its PostStop owed the journal its end
             await host.Client.FlushJournalAsync();
             Assert.Empty((await host.LiveAsync()).Lifecycles);
-            _ = map;
         }
         _process.Close(buffer);
         var timeline = await JournalReader.ReadTimelineAsync(_storage);
@@ -167,8 +168,10 @@ public sealed class JournalTruthTests : IDisposable
         {
             var export = await host.Client.ExportAsync(Dom1, Share(2));
             var holder = _display.Attach(_process, export.Fd); // a holder BufferActors was not told about
+            var quarantined = host.WrittenAsync(e => e is Quarantined q && q.Id == export.Id);
             await host.Client.ReleaseAsync(export.Id);
-            await AwaitAsync(async () => (await host.LiveAsync()).Lifecycles.SingleOrDefault()?.Quarantined == true);
+            await quarantined;
+            Assert.True(Assert.Single((await host.LiveAsync()).Lifecycles).Quarantined);
             Assert.True((await host.Client.StatusAsync(export.Id)).Quarantined);
             holder.Detach();
             Assert.Equal(WaitReleasedResult.Released, await host.Client.WaitReleasedAsync(export.Id, TimeSpan.FromSeconds(5)));
@@ -180,19 +183,6 @@ public sealed class JournalTruthTests : IDisposable
         Assert.IsType<Released>(events[^1]);
         Assert.Empty(timeline.Anomalies);
         AssertBaseline();
-    }
-
-    private static async Task AwaitOpenWait(JournaledHost host, LifecycleId id) =>
-        await AwaitAsync(async () => (await host.LiveAsync()).Lifecycles.Any(r => r.Id == id && !r.OpenWaits.IsEmpty));
-
-    private static async Task AwaitAsync(Func<Task<bool>> condition)
-    {
-        for (int i = 0; i < 500; i++)
-        {
-            if (await condition()) return;
-            await Task.Delay(10);
-        }
-        Assert.Fail("condition not reached within 5 s");
     }
 
     private void AssertBaseline()

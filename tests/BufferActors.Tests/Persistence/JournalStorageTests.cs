@@ -6,6 +6,7 @@ using Akka.Persistence;
 using BufferActors.Actors;
 using BufferActors.Actors.Persistence;
 using BufferActors.Native;
+using BufferActors.Tests.Fixtures;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 using static BufferActors.Actors.Persistence.LifecycleJournal;
@@ -142,6 +143,11 @@ public sealed class JournalStorageTests(PostgresFixture postgres)
 
         await WithJournal(journal.Storage, settings, async (system, actor) =>
         {
+            // The snapshot is saved asynchronously after the write that crossed the threshold, and the older ones
+            // deleted after it: the journal says when each happened.
+            long threshold = all.Count - settings.SnapshotEvery;
+            var saved = EventStreamSignal.Next<SnapshotSaved>(system, s => s.SequenceNr > threshold, Timeout);
+            var deleted = EventStreamSignal.Next<SnapshotsDeleted>(system, d => d.MaxSequenceNr >= threshold, Timeout);
             long correlation = 0;
             foreach (var lifecycle in lifecycles)
             {
@@ -149,23 +155,14 @@ public sealed class JournalStorageTests(PostgresFixture postgres)
                 var sent = lifecycle.Select(events => (Correlation: ++correlation, Answer: actor.Ask<object>(new Record(correlation, events), Timeout))).ToList();
                 foreach (var (c, answer) in sent) Assert.Equal(new Recorded(c), await answer);
             }
-            // The snapshot is saved asynchronously after the write that crossed the threshold: wait until
-            // the newest one covers all but fewer than SnapshotEvery events before stopping the system.
+            long newest = (await saved).SequenceNr;
+            await deleted;
             var store = Akka.Persistence.Persistence.Instance.Apply(system).SnapshotStoreFor(null);
-            long newest = 0;
-            var deadline = DateTime.UtcNow + Timeout;
-            while (newest <= all.Count - settings.SnapshotEvery && DateTime.UtcNow < deadline)
-            {
-                var loaded = await store.Ask<LoadSnapshotResult>(new LoadSnapshot(settings.PersistenceId, SnapshotSelectionCriteria.Latest, long.MaxValue), Timeout);
-                newest = loaded.Snapshot?.Metadata.SequenceNr ?? 0;
-                if (newest <= all.Count - settings.SnapshotEvery) await Task.Delay(20);
-            }
-            Assert.True(newest > all.Count - settings.SnapshotEvery, $"newest snapshot at {newest} of {all.Count} events");
+            var loaded = await store.Ask<LoadSnapshotResult>(new LoadSnapshot(settings.PersistenceId, SnapshotSelectionCriteria.Latest, long.MaxValue), Timeout);
+            Assert.True(loaded.Snapshot?.Metadata.SequenceNr > threshold, $"newest snapshot at {loaded.Snapshot?.Metadata.SequenceNr} of {all.Count} events");
 
             // Only the newest snapshot is kept (older ones are deleted once a newer one is saved).
-            SelectedSnapshot? older;
-            do older = (await store.Ask<LoadSnapshotResult>(new LoadSnapshot(settings.PersistenceId, new SnapshotSelectionCriteria(newest - 1), long.MaxValue), Timeout)).Snapshot;
-            while (older is not null && DateTime.UtcNow < deadline && await Task.Delay(20).ContinueWith(_ => true));
+            var older = (await store.Ask<LoadSnapshotResult>(new LoadSnapshot(settings.PersistenceId, new SnapshotSelectionCriteria(newest - 1), long.MaxValue), Timeout)).Snapshot;
             Assert.Null(older);
             return 0;
         });

@@ -21,13 +21,10 @@ public sealed class RemoteGrantDeviceTests : RemoteSimulatorTest
         Assert.Equal(WaitReleasedResult.TimedOut, gntdev.WaitReleased(export.Fd, 30));
 
         // The server runs requests concurrently: a blocked wait does not hold up the close that ends it.
-        // To know the wait is blocked, let the fault plan leave a harmless record (killing an unused
-        // domain) as the wait enters: that happens under the simulator's lock, which the wait gives up
-        // only inside Monitor.Wait, so once the record is visible under the lock the wait is waiting.
-        Sim.CreateDomain(2, pages: 1);
-        Sim.Faults = new FaultPlan().KillDomainAt(FaultSite.WaitReleased, new DomainId(2));
+        // To know the wait is blocked: the server's gntdev instance has one caller in WAIT_RELEASED, which the
+        // simulator's gate reports as the wait gives up the lock to block.
         var waiting = Task.Run(() => gntdev.WaitReleased(export.Fd, 5000));
-        Assert.True(SpinWait.SpinUntil(() => { lock (Sim.Gate) return Sim.Faults.Injected.Count == 1; }, Bound), "the wait never started");
+        await Sim.Gate.When(() => Sim.BlockedWaiters > 0, Bound);
         gntdev.CloseFd(export.Fd);
         Assert.Equal(WaitReleasedResult.Released, await waiting.WaitAsync(Bound));
 

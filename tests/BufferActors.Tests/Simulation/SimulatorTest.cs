@@ -52,7 +52,7 @@ public abstract class SimulatorTest : IDisposable
     /// <summary>Waits (bounded) until <paramref name="count"/> callers are blocked in WAIT_RELEASED.</summary>
     protected async Task WaitersBlocked(int count)
     {
-        for (int i = 0; i < 1000 && Gntdev.BlockedWaiters < count; i++) await Task.Delay(5);
+        await Sim.Gate.When(() => Gntdev.BlockedWaiters >= count, TimeSpan.FromSeconds(5));
         Assert.Equal(count, Gntdev.BlockedWaiters);
     }
 

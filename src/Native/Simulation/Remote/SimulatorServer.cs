@@ -362,7 +362,7 @@ public sealed class SimulatorServer : IDisposable
             catch (Exception e) when (e is InvalidOperationException or GntdevException)
             {
                 // A broken simulator invariant must fail the run visibly, not kill the server thread.
-                lock (_sim.Gate) _sim.Violation($"exit of {Process.Name} failed: {e.Message}");
+                using (_sim.Gate.Enter()) _sim.Violation($"exit of {Process.Name} failed: {e.Message}");
             }
             finally
             {
@@ -608,7 +608,7 @@ public sealed class SimulatorServer : IDisposable
         private FrameWriter Map(uint id, DomainId domain, uint[] refs, bool readOnly)
         {
             // Under the simulator's lock (re-entrant) so the frames read back are the ones just mapped.
-            lock (_sim.Gate)
+            using (_sim.Gate.Enter())
             {
                 var mapping = Device.MapGrantRefs(domain, refs, readOnly);
                 var granter = _sim.Domain(domain);
