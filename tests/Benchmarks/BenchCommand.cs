@@ -19,7 +19,7 @@ internal static class BenchCommand
         scale.Options.Add(domains);
         scale.Options.Add(buffers);
         scale.Options.Add(pages);
-        scale.SetAction(r => SimulatorScale(r.GetValue(domains), r.GetValue(buffers), r.GetValue(pages), Console.Out));
+        scale.SetAction(r => BenchReport.Run(r, (output, report) => Task.FromResult(SimulatorScale(r.GetValue(domains), r.GetValue(buffers), r.GetValue(pages), output, report))));
         yield return scale;
         yield return CreateLifecycle();
         yield return ScaleBenchCommand.Create();
@@ -31,7 +31,7 @@ internal static class BenchCommand
     /// of the managed heap per exported page. The guest pages are never touched, so they cost nothing:
     /// what grows is bookkeeping (grant entries, refs, frames, map state).
     /// </summary>
-    internal static int SimulatorScale(int domains, int buffers, int pages, TextWriter output)
+    internal static int SimulatorScale(int domains, int buffers, int pages, TextWriter output, BenchReport report)
     {
         long totalPages = (long)domains * buffers * pages;
         var sim = new XenSimulator(new SimulatorOptions { GrantTableEntries = Math.Max(64 * 512, buffers * pages + 64) });
@@ -58,6 +58,9 @@ internal static class BenchCommand
         output.WriteLine($"  export time: {clock.Elapsed.TotalMilliseconds:F0} ms ({totalPages / clock.Elapsed.TotalSeconds / 1e6:F2} M pages/s)");
         GC.KeepAlive(exports);
         sim.Dispose();
+        report.Add("sim_resident_bytes_per_page", rssPerPage, "B");
+        report.Add("sim_heap_bytes_per_page", heapPerPage, "B");
+        report.Add("sim_export_pages_per_s", totalPages / clock.Elapsed.TotalSeconds, "pages/s");
         bool ok = rssPerPage <= 64;
         output.WriteLine(ok ? "  within the 64 bytes/page budget" : "  OVER the 64 bytes/page budget");
         return ok ? 0 : 1;
@@ -80,8 +83,8 @@ internal static class BenchCommand
         dispatcher.AcceptOnlyFromAmong("both", "thread-pool", "inline");
         var command = new Command("lifecycle", "A full export lifecycle (export, attach, detach, release, wait) through the actors versus the same calls made directly on the simulator.");
         foreach (var option in new Option[] { iterations, warmup, concurrent, concurrentPages, rounds, pages, dispatcher }) command.Options.Add(option);
-        command.SetAction(r => LifecycleBench.Run(new LifecycleBenchSettings(r.GetValue(iterations), r.GetValue(warmup), r.GetValue(pages)!,
-            r.GetValue(concurrent), r.GetValue(concurrentPages), r.GetValue(rounds), r.GetValue(dispatcher) switch { "inline" => BenchDispatchers.Inline, "thread-pool" => BenchDispatchers.ThreadPool, _ => BenchDispatchers.Both }), Console.Out).GetAwaiter().GetResult());
+        command.SetAction(r => BenchReport.Run(r, (output, report) => LifecycleBench.Run(new LifecycleBenchSettings(r.GetValue(iterations), r.GetValue(warmup), r.GetValue(pages)!,
+            r.GetValue(concurrent), r.GetValue(concurrentPages), r.GetValue(rounds), r.GetValue(dispatcher) switch { "inline" => BenchDispatchers.Inline, "thread-pool" => BenchDispatchers.ThreadPool, _ => BenchDispatchers.Both }), output, report)));
         return command;
     }
 

@@ -45,8 +45,8 @@ internal static class JournalBenchCommand
         var runs = new Option<int>("--runs") { DefaultValueFactory = _ => 3, Description = "Timed runs of every path (each on a new file or persistence id); the best counts: other jobs on a shared machine only ever slow a run down." };
         var command = new Command("journal", "Persisted lifecycle events per second through LifecycleJournalActor versus raw batched inserts of the same rows (Microsoft.Data.Sqlite), in one run.");
         foreach (var option in new Option[] { events, lifecycles, pages, journal, keep, hocon, runs }) command.Options.Add(option);
-        command.SetAction(r => Journal(new JournalBenchSettings(r.GetValue(events), r.GetValue(lifecycles), r.GetValue(pages), r.GetValue(journal), r.GetValue(keep), r.GetValue(hocon), r.GetValue(runs)),
-            Console.Out).GetAwaiter().GetResult());
+        command.SetAction(r => BenchReport.Run(r, (output, report) => Journal(new JournalBenchSettings(r.GetValue(events), r.GetValue(lifecycles), r.GetValue(pages), r.GetValue(journal), r.GetValue(keep), r.GetValue(hocon), r.GetValue(runs)),
+            output, report)));
         return command;
     }
 
@@ -59,7 +59,7 @@ internal static class JournalBenchCommand
     /// and one transaction per journal write (same sizes). Every path runs <see cref="JournalBenchSettings.Runs"/>
     /// times, interleaved, and its best run counts.
     /// </summary>
-    internal static async Task<int> Journal(JournalBenchSettings s, TextWriter output)
+    internal static async Task<int> Journal(JournalBenchSettings s, TextWriter output, BenchReport? report = null)
     {
         if (s.Events < 1 || s.Lifecycles < 1 || s.Pages < 1 || s.Runs < 1)
         {
@@ -116,6 +116,8 @@ internal static class JournalBenchCommand
             }
             output.WriteLine($"    serializer (System.Text.Json, JournalSerializer.Options): {SerializerMicros(workload, 100_000):F2} us per event");
             double journalRate = Rate(best[0].Run);
+            report?.Add("journal_events_per_s", journalRate, "events/s");
+            if (best[0].Run.WriteSizes.Length > 0) report?.Add("journal_events_per_write", best[0].Run.WriteSizes.Average(), "events");
             if (best[0].Storage is not JournalStorage.Sqlite journalFile)
             {
                 output.WriteLine("  raw inserts: compared on SQLite only (run without --journal, or with a SQLite path)");
@@ -148,6 +150,8 @@ internal static class JournalBenchCommand
             if (!sameSplit) output.WriteLine("  (journal write sizes unknown: the per-write variant used 100 rows)");
             output.WriteLine();
             double ratio = journalRate / rates[0];
+            report?.Add("raw_rows_per_s", rates[0], "rows/s");
+            report?.Add("journal_vs_raw_ratio", ratio, "ratio", "raw_rows_per_s");
             output.WriteLine($"  target journal/raw (100 rows per transaction) >= 0.5: {(ratio >= 0.5 ? "met" : "NOT met")} ({ratio:F2})");
             return 0;
         }
@@ -406,8 +410,8 @@ internal static class JournalBenchCommand
         var recoverOnly = new Option<bool>("--recover-only") { Hidden = true, Description = "Internal: one cold start of --journal in this process, printed as one line." };
         var command = new Command("recovery", "Cold start of a large SQLite journal: a new actor system and LifecycleJournalActor until GetLive answers (snapshot + tail), versus a full replay.");
         foreach (var option in new Option[] { events, live, lifecycles, journal, reuse, stock, recoverOnly }) command.Options.Add(option);
-        command.SetAction(r => Recovery(new RecoveryBenchSettings(r.GetValue(events), r.GetValue(live), r.GetValue(lifecycles), r.GetValue(journal),
-            r.GetValue(reuse), r.GetValue(stock), r.GetValue(recoverOnly)), Console.Out).GetAwaiter().GetResult());
+        command.SetAction(r => BenchReport.Run(r, (output, report) => Recovery(new RecoveryBenchSettings(r.GetValue(events), r.GetValue(live), r.GetValue(lifecycles), r.GetValue(journal),
+            r.GetValue(reuse), r.GetValue(stock), r.GetValue(recoverOnly)), output, report)));
         return command;
     }
 
@@ -417,7 +421,7 @@ internal static class JournalBenchCommand
     /// backend sees) and in this one; then, optionally, the same journal replayed in full with snapshots
     /// switched off.
     /// </summary>
-    internal static async Task<int> Recovery(RecoveryBenchSettings s, TextWriter output)
+    internal static async Task<int> Recovery(RecoveryBenchSettings s, TextWriter output, BenchReport? report = null)
     {
         if (s.RecoverOnly)
         {
@@ -464,6 +468,8 @@ internal static class JournalBenchCommand
             var (warm, live) = await ColdStart(storage, snapshots: true).ConfigureAwait(false);
             output.WriteLine($"  cold start, this process (JIT warm): {warm.TotalMilliseconds:N0} ms; {live.EventsRecovered:N0} events replayed, snapshot used: {live.FromSnapshot}, {live.Lifecycles.Count:N0} live");
             bool met = child.InsideMs < 5_000;
+            report?.Add("recovery_cold_start_ms", child.InsideMs, "ms");
+            report?.Add("recovery_warm_start_ms", warm.TotalMilliseconds, "ms");
             if (s.Stock)
             {
                 var (full, fullLive) = await ColdStart(storage, snapshots: false).ConfigureAwait(false);
@@ -471,6 +477,8 @@ internal static class JournalBenchCommand
                 output.WriteLine($"  full replay, no snapshot (stock recovery): {full.TotalSeconds:F1} s for {fullLive.EventsRecovered:N0} events = " +
                     $"{fullLive.EventsRecovered / full.TotalSeconds:N0} events/s; same live index as from the snapshot: {(same ? "yes" : "NO")}");
                 output.WriteLine($"  snapshot + tail vs full replay: {full.TotalMilliseconds / warm.TotalMilliseconds:F0}x faster");
+                report?.Add("replay_events_per_s", fullLive.EventsRecovered / full.TotalSeconds, "events/s");
+                report?.Add("recovery_full_replay_ms", full.TotalMilliseconds, "ms", "recovery_warm_start_ms");
                 if (!same) met = false;
             }
             output.WriteLine();

@@ -55,6 +55,7 @@ internal sealed class LifecycleBench
 
     private readonly LifecycleBenchSettings _s;
     private readonly TextWriter _output;
+    private readonly BenchReport _report;
     private readonly XenSimulator _sim;
     private readonly SimulatedProcess _process;
     private readonly SimulatedGrantDevice _gntdev;
@@ -66,10 +67,11 @@ internal sealed class LifecycleBench
     private readonly int _concurrentDomains;
     private readonly Me _me = new();
 
-    private LifecycleBench(LifecycleBenchSettings s, TextWriter output)
+    private LifecycleBench(LifecycleBenchSettings s, TextWriter output, BenchReport report)
     {
         _s = s;
         _output = output;
+        _report = report;
         int perDomain = DomainLifecycles.Quotas.Default.MaxBuffers;
         _concurrentDomains = s.Concurrent <= 0 ? 0 : (s.Concurrent + perDomain - 1) / perDomain;
         int sizesPages = s.Pages.Sum();
@@ -94,14 +96,14 @@ internal sealed class LifecycleBench
     private SimulatorLedger Baseline { get; }
 
     /// <summary>Runs the bench; 0 when the ledger ends at its baseline, 1 when not, 2 for bad settings.</summary>
-    public static async Task<int> Run(LifecycleBenchSettings s, TextWriter output)
+    public static async Task<int> Run(LifecycleBenchSettings s, TextWriter output, BenchReport report)
     {
         if (s.Iterations < 1 || s.Warmup < 0 || s.Concurrent < 0 || s.ConcurrentPages < 1 || s.Rounds < 1)
         {
             output.WriteLine("bench lifecycle: --iterations, --concurrent-pages and --rounds must be at least 1; --warmup and --concurrent at least 0");
             return 2;
         }
-        var bench = new LifecycleBench(s, output);
+        var bench = new LifecycleBench(s, output, report);
         try
         {
             return await bench.RunPhases().ConfigureAwait(false);
@@ -264,6 +266,14 @@ internal sealed class LifecycleBench
             _output.WriteLine($"  {_s.Pages[i],6} {dispatcher,-12} {a.Mean,9:F1} {a.P50,9:F1} {a.P99,9:F1}   {a.Mean / d.Mean,12:F2} {a.P50 / d.P50,6:F2} {a.P99 / d.P99,6:F2}   " +
                 $"{actors.CpuMicros,7:F1} {actors.CpuMicros / direct.CpuMicros,6:F2}   {actors.Bytes,8:N0}");
             if (_s.Pages[i] == HdPages) hd = (a.Mean, d.Mean);
+            string size = BenchReport.SizeName(_s.Pages[i]), on = BenchReport.DispatcherName(dispatcher);
+            string directMean = $"lifecycle_direct_us_{size}_{on}", directBytes = $"lifecycle_direct_bytes_{size}_{on}";
+            _report.Add(directMean, d.Mean, "us");
+            _report.Add($"lifecycle_actors_us_{size}_{on}", a.Mean, "us", directMean);
+            _report.Add($"ratio_{size}_{on}", a.Mean / d.Mean, "ratio", directMean);
+            _report.Add($"ratio_p99_{size}_{on}", a.P99 / d.P99, "ratio", directMean);
+            _report.Add(directBytes, direct.Bytes, "B");
+            _report.Add($"lifecycle_actors_bytes_{size}_{on}", actors.Bytes, "B", directBytes);
         }
         return hd;
     }
@@ -286,6 +296,11 @@ internal sealed class LifecycleBench
             double rate = _concurrent.Count * roundTimes[path].Count / roundTimes[path].Sum();
             _output.WriteLine($"  {name,-19} {rate,13:N0} {$"{roundTimes[path].Min() * 1e3:F1}..{roundTimes[path].Max() * 1e3:F1}",22} {(path == 0 ? "" : $"{rate / directRate:F2}"),8}");
         }
+        string on = BenchReport.DispatcherName(dispatcher), baseline = $"concurrent_direct_per_s_{on}";
+        double actorsRate = _concurrent.Count * roundTimes[1].Count / roundTimes[1].Sum();
+        _report.Add(baseline, directRate, "lifecycles/s");
+        _report.Add($"concurrent_actors_per_s_{on}", actorsRate, "lifecycles/s", baseline);
+        _report.Add($"concurrent_ratio_{on}", actorsRate / directRate, "ratio", baseline);
     }
 
     /// <summary>One path's timings in a phase, with the CPU time and bytes of its blocks.</summary>

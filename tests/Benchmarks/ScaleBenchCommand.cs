@@ -32,8 +32,8 @@ internal static class ScaleBenchCommand
         var journal = new Option<string?>("--journal") { Description = "Journal the lifecycles: a fresh SQLite file or a PostgreSQL connection string (default: no journal)." };
         var command = new Command("scale", "Many live export lifecycles of small buffers: memory per lifecycle (actors + simulator, and the simulator alone) and release-to-waiter latency.");
         foreach (var option in new Option[] { lifecycles, pages, domains, sample, batch, warmup, journal }) command.Options.Add(option);
-        command.SetAction(r => RunAsync(new ScaleBenchSettings(r.GetValue(lifecycles), r.GetValue(pages), r.GetValue(domains), r.GetValue(sample),
-            r.GetValue(batch), r.GetValue(warmup), r.GetValue(journal)), Console.Out).GetAwaiter().GetResult());
+        command.SetAction(r => BenchReport.Run(r, (output, report) => RunAsync(new ScaleBenchSettings(r.GetValue(lifecycles), r.GetValue(pages), r.GetValue(domains), r.GetValue(sample),
+            r.GetValue(batch), r.GetValue(warmup), r.GetValue(journal)), output, report)));
         return command;
     }
 
@@ -42,7 +42,7 @@ internal static class ScaleBenchCommand
     /// latencies and the verdict against the targets. Exit code 0 only when both phases ended with the
     /// simulator's ledger at its baseline and every wait answered Released; 2 for invalid settings.
     /// </summary>
-    internal static async Task<int> RunAsync(ScaleBenchSettings s, TextWriter output)
+    internal static async Task<int> RunAsync(ScaleBenchSettings s, TextWriter output, BenchReport? report = null)
     {
         if (s.Problem() is { } problem)
         {
@@ -92,6 +92,21 @@ internal static class ScaleBenchCommand
 
         output.WriteLine();
         double whole = Per(Math.Max(actors.Live.ManagedHeap, actors.Live.Resident));
+        if (report is not null)
+        {
+            report.Add("scale_sim_bytes_per_lifecycle", Per(Math.Max(simulator.ManagedHeap, simulator.Resident)), "B");
+            report.Add("scale_bytes_per_lifecycle", whole, "B", "scale_sim_bytes_per_lifecycle");
+            report.Add("scale_bytes_per_lifecycle_with_wait", Per(Math.Max(actors.WithWaiters.ManagedHeap, actors.WithWaiters.Resident)), "B", "scale_sim_bytes_per_lifecycle");
+            void Percentiles(string name, LatencySummary? summary)
+            {
+                if (summary is not { } latency) return;
+                report.Add(name + "_p50_us", latency.P50, "us");
+                report.Add(name + "_p99_us", latency.P99, "us");
+            }
+            Percentiles("scale_release_to_waiter", actors.Sequential);
+            Percentiles("scale_release_to_waiter_from_device", actors.SequentialFromDevice);
+            Percentiles($"scale_release_to_waiter_batch{s.Batch}", actors.Batched);
+        }
         output.WriteLine($"  target <= 4 KiB per live lifecycle, whole process (larger of heap and resident growth): " +
             $"{(whole <= BytesTarget ? "met" : "NOT met")} ({whole:N0} bytes)");
         output.WriteLine("  target p99 <= 1 ms release -> waiter (one at a time, from ReleaseAsync issued): " + (actors.Sequential is { P99: var p99 }

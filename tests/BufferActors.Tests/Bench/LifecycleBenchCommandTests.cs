@@ -16,7 +16,8 @@ public sealed class LifecycleBenchCommandTests
         {
             JitQuiet = TimeSpan.Zero,
         };
-        int exit = await LifecycleBench.Run(settings, output);
+        var report = new BenchReport();
+        int exit = await LifecycleBench.Run(settings, output, report);
         var text = output.ToString();
         Assert.True(exit == 0, text);
         Assert.Contains("ledger at baseline, no violations", text);
@@ -28,5 +29,21 @@ public sealed class LifecycleBenchCommandTests
         }
         foreach (var path in paths) Assert.Matches($@"\n\s+{path}\s+[\d,]+\s+[\d.]+\.\.[\d.]+\s+[\d.]+", text); // its concurrent row
         foreach (var path in new[] { "thread-pool", "inline" }.Except(paths)) Assert.DoesNotContain($" {path} ", text);
+
+        // The same figures as JSON: a ratio per size and dispatcher, against the direct figure of the same run.
+        using var json = System.Text.Json.JsonDocument.Parse(report.ToJson());
+        var figures = json.RootElement.GetProperty("figures").EnumerateArray().ToDictionary(f => f.GetProperty("name").GetString()!);
+        foreach (var path in paths.Select(BenchReport.DispatcherName))
+        {
+            foreach (var size in new[] { "16pages", "64pages" })
+            {
+                var ratio = figures[$"ratio_{size}_{path}"];
+                Assert.Equal("ratio", ratio.GetProperty("unit").GetString());
+                string baseline = ratio.GetProperty("baseline").GetString()!;
+                double expected = figures[$"lifecycle_actors_us_{size}_{path}"].GetProperty("value").GetDouble() / figures[baseline].GetProperty("value").GetDouble();
+                Assert.Equal(expected, ratio.GetProperty("value").GetDouble(), 2);
+            }
+            Assert.True(figures[$"concurrent_ratio_{path}"].GetProperty("value").GetDouble() > 0);
+        }
     }
 }
