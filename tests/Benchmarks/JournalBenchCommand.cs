@@ -53,7 +53,7 @@ internal static class JournalBenchCommand
     /// <summary>
     /// Warm-up, then <see cref="JournalBenchSettings.Events"/> events from <see cref="JournalBenchSettings.Lifecycles"/>
     /// concurrent senders through the journal actor as configured for production; on SQLite the same through
-    /// the stock plugin's write path (same Csv rows) and through the stock plugin as configured before (tags as
+    /// the stock plugin's write path (same Csv rows) and through the stock plugin with its default (tags as
     /// tag-table rows); then the rows the journal wrote (read back: same columns, same payload bytes) inserted
     /// raw into fresh files with the same schema and WAL: 100 rows per transaction (the baseline's raw figure)
     /// and one transaction per journal write (same sizes). Every path runs <see cref="JournalBenchSettings.Runs"/>
@@ -85,7 +85,7 @@ internal static class JournalBenchCommand
             if (sqlite)
             {
                 paths.Add(("stock plugin write path, same Csv rows", "stock-csv", null, true));
-                paths.Add(("stock plugin, tags as tag-table rows (before)", "stock-tagtable", "akka.persistence.journal.sql.tag-write-mode = TagTable", true));
+                paths.Add(("stock plugin, tags as tag-table rows (the plugin's default)", "stock-tagtable", "akka.persistence.journal.sql.tag-write-mode = TagTable", true));
             }
 
             // Warm-up on their own files (or persistence id): JIT of the serializer, the write paths, Akka.Streams.
