@@ -33,6 +33,14 @@ public enum Errno
     ENOTTY = 25,
     /// <summary>No space left (e.g. no free grant references).</summary>
     ENOSPC = 28,
+    /// <summary>Broken pipe: the peer closed its end.</summary>
+    EPIPE = 32,
+    /// <summary>Message too long (a datagram larger than the receiver's buffer, or too many descriptors with it).</summary>
+    EMSGSIZE = 90,
+    /// <summary>Connection reset by the peer.</summary>
+    ECONNRESET = 104,
     /// <summary>Timed out waiting.</summary>
     ETIMEDOUT = 110,
+    /// <summary>Nobody listens on the socket.</summary>
+    ECONNREFUSED = 111,
 }

@@ -22,12 +22,15 @@ internal static unsafe class UnixSocketInterop
     /// <summary>Most descriptors one receive accepts; more makes the kernel truncate the control data (MSG_CTRUNC).</summary>
     public const int MaxFdsPerMessage = 8;
 
-    /// <summary>Creates a listening socket bound to <paramref name="path"/> (a stale socket file with no listener is replaced).</summary>
-    public static int Listen(string path, int backlog)
+    /// <summary>Creates a listening stream socket bound to <paramref name="path"/> (a stale socket file with no listener is replaced).</summary>
+    public static int Listen(string path, int backlog) => Listen(path, backlog, SOCK_STREAM);
+
+    /// <summary>Creates a listening socket of <paramref name="type"/> (e.g. <c>SOCK_SEQPACKET</c>) bound to <paramref name="path"/>.</summary>
+    public static int Listen(string path, int backlog, int type)
     {
         var address = Address(path, "bind");
-        if (File.Exists(path)) RemoveStaleSocket(path);
-        int fd = NewSocket("socket");
+        if (File.Exists(path)) RemoveStaleSocket(path, type);
+        int fd = NewSocket("socket", type);
         try
         {
             Check(bind(fd, (sockaddr*)&address.Sun, address.Length), "bind", $"cannot bind {path}");
@@ -61,10 +64,13 @@ internal static unsafe class UnixSocketInterop
     }
 
     /// <summary>Connects to the socket at <paramref name="path"/>. ENOENT / ECONNREFUSED mean nobody listens there.</summary>
-    public static int Connect(string path)
+    public static int Connect(string path) => Connect(path, SOCK_STREAM);
+
+    /// <summary>Connects a socket of <paramref name="type"/> to <paramref name="path"/>.</summary>
+    public static int Connect(string path, int type)
     {
         var address = Address(path, "connect");
-        int fd = NewSocket("socket");
+        int fd = NewSocket("socket", type);
         while (true)
         {
             if (connect(fd, (sockaddr*)&address.Sun, address.Length) == 0) return fd;
@@ -178,6 +184,111 @@ internal static unsafe class UnixSocketInterop
         return true;
     }
 
+    /// <summary>A connected pair of sockets of <paramref name="type"/> (close-on-exec), as socketpair(2) makes.</summary>
+    public static (int A, int B) Pair(int type)
+    {
+        int* fds = stackalloc int[2];
+        Check(socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds), "socketpair", "cannot create a socket pair");
+        return (fds[0], fds[1]);
+    }
+
+    /// <summary>
+    /// Sends <paramref name="packet"/> as one datagram of a <c>SOCK_SEQPACKET</c> socket with <paramref name="fds"/>
+    /// attached. False when the socket's buffer is full and <paramref name="dontWait"/> was asked (nothing was sent).
+    /// </summary>
+    public static bool SendPacket(int fd, ReadOnlySpan<byte> packet, ReadOnlySpan<int> fds, bool dontWait)
+    {
+        if (fds.Length > MaxFdsPerMessage) throw new ArgumentOutOfRangeException(nameof(fds), $"at most {MaxFdsPerMessage} descriptors per packet");
+        int controlLength = fds.IsEmpty ? 0 : CMSG_SPACE(sizeof(int) * fds.Length);
+        byte* control = stackalloc byte[Math.Max(controlLength, 1)];
+        fixed (byte* bytes = packet)
+        {
+            iovec iov = default;
+            iov.iov_base = bytes;
+            iov.iov_len = (size_t)(ulong)packet.Length;
+            msghdr msg = default;
+            msg.msg_iov = &iov;
+            msg.msg_iovlen = 1;
+            if (controlLength > 0)
+            {
+                new Span<byte>(control, controlLength).Clear();
+                msg.msg_control = control;
+                msg.msg_controllen = (socklen_t)controlLength;
+                cmsghdr* header = CMSG_FIRSTHDR(&msg);
+                header->cmsg_level = SOL_SOCKET;
+                header->cmsg_type = SCM_RIGHTS;
+                header->cmsg_len = (socklen_t)CmsgLen(sizeof(int) * fds.Length);
+                int* slots = (int*)CMSG_DATA(header);
+                for (int i = 0; i < fds.Length; i++) slots[i] = fds[i];
+            }
+            while (true)
+            {
+                long n = sendmsg(fd, &msg, MSG_NOSIGNAL | (dontWait ? MSG_DONTWAIT : 0));
+                if (n >= 0) return true; // a datagram goes whole or not at all
+                int err = (int)LinuxErrno.Last();
+                if (err == EINTR) continue;
+                if (dontWait && (err == EAGAIN || err == EWOULDBLOCK)) return false;
+                throw Error("sendmsg", err, $"cannot send a {packet.Length}-byte packet");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Receives one datagram of a <c>SOCK_SEQPACKET</c> socket into <paramref name="buffer"/>, adding the descriptors
+    /// that came with it to <paramref name="fds"/> (close-on-exec). Returns its length, or -1 at end of stream. A
+    /// datagram larger than the buffer, or with more descriptors than <see cref="MaxFdsPerMessage"/>, is refused
+    /// (EMSGSIZE) after every descriptor that did arrive with it was closed.
+    /// </summary>
+    public static int ReceivePacket(int fd, Span<byte> buffer, List<int> fds)
+    {
+        int controlLength = CMSG_SPACE(sizeof(int) * MaxFdsPerMessage);
+        byte* control = stackalloc byte[controlLength];
+        fixed (byte* bytes = buffer)
+        {
+            while (true)
+            {
+                iovec iov = default;
+                iov.iov_base = bytes;
+                iov.iov_len = (size_t)(ulong)buffer.Length;
+                msghdr msg = default;
+                msg.msg_iov = &iov;
+                msg.msg_iovlen = 1;
+                msg.msg_control = control;
+                msg.msg_controllen = (socklen_t)controlLength;
+                long n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+                if (n < 0)
+                {
+                    int err = (int)LinuxErrno.Last();
+                    if (err == EINTR) continue;
+                    throw Error("recvmsg", err, "cannot receive a packet");
+                }
+                int first = fds.Count;
+                CollectFds(&msg, fds);
+                if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0)
+                {
+                    // The descriptors that fit are installed in this process already: none may leak.
+                    for (int i = first; i < fds.Count; i++) close(fds[i]);
+                    fds.RemoveRange(first, fds.Count - first);
+                    throw new UnixSocketException("recvmsg", (Errno)EMSGSIZE, (msg.msg_flags & MSG_TRUNC) != 0
+                        ? $"a packet larger than {buffer.Length} bytes was cut off"
+                        : $"more than {MaxFdsPerMessage} descriptors came with one packet");
+                }
+                if (n > 0) return (int)n;
+                // End of stream (the protocols on these sockets never send an empty packet).
+                for (int i = first; i < fds.Count; i++) close(fds[i]);
+                fds.RemoveRange(first, fds.Count - first);
+                return -1;
+            }
+        }
+    }
+
+    /// <summary>Sets the permission bits of the socket file at <paramref name="path"/> (e.g. 0660).</summary>
+    public static void ChangeMode(string path, int mode)
+    {
+        var bytes = Encoding.UTF8.GetBytes(path + "\0");
+        fixed (byte* p = bytes) Check(chmod(p, (mode_t)mode), "chmod", $"cannot set the mode of {path}");
+    }
+
     /// <summary>
     /// shutdown(2). Both directions wake a thread blocked receiving on <paramref name="fd"/> with end of
     /// stream; <paramref name="writeOnly"/> only tells the peer we are done sending. Errors are ignored
@@ -225,9 +336,9 @@ internal static unsafe class UnixSocketInterop
         }
     }
 
-    private static int NewSocket(string op)
+    private static int NewSocket(string op, int type)
     {
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
         return fd >= 0 ? fd : throw Error(op, (int)LinuxErrno.Last(), "cannot create an AF_UNIX socket");
     }
 
@@ -235,14 +346,14 @@ internal static unsafe class UnixSocketInterop
     /// A socket file left by a server that died cannot be bound again; one that still has a listener
     /// must not be taken over. Connecting tells the two apart.
     /// </summary>
-    private static void RemoveStaleSocket(string path)
+    private static void RemoveStaleSocket(string path, int type)
     {
         if (!IsSocketFile(path))
             throw new UnixSocketException("bind", (Errno)EADDRINUSE, $"{path} exists and is not a socket; refusing to replace it");
         int fd;
         try
         {
-            fd = Connect(path);
+            fd = Connect(path, type);
         }
         catch (UnixSocketException e) when ((int)e.Errno == ECONNREFUSED)
         {
