@@ -37,6 +37,8 @@ public enum Errno
     EPIPE = 32,
     /// <summary>Message too long (a datagram larger than the receiver's buffer, or too many descriptors with it).</summary>
     EMSGSIZE = 90,
+    /// <summary>Operation not supported by this device.</summary>
+    EOPNOTSUPP = 95,
     /// <summary>Connection reset by the peer.</summary>
     ECONNRESET = 104,
     /// <summary>Timed out waiting.</summary>

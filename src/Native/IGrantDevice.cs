@@ -84,4 +84,19 @@ public interface IGrantDevice : IDisposable
     /// placeholder with <see cref="CloseFd"/>. Replacing a placeholder again is a no-op. EBADF if not open.
     /// </summary>
     void ReplaceWithPlaceholder(int fd);
+
+    /// <summary>
+    /// A reference to the dma-buf behind <paramref name="fd"/> as a real descriptor of this process, to hand to
+    /// another process (SCM_RIGHTS): the buffer is not released while it, or any copy the receiver makes of it, is
+    /// open. On Linux a duplicate of the dma-buf's descriptor; on the simulator a descriptor whose last close lets go
+    /// of the simulated buffer. EBADF if not open, EINVAL if not a dma-buf.
+    /// </summary>
+    Microsoft.Win32.SafeHandles.SafeFileHandle ShareDmaBuf(int fd);
+
+    /// <summary>
+    /// A descriptor number of this device's process for the dma-buf behind <paramref name="descriptor"/>, which
+    /// another process handed in (for <see cref="ImportDmaBuf"/>); close it with <see cref="CloseFd"/>. EINVAL if
+    /// the descriptor is not a dma-buf this device can use.
+    /// </summary>
+    int AdoptDmaBuf(System.Runtime.InteropServices.SafeHandle descriptor);
 }

@@ -48,6 +48,10 @@ internal sealed class ReleaseTimingDevice(IGrantDevice inner) : IGrantDevice
 
     public int DuplicateFd(int fd) => inner.DuplicateFd(fd);
 
+    public Microsoft.Win32.SafeHandles.SafeFileHandle ShareDmaBuf(int fd) => inner.ShareDmaBuf(fd);
+
+    public int AdoptDmaBuf(System.Runtime.InteropServices.SafeHandle descriptor) => inner.AdoptDmaBuf(descriptor);
+
     // The export's lifecycle gives up its reference here (the number stays taken by the placeholder).
     public void ReplaceWithPlaceholder(int fd)
     {

@@ -87,4 +87,16 @@ internal static unsafe class LinuxFiles
         LinuxErrno.Failed(size, out errno);
         return size;
     }
+
+    /// <summary>The identity of the file behind <paramref name="fd"/>: its device and inode (stat(2) of <c>/proc/self/fd/N</c>).</summary>
+    public static (ulong Device, ulong Inode) Identity(int fd, out Errno errno)
+    {
+        byte[] path = Encoding.ASCII.GetBytes($"/proc/self/fd/{fd}\0");
+        stat st = default;
+        fixed (byte* p = path)
+        {
+            if (LinuxErrno.Failed(LibC.stat(p, &st), out errno)) return (0, 0);
+        }
+        return ((ulong)st.st_dev, (ulong)st.st_ino);
+    }
 }

@@ -281,6 +281,25 @@ public sealed unsafe class LinuxGrantDevice : IGrantDevice
     }
 
     /// <inheritdoc />
+    public Microsoft.Win32.SafeHandles.SafeFileHandle ShareDmaBuf(int fd) => new(DuplicateFd(fd), ownsHandle: true);
+
+    /// <inheritdoc />
+    public int AdoptDmaBuf(System.Runtime.InteropServices.SafeHandle descriptor)
+    {
+        ArgumentNullException.ThrowIfNull(descriptor);
+        bool added = false;
+        try
+        {
+            descriptor.DangerousAddRef(ref added);
+            return DuplicateFd((int)descriptor.DangerousGetHandle());
+        }
+        finally
+        {
+            if (added) descriptor.DangerousRelease();
+        }
+    }
+
+    /// <inheritdoc />
     public void ReplaceWithPlaceholder(int fd)
     {
         ThrowIfOwn(fd);

@@ -293,6 +293,33 @@ public sealed class SimulatedGrantDevice : IGrantDevice
     public int DuplicateFd(int fd) => Process.Dup(fd);
 
     /// <inheritdoc />
+    /// <remarks>
+    /// A memfd with a copy of the pages as they are now (a real gntdev dma-buf cannot be mapped at all, so no client
+    /// relies on seeing later writes through it), holding one reference on the buffer until its last close.
+    /// </remarks>
+    public Microsoft.Win32.SafeHandles.SafeFileHandle ShareDmaBuf(int fd)
+    {
+        using (_sim.Gate.Enter())
+        {
+            return _sim.Shares.ShareUnderGate(Process.DmaBufOf(fd));
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Only descriptors this simulator shared (<see cref="ShareDmaBuf"/>) are dma-bufs to it.</remarks>
+    public int AdoptDmaBuf(System.Runtime.InteropServices.SafeHandle descriptor)
+    {
+        ArgumentNullException.ThrowIfNull(descriptor);
+        using (_sim.Gate.Enter())
+        {
+            var buffer = _sim.Shares.ResolveUnderGate(descriptor)
+                ?? throw new GntdevException("dma_buf_get", Errno.EINVAL, "the descriptor is not a dma-buf of this simulator");
+            buffer.Get();
+            return Process.Install(buffer);
+        }
+    }
+
+    /// <inheritdoc />
     public void ReplaceWithPlaceholder(int fd)
     {
         if (fd == Fd) throw new GntdevException("dup3", Errno.EINVAL, "the grant device's own descriptor cannot be replaced");

@@ -203,11 +203,20 @@ public sealed class XenSimulator : IDisposable
     /// <summary>Frees every domain's memory.</summary>
     public void Dispose()
     {
+        _shares?.Dispose();
         using (Gate.Enter())
         {
             foreach (var d in _domains.Values) d.Memory.Dispose();
         }
     }
+
+    private SharedDmaBufs? _shares;
+
+    /// <summary>The buffers handed to real processes as real descriptors (made on first use; caller holds the gate).</summary>
+    internal SharedDmaBufs Shares => _shares ??= new SharedDmaBufs(this);
+
+    /// <summary>Descriptors of simulated dma-bufs handed to real processes and still open somewhere.</summary>
+    public int SharedDescriptors { get { using (Gate.Enter()) return _shares?.Count ?? 0; } }
 
     // ---- hypervisor and kernel internals used by the simulated objects (caller holds Gate) ----
 

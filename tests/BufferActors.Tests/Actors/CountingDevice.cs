@@ -41,5 +41,7 @@ internal sealed class CountingDevice(IGrantDevice inner) : IGrantDevice
     public void CloseFd(int fd) => Count(() => inner.CloseFd(fd));
     public int DuplicateFd(int fd) => Count(() => inner.DuplicateFd(fd));
     public void ReplaceWithPlaceholder(int fd) => Count(() => inner.ReplaceWithPlaceholder(fd));
+    public Microsoft.Win32.SafeHandles.SafeFileHandle ShareDmaBuf(int fd) => Count(() => inner.ShareDmaBuf(fd));
+    public int AdoptDmaBuf(System.Runtime.InteropServices.SafeHandle descriptor) => Count(() => inner.AdoptDmaBuf(descriptor));
     public void Dispose() => inner.Dispose();
 }

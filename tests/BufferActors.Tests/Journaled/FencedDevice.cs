@@ -23,5 +23,7 @@ internal sealed class FencedDevice(IGrantDevice inner) : IGrantDevice
     public void CloseFd(int fd) { if (!_fenced) inner.CloseFd(fd); }
     public int DuplicateFd(int fd) => _fenced ? throw new GntdevException("dup", Errno.EBADF, "fenced") : inner.DuplicateFd(fd);
     public void ReplaceWithPlaceholder(int fd) { if (!_fenced) inner.ReplaceWithPlaceholder(fd); }
+    public Microsoft.Win32.SafeHandles.SafeFileHandle ShareDmaBuf(int fd) => _fenced ? throw new GntdevException("share", Errno.EBADF, "fenced") : inner.ShareDmaBuf(fd);
+    public int AdoptDmaBuf(System.Runtime.InteropServices.SafeHandle descriptor) => _fenced ? throw new GntdevException("adopt", Errno.EBADF, "fenced") : inner.AdoptDmaBuf(descriptor);
     public void Dispose() { }
 }

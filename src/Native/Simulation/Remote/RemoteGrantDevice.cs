@@ -200,6 +200,16 @@ public sealed class RemoteGrantDevice : IGrantDevice
     public void CloseFd(int fd) => CallEmpty(FrameWriter.Request(NextId(), SimulatorOpcode.CloseFd).I32(fd));
 
     /// <inheritdoc />
+    /// <remarks>The served simulator's buffers live in the server process: they cannot be handed to a third one from here.</remarks>
+    public Microsoft.Win32.SafeHandles.SafeFileHandle ShareDmaBuf(int fd) =>
+        throw new GntdevException("share", Errno.EOPNOTSUPP, "a remote simulator's dma-bufs cannot be shared with another process");
+
+    /// <inheritdoc />
+    /// <remarks>The served simulator knows only its own buffers: a descriptor of this process is not one of them.</remarks>
+    public int AdoptDmaBuf(System.Runtime.InteropServices.SafeHandle descriptor) =>
+        throw new GntdevException("adopt", Errno.EOPNOTSUPP, "a remote simulator cannot import a descriptor of this process");
+
+    /// <inheritdoc />
     public int DuplicateFd(int fd) =>
         Decode(Call(FrameWriter.Request(NextId(), SimulatorOpcode.DuplicateFd).I32(fd)), SimulatorOpcode.DuplicateFd, (ref FrameReader r) => r.I32("fd"));
 
