@@ -41,7 +41,11 @@ internal sealed class CountingDevice(IGrantDevice inner) : IGrantDevice
     public void CloseFd(int fd) => Count(() => inner.CloseFd(fd));
     public int DuplicateFd(int fd) => Count(() => inner.DuplicateFd(fd));
     public void ReplaceWithPlaceholder(int fd) => Count(() => inner.ReplaceWithPlaceholder(fd));
-    public Microsoft.Win32.SafeHandles.SafeFileHandle ShareDmaBuf(int fd) => Count(() => inner.ShareDmaBuf(fd));
+    /// <summary>When set, every <see cref="ShareDmaBuf"/> fails as a process out of descriptors would (EMFILE).</summary>
+    public bool RefuseShares { get; set; }
+
+    public Microsoft.Win32.SafeHandles.SafeFileHandle ShareDmaBuf(int fd) =>
+        Count(() => RefuseShares ? throw new GntdevException("share", (Errno)24, "too many open files") : inner.ShareDmaBuf(fd));
     public int AdoptDmaBuf(System.Runtime.InteropServices.SafeHandle descriptor) => Count(() => inner.AdoptDmaBuf(descriptor));
     public void Dispose() => inner.Dispose();
 }

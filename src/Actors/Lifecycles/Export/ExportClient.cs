@@ -13,6 +13,17 @@ public static class ExportClient
         return client.StartAsync<ExportedBuffer.Exported>(new ExportedBuffer.Export(domain, refs, flags), ct);
     }
 
+    /// <summary>
+    /// Exports a frontend's refs and hands the caller its own descriptor of the buffer (<see cref="ExportedBuffer.Exported.Shared"/>),
+    /// for another process: a daemon's client, say. The caller owns it; the buffer is not released while it is open.
+    /// </summary>
+    public static Task<ExportedBuffer.Exported> ExportSharedAsync(this BufferActorsClient client, DomainId domain, IReadOnlyList<uint> refs,
+        DmaBufFlags flags = DmaBufFlags.None, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(refs);
+        return client.StartAsync<ExportedBuffer.Exported>(new ExportedBuffer.Export(domain, refs, flags) { ShareWithRequester = true }, ct);
+    }
+
     /// <summary>Records that <paramref name="consumer"/> attached to the export and maps it in <paramref name="direction"/>.</summary>
     public static Task<ExportedBuffer.Attached> AttachAsync(this BufferActorsClient client, LifecycleId export, string consumer, DmaDirection direction, CancellationToken ct = default) =>
         client.SendAsync<ExportedBuffer.Attached>(new ExportedBuffer.Attach(export, consumer, direction), ct);

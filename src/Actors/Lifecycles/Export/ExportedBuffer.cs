@@ -8,10 +8,23 @@ public static class ExportedBuffer
     {
         /// <inheritdoc />
         public int PageCount => Refs?.Count ?? 0;
+
+        /// <summary>
+        /// Also hand the requester its own descriptor of the buffer (<see cref="Exported.Shared"/>), for another process:
+        /// made with the export, so no later step of the lifecycle can come between the two.
+        /// </summary>
+        public bool ShareWithRequester { get; init; }
     }
 
     /// <summary>The export exists: hand <paramref name="Fd"/> to the device.</summary>
-    public sealed record Exported(LifecycleId Id, int Fd, int PageCount, DmaBufFlags Flags);
+    public sealed record Exported(LifecycleId Id, int Fd, int PageCount, DmaBufFlags Flags)
+    {
+        /// <summary>
+        /// With <see cref="Export.ShareWithRequester"/>: the requester's own reference to the buffer as a real descriptor
+        /// (<see cref="IGrantDevice.ShareDmaBuf"/>), which it owns; the buffer is not released while it is open.
+        /// </summary>
+        public Microsoft.Win32.SafeHandles.SafeFileHandle? Shared { get; init; }
+    }
 
     /// <summary>A consumer (device) attached to the buffer and maps it in <paramref name="Direction"/>.</summary>
     public sealed record Attach(LifecycleId Id, string Consumer, DmaDirection Direction) : ILifecycleCommand;

@@ -110,11 +110,27 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         }
         _fdOpen = true;
         var export = _export!;
+        Microsoft.Win32.SafeHandles.SafeFileHandle? shared = null;
+        if (request.ShareWithRequester && DeviceCall.Try(() => shared = Session.Device.ShareDmaBuf(export.Fd)) is { } notShared)
+        {
+            // The requester cannot have the buffer it asked for: the export goes again (its only reference is ours).
+            _fdOpen = false;
+            Session.Device.CloseFd(export.Fd);
+            _export = null;
+            Persist([requested, new Events.Failed(Id, now, notShared.Code, notShared.Detail, notShared.Errno)],
+                () => { AnswerRequester(notShared); Finished(); },
+                _ => { AnswerRequester(notShared); Finished(); });
+            return;
+        }
         var events = new List<LifecycleEvent> { requested, new Events.Exported(Id, now, export.Fd, export.PageCount, Session.InstanceId) };
         if ((export.Flags & (DmaBufFlags.WriteCombine | DmaBufFlags.Coherent)) != 0) events.Add(new Events.ReservationDecreased(Id, now, export.PageCount));
         Persist(events,
-            () => AnswerRequester(new Exported(Id, export.Fd, export.PageCount, export.Flags)),
-            reason => JournalLost(TakeRequester(), reason));
+            () => AnswerRequester(new Exported(Id, export.Fd, export.PageCount, export.Flags) { Shared = shared }),
+            reason =>
+            {
+                shared?.Dispose(); // never handed over: the lifecycle is lost and releases the buffer
+                JournalLost(TakeRequester(), reason);
+            });
     }
 
     private void OnAttach(Attach m)
