@@ -1,0 +1,355 @@
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+using BufferActors.Actors;
+using BufferActors.Actors.Api;
+using BufferActors.Actors.Lifecycles;
+using BufferActors.Host.Daemon.Protocol;
+using BufferActors.Native;
+using BufferActors.Native.Linux;
+using Microsoft.Extensions.Logging;
+using Microsoft.Win32.SafeHandles;
+
+namespace BufferActors.Host.Daemon;
+
+/// <summary>
+/// One client of the daemon: its socket, the lifecycles it owns (by handle), and the requests it has in flight.
+/// A reader thread takes frames in order; each request runs on its own, so a pending wait holds up nothing; every
+/// request is answered once. When the connection ends — the client closed it, died, or broke the protocol — what it
+/// owned ends as for a dead frontend (imports released, exports released).
+/// </summary>
+internal sealed class ClientConnection
+{
+    private readonly SeqPacketSocket _socket;
+    private readonly BufferActorsClient _client;
+    private readonly IGrantDevice _device;
+    private readonly DaemonPolicy _policy;
+    private readonly WireDevice _deviceKind;
+    private readonly ILogger _log;
+    private readonly ConcurrentDictionary<ulong, LifecycleId> _owned = new();
+    private readonly HashSet<uint> _inFlight = [];
+    private readonly object _sendLock = new();
+    private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private WireCapabilities _granted;
+    private bool _greeted;
+    private volatile bool _closing;
+
+    public ClientConnection(SeqPacketSocket socket, BufferActorsClient client, IGrantDevice device, WireDevice deviceKind, DaemonPolicy policy, ILogger log)
+    {
+        _socket = socket;
+        _client = client;
+        _device = device;
+        _deviceKind = deviceKind;
+        _policy = policy;
+        _log = log;
+    }
+
+    /// <summary>The peer, as the kernel named it at connect.</summary>
+    public PeerCredentials Peer => _socket.Peer;
+
+    /// <summary>Lifecycles the connection owns now.</summary>
+    public int Owned => _owned.Count;
+
+    /// <summary>Completes once the connection is closed and everything it owned was ended.</summary>
+    public Task Ended => _ended.Task;
+
+    /// <summary>Starts the reader thread.</summary>
+    public void Start()
+    {
+        var reader = new Thread(ReadLoop) { IsBackground = true, Name = $"bufferactors client pid {Peer.Pid}" };
+        reader.Start();
+    }
+
+    /// <summary>Ends the connection from the daemon's side (it stops): the peer hears why.</summary>
+    public void Close(GoodbyeReason reason, string message)
+    {
+        Goodbye(reason, message);
+        _socket.Shutdown();
+    }
+
+    private void ReadLoop()
+    {
+        var buffer = new byte[FrameHeader.Size + FrameHeader.MaxPayload];
+        var fds = new List<SafeFileHandle>(1);
+        try
+        {
+            while (!_closing)
+            {
+                int length;
+                try
+                {
+                    length = _socket.Receive(buffer, fds);
+                }
+                catch (UnixSocketException e) when (e.Errno == Errno.EMSGSIZE)
+                {
+                    Goodbye(GoodbyeReason.ProtocolError, e.Detail);
+                    break;
+                }
+                if (length < 0) break; // the client closed its end (or died)
+                try
+                {
+                    var (header, message) = WireCodec.Decode(buffer.AsSpan(0, length), fds.Count);
+                    Take(header, message, fds.Count == 1 ? fds[0] : null);
+                }
+                catch (ProtocolViolationException e)
+                {
+                    _log.LogWarning("client uid {Uid} pid {Pid}: protocol error: {Message}", Peer.Uid, Peer.Pid, e.Message);
+                    Goodbye(GoodbyeReason.ProtocolError, e.Message);
+                    break;
+                }
+                finally
+                {
+                    // A request's descriptor is used, and copied where it must outlive it, before Take returns.
+                    foreach (var fd in fds) fd.Dispose();
+                    fds.Clear();
+                }
+            }
+        }
+        catch (UnixSocketException e)
+        {
+            _log.LogInformation("client uid {Uid} pid {Pid}: connection failed: {Message}", Peer.Uid, Peer.Pid, e.Message);
+        }
+        finally
+        {
+            _closing = true;
+            _ = EndEverythingAsync();
+        }
+    }
+
+    /// <summary>One decoded frame: the handshake, or a request (run on its own), or a protocol violation.</summary>
+    private void Take(FrameHeader header, WireMessage message, SafeFileHandle? fd)
+    {
+        if ((ushort)header.Opcode >= 0x0100) throw new ProtocolViolationException($"{header.Opcode} is not a request");
+        if (!_greeted)
+        {
+            if (message is not Hello hello) throw new ProtocolViolationException($"{header.Opcode} before HELLO");
+            Greet(header.RequestId, hello);
+            return;
+        }
+        if (message is Hello) throw new ProtocolViolationException("a second HELLO");
+        lock (_inFlight)
+        {
+            if (!_inFlight.Add(header.RequestId)) throw new ProtocolViolationException($"request id {header.RequestId} is already in flight");
+            if (_inFlight.Count > _policy.MaxInFlight)
+            {
+                _inFlight.Remove(header.RequestId);
+                Reply(header.RequestId, Refused(WireErrorCode.Busy, $"more than {_policy.MaxInFlight} requests in flight"));
+                return;
+            }
+        }
+        // A descriptor the request brings is adopted now, before the reader closes its copy.
+        int adopted = -1;
+        if (message is ImportRequest)
+        {
+            try
+            {
+                adopted = _device.AdoptDmaBuf(fd!);
+            }
+            catch (GntdevException e)
+            {
+                Answer(header.RequestId, Refused(WireErrorCode.InvalidArgument, $"the descriptor is not a dma-buf: {e.Detail}", e.Errno));
+                return;
+            }
+        }
+        _ = Serve(header.RequestId, message, adopted);
+    }
+
+    private void Greet(uint requestId, Hello hello)
+    {
+        if (hello.MinVersion > WireCodec.Version || hello.MaxVersion < WireCodec.Version || hello.MinVersion > hello.MaxVersion)
+        {
+            Reply(requestId, Refused(WireErrorCode.VersionMismatch, $"this daemon speaks version {WireCodec.Version} only"));
+            throw new ProtocolViolationException($"no common version in {hello.MinVersion}..{hello.MaxVersion}");
+        }
+        _greeted = true;
+        // Maps and events are not offered: what a client is not granted it does not use.
+        _granted = hello.Capabilities & (WireCapabilities.Export | WireCapabilities.Import);
+        Reply(requestId, new HelloOk(WireCodec.Version, _deviceKind, _granted, FrameHeader.MaxPayload, (uint)_policy.MaxInFlight, (uint)Peer.Uid));
+    }
+
+    private async Task Serve(uint requestId, WireMessage request, int adopted)
+    {
+        WireMessage answer;
+        SafeFileHandle? carried = null;
+        try
+        {
+            (answer, carried) = await Handle(request, adopted).ConfigureAwait(false);
+        }
+        catch (BufferActorsException e)
+        {
+            answer = Refused(Code(e.Code), e.Failure.Detail, e.Failure.Errno, e.Failure.GrantStatus);
+        }
+        catch (TimeoutException e)
+        {
+            answer = Refused(WireErrorCode.Stopped, e.Message);
+        }
+#pragma warning disable CA1031 // the request boundary: whatever went wrong, the client is answered once and the daemon goes on
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            _log.LogError(e, "client uid {Uid} pid {Pid}: {Request} failed", Peer.Uid, Peer.Pid, request.Opcode);
+            answer = Refused(WireErrorCode.Stopped, $"{request.Opcode} failed in the daemon: {e.Message}");
+        }
+        finally
+        {
+            if (adopted >= 0) TryClose(adopted); // the import holds its own duplicate from now on
+        }
+        using (carried) Answer(requestId, answer, carried);
+    }
+
+    private async Task<(WireMessage, SafeFileHandle?)> Handle(WireMessage request, int adopted)
+    {
+        switch (request)
+        {
+            case ExportRequest export:
+                if (Denied(WireCapabilities.Export, export.Domid) is { } no) return (no, null);
+                if (_owned.Count >= _policy.MaxLifecycles) return (Refused(WireErrorCode.QuotaExceeded, $"this connection owns {_policy.MaxLifecycles} lifecycles"), null);
+                var exported = await _client.ExportSharedAsync(new DomainId(export.Domid), export.Refs, (DmaBufFlags)export.Flags).ConfigureAwait(false);
+                Own(exported.Id);
+                if (exported.Shared is null)
+                {
+                    await EndAsync((ulong)exported.Id.Sequence).ConfigureAwait(false);
+                    return (Refused(WireErrorCode.Device, "the export came without a descriptor for the client"), null);
+                }
+                return (new ExportedReply((ulong)exported.Id.Sequence, (uint)exported.PageCount, (uint)exported.Flags), exported.Shared);
+            case ImportRequest import:
+                if (Denied(WireCapabilities.Import, import.Domid) is { } notImport) return (notImport, null);
+                var imported = await _client.ImportAsync(new DomainId(import.Domid), adopted, (int)Math.Min(import.PageCount, int.MaxValue)).ConfigureAwait(false);
+                Own(imported.Id);
+                return (new ImportedReply((ulong)imported.Id.Sequence, [.. imported.Refs]), null);
+            case HandleRequest { Request: WireOpcode.Release } release:
+                if (!Owns(release.Handle, LifecycleKind.Export, out var toRelease)) return (NotFound(release.Handle), null);
+                await _client.ReleaseAsync(toRelease).ConfigureAwait(false);
+                return (new HandleReply(WireOpcode.ReleaseAccepted, release.Handle), null);
+            case WaitReleasedRequest wait:
+                if (!Owns(wait.Handle, LifecycleKind.Export, out var waited)) return (NotFound(wait.Handle), null);
+                var timeout = wait.TimeoutMs == WaitReleasedRequest.Forever ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(wait.TimeoutMs);
+                var result = await _client.WaitReleasedAsync(waited, timeout).ConfigureAwait(false);
+                if (result != WaitReleasedResult.TimedOut) _owned.TryRemove(wait.Handle, out _);
+                return (new HandleReply(WireOpcode.WaitResult, wait.Handle, result switch
+                {
+                    WaitReleasedResult.Released => HandleReply.Released,
+                    WaitReleasedResult.TimedOut => HandleReply.TimedOut,
+                    _ => HandleReply.NotFound,
+                }), null);
+            case HandleRequest { Request: WireOpcode.ReleaseImport } releaseImport:
+                if (!Owns(releaseImport.Handle, LifecycleKind.Import, out var importId)) return (NotFound(releaseImport.Handle), null);
+                await _client.ReleaseImportAsync(importId).ConfigureAwait(false);
+                _owned.TryRemove(releaseImport.Handle, out _);
+                return (new HandleReply(WireOpcode.ImportReleased, releaseImport.Handle), null);
+            case HandleRequest { Request: WireOpcode.Query } query:
+                if (!_owned.TryGetValue(query.Handle, out var queried)) return (NotFound(query.Handle), null);
+                var status = await _client.StatusAsync(queried).ConfigureAwait(false);
+                return (new StatusReply(query.Handle, Kind(queried.Kind), State(status.State), status.Quarantined, queried.Domain.Value, (uint)status.PageCount), null);
+            default:
+                return (Refused(WireErrorCode.NotPermitted, $"{request.Opcode} needs a capability this connection was not granted"), null);
+        }
+    }
+
+    private WireMessage? Denied(WireCapabilities needed, ushort domid)
+    {
+        if ((_granted & needed) == 0) return Refused(WireErrorCode.NotPermitted, $"the capability {needed} was not granted");
+        if (!_policy.MayActFor(Peer.Uid, new DomainId(domid)))
+        {
+            _log.LogWarning("client uid {Uid} gid {Gid} pid {Pid} refused: may not act for domain {Domain}", Peer.Uid, Peer.Gid, Peer.Pid, domid);
+            return Refused(WireErrorCode.NotPermitted, $"uid {Peer.Uid} may not act for domain {domid}");
+        }
+        return null;
+    }
+
+    private void Own(LifecycleId id)
+    {
+        _owned[(ulong)id.Sequence] = id;
+        // Created while the connection was ending: it is ended with the rest.
+        if (_closing) _ = EndAsync((ulong)id.Sequence);
+    }
+
+    /// <summary>A handle of another connection is answered exactly as one that never existed.</summary>
+    private bool Owns(ulong handle, LifecycleKind kind, out LifecycleId id) => _owned.TryGetValue(handle, out id) && id.Kind == kind;
+
+    private static ErrorReply NotFound(ulong handle) => Refused(WireErrorCode.NotFound, $"no lifecycle {handle} of this connection");
+
+    private static ErrorReply Refused(WireErrorCode code, string message, Errno? errno = null, GrantStatus? status = null) =>
+        new(code, errno is { } e ? (int)e : 0, status is { } s ? (short)s : (short)0, message);
+
+    private void Answer(uint requestId, WireMessage answer, SafeFileHandle? carried = null)
+    {
+        lock (_inFlight) _inFlight.Remove(requestId);
+        Reply(requestId, answer, carried);
+    }
+
+    private void Reply(uint requestId, WireMessage message, SafeFileHandle? carried = null) => Send(WireCodec.Encode(requestId, message), carried);
+
+    private void Goodbye(GoodbyeReason reason, string message) => Send(WireCodec.Encode(0, new Goodbye(reason, message)), null);
+
+    private void Send(byte[] frame, SafeFileHandle? carried)
+    {
+        try
+        {
+            lock (_sendLock) _socket.Send(frame, carried is null ? [] : [carried]);
+        }
+        catch (UnixSocketException)
+        {
+            // The client is gone: its reader sees the end and ends what it owned.
+        }
+    }
+
+    /// <summary>Ends what the connection owned, imports first (their grants), then exports, as for a dead frontend.</summary>
+    private async Task EndEverythingAsync()
+    {
+        try
+        {
+            foreach (var handle in _owned.OrderBy(o => o.Value.Kind == LifecycleKind.Import ? 0 : 1).Select(o => o.Key).ToList())
+                await EndAsync(handle).ConfigureAwait(false);
+        }
+        finally
+        {
+            _socket.Dispose();
+            _ended.TrySetResult();
+        }
+    }
+
+    private async Task EndAsync(ulong handle)
+    {
+        if (!_owned.TryRemove(handle, out var id)) return;
+        try
+        {
+            if (id.Kind == LifecycleKind.Import) await _client.ReleaseImportAsync(id).ConfigureAwait(false);
+            else if (id.Kind == LifecycleKind.Export) await _client.ReleaseAsync(id).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is BufferActorsException or TimeoutException)
+        {
+            // Already over (NotFound), or its release is the lifecycle's to finish: the journal has the rest.
+            _log.LogInformation("ending {Id} of a closed connection: {Message}", id, e.Message);
+        }
+    }
+
+    private void TryClose(int fd)
+    {
+        try
+        {
+            _device.CloseFd(fd);
+        }
+        catch (GntdevException)
+        {
+            // Already closed by the device's own clean-up.
+        }
+    }
+
+    private static WireErrorCode Code(ErrorCode code) => code switch
+    {
+        ErrorCode.InvalidArgument => WireErrorCode.InvalidArgument,
+        ErrorCode.NotFound => WireErrorCode.NotFound,
+        ErrorCode.InvalidState => WireErrorCode.InvalidState,
+        ErrorCode.QuotaExceeded => WireErrorCode.QuotaExceeded,
+        ErrorCode.DomainDead => WireErrorCode.DomainDead,
+        ErrorCode.Device => WireErrorCode.Device,
+        ErrorCode.Journal => WireErrorCode.Journal,
+        _ => WireErrorCode.Stopped,
+    };
+
+    private static WireKind Kind(LifecycleKind kind) =>
+        kind == LifecycleKind.Map ? WireKind.Map : kind == LifecycleKind.Import ? WireKind.Import : WireKind.Export;
+
+    private static WireState State(string name) =>
+        Enum.TryParse<WireState>(name, out var state) ? state : WireState.Requested;
+}

@@ -1,0 +1,24 @@
+using BufferActors.Native;
+using BufferActors.Native.Linux;
+
+namespace BufferActors.Host.Daemon;
+
+/// <summary>
+/// Who may do what through the daemon: which peer uids may act for which frontend domains, and each connection's
+/// limits (docs/protocol.md, "Ownership, limits and death").
+/// </summary>
+/// <param name="DomainsByUid">For each uid allowed to connect, the frontend domains it may act for (null: any domain).</param>
+/// <param name="MaxInFlight">Requests a connection may have unanswered at once.</param>
+/// <param name="MaxLifecycles">Lifecycles a connection may own at once.</param>
+public sealed record DaemonPolicy(IReadOnlyDictionary<int, IReadOnlySet<ushort>?> DomainsByUid, int MaxInFlight = 64, int MaxLifecycles = 1024)
+{
+    /// <summary>Only the daemon's own uid, for any frontend domain.</summary>
+    public static DaemonPolicy OwnerOnly() => new(new Dictionary<int, IReadOnlySet<ushort>?> { [LinuxProcess.Uid()] = null });
+
+    /// <summary>True when a peer of <paramref name="uid"/> may connect at all.</summary>
+    public bool MayConnect(int uid) => DomainsByUid.ContainsKey(uid);
+
+    /// <summary>True when a peer of <paramref name="uid"/> may act for frontend <paramref name="domain"/>.</summary>
+    public bool MayActFor(int uid, DomainId domain) =>
+        !domain.IsReserved && DomainsByUid.TryGetValue(uid, out var domains) && (domains is null || domains.Contains(domain.Value));
+}

@@ -1,0 +1,113 @@
+using System.Collections.Concurrent;
+using BufferActors.Actors.Api;
+using BufferActors.Host.Daemon.Protocol;
+using BufferActors.Native;
+using BufferActors.Native.Linux;
+using Microsoft.Extensions.Logging;
+
+namespace BufferActors.Host.Daemon;
+
+/// <summary>
+/// The daemon's socket: accepts clients on a <c>SOCK_SEQPACKET</c> socket (docs/protocol.md), refuses uids the
+/// policy does not know (logged with the peer's credentials), and runs each client as a <see cref="ClientConnection"/>
+/// over the host's <see cref="BufferActorsClient"/>.
+/// </summary>
+public sealed class DaemonServer : IDisposable
+{
+    private readonly SeqPacketSocket _listener;
+    private readonly BufferActorsClient _client;
+    private readonly IGrantDevice _device;
+    private readonly WireDevice _deviceKind;
+    private readonly DaemonPolicy _policy;
+    private readonly ILogger _log;
+    private readonly ConcurrentDictionary<ClientConnection, byte> _connections = new();
+    private readonly Thread _acceptor;
+    private volatile bool _stopping;
+
+    /// <summary>Listens at <paramref name="path"/> with file mode <paramref name="mode"/> (e.g. 0660) and starts accepting.</summary>
+    /// <exception cref="UnixSocketException">The path is taken by something else or cannot be bound.</exception>
+    public DaemonServer(string path, int mode, BufferActorsClient client, IGrantDevice device, WireDevice deviceKind, DaemonPolicy policy, ILogger log)
+    {
+        _listener = SeqPacketSocket.Listen(path, backlog: 64, mode);
+        Path = path;
+        _client = client;
+        _device = device;
+        _deviceKind = deviceKind;
+        _policy = policy;
+        _log = log;
+        _acceptor = new Thread(AcceptLoop) { IsBackground = true, Name = "bufferactors serve accept" };
+        _acceptor.Start();
+    }
+
+    /// <summary>The socket's path.</summary>
+    public string Path { get; }
+
+    /// <summary>Clients connected now.</summary>
+    public int Clients => _connections.Count;
+
+    /// <summary>Lifecycles owned by connected clients now.</summary>
+    public int OwnedLifecycles => _connections.Keys.Sum(c => c.Owned);
+
+    private void AcceptLoop()
+    {
+        while (!_stopping)
+        {
+            SeqPacketSocket? socket;
+            try
+            {
+                socket = _listener.Accept(TimeSpan.FromMilliseconds(200));
+            }
+            catch (UnixSocketException e)
+            {
+                if (_stopping) return;
+                // Out of descriptors or memory: back off rather than spin, and keep serving.
+                _log.LogWarning("accept failed: {Message}", e.Message);
+                Thread.Sleep(100);
+                continue;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            if (socket is null) continue;
+            var peer = socket.Peer;
+            if (!_policy.MayConnect(peer.Uid))
+            {
+                _log.LogWarning("refused a client: uid {Uid} gid {Gid} pid {Pid} is not allowed to connect", peer.Uid, peer.Gid, peer.Pid);
+                socket.Send(WireCodec.Encode(0, new Goodbye(GoodbyeReason.ProtocolError, $"uid {peer.Uid} may not use this daemon")), []);
+                socket.Dispose();
+                continue;
+            }
+            var connection = new ClientConnection(socket, _client, _device, _deviceKind, _policy, _log);
+            _connections[connection] = 0;
+            _ = connection.Ended.ContinueWith(_ => _connections.TryRemove(connection, out byte _), TaskScheduler.Default);
+            connection.Start();
+        }
+    }
+
+    /// <summary>Stops accepting, tells every client the daemon stops, and waits until what they owned was ended.</summary>
+    public async Task StopAsync(TimeSpan grace)
+    {
+        _stopping = true;
+        _acceptor.Join(TimeSpan.FromSeconds(2));
+        var clients = _connections.Keys.ToList();
+        foreach (var c in clients) c.Close(GoodbyeReason.Stopping, "the daemon stops");
+        await Task.WhenAll(clients.Select(c => c.Ended)).WaitAsync(grace).ConfigureAwait(false);
+    }
+
+    /// <summary>Closes the listening socket and removes its file.</summary>
+    public void Dispose()
+    {
+        _stopping = true;
+        _acceptor.Join(TimeSpan.FromSeconds(2));
+        _listener.Dispose();
+        try
+        {
+            File.Delete(Path);
+        }
+        catch (IOException)
+        {
+            // Another daemon took the path meanwhile: not ours to remove.
+        }
+    }
+}

@@ -1,0 +1,164 @@
+using BufferActors.Actors.Api;
+using BufferActors.Actors.Supervision;
+using BufferActors.Host.Daemon;
+using BufferActors.Host.Daemon.Protocol;
+using BufferActors.Native;
+using BufferActors.Native.Linux;
+using BufferActors.Native.Simulation;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace BufferActors.Tests.Daemon;
+
+/// <summary>
+/// The daemon end to end in one process, on the simulator: a client speaks the wire protocol over a real
+/// SOCK_SEQPACKET socket, receives real descriptors, owns its lifecycles alone, and what it leaves behind — by
+/// closing, dying or breaking the protocol — ends with the ledger at baseline.
+/// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class DaemonServerTests : Akka.TestKit.Xunit2.TestKit, IDisposable
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(10);
+    private readonly XenSimulator _sim = new(new SimulatorOptions { Seed = 5 });
+    private readonly SimulatorLedger _baseline;
+    private readonly SimulatedDomain _frontend;
+    private readonly FrontendGrants _grants;
+    private readonly SimulatedGrantDevice _gntdev;
+    private readonly string _folder = Directory.CreateTempSubdirectory("ba-serve-").FullName;
+    private readonly DaemonServer _server;
+    private readonly BufferActorsClient _client;
+
+    public DaemonServerTests() : base("akka.loglevel = WARNING")
+    {
+        _baseline = _sim.Ledger();
+        _frontend = _sim.CreateDomain(1);
+        _grants = new FrontendGrants(_frontend);
+        _gntdev = _sim.OpenGrantDevice(_sim.StartProcess("daemon"));
+        _client = new BufferActorsClient(Sys, Sys.ActorOf(BufferManager.Props(new BufferActors.Actors.DeviceSession(_gntdev)), "buffers"), Bound);
+        _server = new DaemonServer(Path.Combine(_folder, "serve.sock"), Convert.ToInt32("660", 8), _client, _gntdev, WireDevice.Simulator, DaemonPolicy.OwnerOnly(), NullLogger.Instance);
+    }
+
+    void IDisposable.Dispose()
+    {
+        _server.Dispose();
+        Directory.Delete(_folder, recursive: true);
+        base.Dispose();
+    }
+
+    private async Task AssertLedgerAtBaseline()
+    {
+        await _sim.WhenLedger(l => l.Exports == 0 && l.Imports == 0, Bound);
+        // Every lifecycle saw its buffer go and freed the number it kept taken meanwhile.
+        await AwaitAssertAsync(async () => Assert.Equal(0, (await _client.SnapshotAsync()).LiveLifecycles), Bound);
+        _grants.EndAll();
+        _gntdev.Dispose();
+        Assert.Empty(_sim.Violations);
+        Assert.Empty(_sim.Ledger().DifferencesFrom(_baseline));
+    }
+
+    [Fact]
+    public async Task AClientExports_GetsTheBuffersDescriptor_Releases_AndTheBufferGoesWithItsLastClose()
+    {
+        using var c = WireClient.Connect(_server.Path);
+        var hello = c.Hello();
+        Assert.Equal((1, WireDevice.Simulator, (uint)LinuxProcess.Uid()), (hello.Version, hello.Device, hello.Uid));
+        Assert.Equal(WireCapabilities.Export | WireCapabilities.Import, hello.Capabilities);
+
+        var refs = _grants.Share(2);
+        var (reply, fd) = c.Call(new ExportRequest(1, 0, refs));
+        var exported = Assert.IsType<ExportedReply>(reply);
+        Assert.Equal(2u, exported.PageCount);
+        Assert.NotNull(fd);
+
+        var status = Assert.IsType<StatusReply>(c.Call(new HandleRequest(WireOpcode.Query, exported.Handle)).Reply);
+        Assert.Equal((WireKind.Export, WireState.Exported, (ushort)1, 2u), (status.Kind, status.State, status.Domid, status.PageCount));
+
+        Assert.IsType<HandleReply>(c.Call(new HandleRequest(WireOpcode.Release, exported.Handle)).Reply);
+        // The client's descriptor still holds the buffer.
+        Assert.Equal(HandleReply.TimedOut, Assert.IsType<HandleReply>(c.Call(new WaitReleasedRequest(exported.Handle, 0)).Reply).Value);
+        fd!.Dispose();
+        var released = Assert.IsType<HandleReply>(c.Call(new WaitReleasedRequest(exported.Handle, 5000)).Reply);
+        Assert.NotEqual(HandleReply.TimedOut, released.Value);
+        c.Dispose();
+        await AssertLedgerAtBaseline();
+    }
+
+    [Fact]
+    public async Task AClientThatGoesAway_HasEverythingItOwnedEnded()
+    {
+        var c = WireClient.Connect(_server.Path);
+        c.Hello();
+        var (reply, fd) = c.Call(new ExportRequest(1, 0, _grants.Share(3)));
+        Assert.IsType<ExportedReply>(reply);
+        Assert.Equal(1, _sim.Ledger().Exports);
+        c.Dispose(); // as if killed: no release
+        fd!.Dispose(); // its descriptor goes with the process
+        await AssertLedgerAtBaseline();
+        Assert.Equal(0, _server.OwnedLifecycles);
+    }
+
+    [Fact]
+    public async Task OneClientCannotTouchAnothersLifecycle()
+    {
+        using var owner = WireClient.Connect(_server.Path);
+        using var other = WireClient.Connect(_server.Path);
+        owner.Hello();
+        other.Hello();
+        var (reply, fd) = owner.Call(new ExportRequest(1, 0, _grants.Share(1)));
+        ulong handle = Assert.IsType<ExportedReply>(reply).Handle;
+
+        foreach (var request in new WireMessage[] { new HandleRequest(WireOpcode.Release, handle), new HandleRequest(WireOpcode.Query, handle), new WaitReleasedRequest(handle, 0) })
+        {
+            var refused = Assert.IsType<ErrorReply>(other.Call(request).Reply);
+            Assert.Equal(WireErrorCode.NotFound, refused.Code);
+        }
+        Assert.Equal(WireState.Exported, Assert.IsType<StatusReply>(owner.Call(new HandleRequest(WireOpcode.Query, handle)).Reply).State);
+        owner.Call(new HandleRequest(WireOpcode.Release, handle));
+        fd!.Dispose();
+        owner.Dispose();
+        await AssertLedgerAtBaseline();
+    }
+
+    [Fact]
+    public async Task AFrameThatBreaksTheProtocolGetsAGoodbye_AndTheConnectionEndsWithWhatItOwned()
+    {
+        using var c = WireClient.Connect(_server.Path);
+        c.Hello();
+        var (reply, fd) = c.Call(new ExportRequest(1, 0, _grants.Share(1)));
+        Assert.IsType<ExportedReply>(reply);
+        c.Socket.Send([1, 2, 3], []); // shorter than a header
+        var goodbye = c.Next();
+        Assert.NotNull(goodbye);
+        Assert.Equal(GoodbyeReason.ProtocolError, Assert.IsType<Goodbye>(goodbye.Value.Message).Reason);
+        Assert.Null(c.Next()); // then the end of the stream
+        fd!.Dispose();
+        await AssertLedgerAtBaseline();
+    }
+
+    [Fact]
+    public async Task ARequestBeforeHello_AndAnUnspokenVersion_AreRefused()
+    {
+        using (var early = WireClient.Connect(_server.Path))
+        {
+            early.Send(new HandleRequest(WireOpcode.Query, 1));
+            Assert.IsType<Goodbye>(early.Next()!.Value.Message);
+        }
+        using (var future = WireClient.Connect(_server.Path))
+        {
+            var refused = Assert.IsType<ErrorReply>(future.Call(new Hello(2, 3, WireCapabilities.Export)).Reply);
+            Assert.Equal(WireErrorCode.VersionMismatch, refused.Code);
+            Assert.IsType<Goodbye>(future.Next()!.Value.Message);
+        }
+        await AssertLedgerAtBaseline();
+    }
+
+    [Fact]
+    public async Task ADomainTheUidMayNotActFor_AndAReservedOne_AreRefused()
+    {
+        using var c = WireClient.Connect(_server.Path);
+        c.Hello();
+        var reserved = Assert.IsType<ErrorReply>(c.Call(new ExportRequest(0x7FF0, 0, [8])).Reply);
+        Assert.Equal(WireErrorCode.NotPermitted, reserved.Code);
+        Assert.Equal(0, _sim.Ledger().Exports);
+        await AssertLedgerAtBaseline();
+    }
+}
