@@ -72,7 +72,9 @@ internal static class ServeCommand
             for (ushort d = 1; d <= frontends; d++)
             {
                 var frontend = sim.CreateDomain(d, pages);
-                var refs = frontend.GrantPages(DomainId.Dom0, frontend.AllocatePages(pages), pages);
+                uint first = frontend.AllocatePages(pages);
+                for (int p = 0; p < pages; p++) FillWithPattern(frontend.Page(first + (uint)p), d, p);
+                var refs = frontend.GrantPages(DomainId.Dom0, first, pages);
                 Console.Out.WriteLine($"frontend {d} refs {string.Join(",", refs)}");
             }
             options = options with { DeviceFactory = _ => sim.OpenGrantDevice(sim.StartProcess("bufferactors serve")) };
@@ -112,5 +114,11 @@ internal static class ServeCommand
             return 2;
         }
         return 0;
+    }
+
+    /// <summary>What a simulated frontend draws: byte k of its page p is <c>(domid * 16 + p + k) mod 256</c>.</summary>
+    public static void FillWithPattern(Span<byte> page, int domid, int pageIndex)
+    {
+        for (int k = 0; k < page.Length; k++) page[k] = unchecked((byte)(domid * 16 + pageIndex + k));
     }
 }
