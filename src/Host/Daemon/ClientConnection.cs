@@ -25,6 +25,7 @@ internal sealed class ClientConnection
     private readonly DaemonPolicy _policy;
     private readonly WireDevice _deviceKind;
     private readonly ILogger _log;
+    private readonly Func<Task<DaemonStatus>> _daemonStatus;
     private readonly ConcurrentDictionary<ulong, LifecycleId> _owned = new();
     private readonly HashSet<uint> _inFlight = [];
     private readonly object _sendLock = new();
@@ -33,8 +34,9 @@ internal sealed class ClientConnection
     private bool _greeted;
     private volatile bool _closing;
 
-    public ClientConnection(SeqPacketSocket socket, BufferActorsClient client, IGrantDevice device, WireDevice deviceKind, DaemonPolicy policy, ILogger log)
+    public ClientConnection(SeqPacketSocket socket, BufferActorsClient client, IGrantDevice device, WireDevice deviceKind, DaemonPolicy policy, ILogger log, Func<Task<DaemonStatus>> daemonStatus)
     {
+        _daemonStatus = daemonStatus;
         _socket = socket;
         _client = client;
         _device = device;
@@ -161,8 +163,11 @@ internal sealed class ClientConnection
             throw new ProtocolViolationException($"no common version in {hello.MinVersion}..{hello.MaxVersion}");
         }
         _greeted = true;
-        // Maps and events are not offered: what a client is not granted it does not use.
-        _granted = hello.Capabilities & (WireCapabilities.Export | WireCapabilities.Import);
+        // Maps and events are not offered: what a client is not granted it does not use. Only operators read the
+        // daemon's status, which counts every client's lifecycles.
+        var offered = WireCapabilities.Export | WireCapabilities.Import | (_policy.IsOperator(Peer.Uid) ? WireCapabilities.DaemonStatus : 0);
+        if (!_policy.DomainsByUid.ContainsKey(Peer.Uid)) offered &= WireCapabilities.DaemonStatus;
+        _granted = hello.Capabilities & offered;
         Reply(requestId, new HelloOk(WireCodec.Version, _deviceKind, _granted, FrameHeader.MaxPayload, (uint)_policy.MaxInFlight, (uint)Peer.Uid));
     }
 
@@ -240,6 +245,9 @@ internal sealed class ClientConnection
                 if (!_owned.TryGetValue(query.Handle, out var queried)) return (NotFound(query.Handle), null);
                 var status = await _client.StatusAsync(queried).ConfigureAwait(false);
                 return (new StatusReply(query.Handle, Kind(queried.Kind), State(status.State), status.Quarantined, queried.Domain.Value, (uint)status.PageCount), null);
+            case DaemonStatusRequest:
+                if ((_granted & WireCapabilities.DaemonStatus) == 0) return (Refused(WireErrorCode.NotPermitted, "the daemon-status capability was not granted"), null);
+                return (new DaemonStatusReport((await _daemonStatus().ConfigureAwait(false)).ToJson()), null);
             default:
                 return (Refused(WireErrorCode.NotPermitted, $"{request.Opcode} needs a capability this connection was not granted"), null);
         }

@@ -12,11 +12,20 @@ namespace BufferActors.Host.Daemon;
 /// <param name="MaxLifecycles">Lifecycles a connection may own at once.</param>
 public sealed record DaemonPolicy(IReadOnlyDictionary<int, IReadOnlySet<ushort>?> DomainsByUid, int MaxInFlight = 64, int MaxLifecycles = 1024)
 {
-    /// <summary>Only the daemon's own uid, for any frontend domain.</summary>
-    public static DaemonPolicy OwnerOnly() => new(new Dictionary<int, IReadOnlySet<ushort>?> { [LinuxProcess.Uid()] = null });
+    /// <summary>Uids that may read the daemon's status (<c>DAEMON_STATUS</c>): counts over every client.</summary>
+    public IReadOnlySet<int> Operators { get; init; } = new HashSet<int>();
+
+    /// <summary>Only the daemon's own uid, for any frontend domain, and as its operator.</summary>
+    public static DaemonPolicy OwnerOnly() => new(new Dictionary<int, IReadOnlySet<ushort>?> { [LinuxProcess.Uid()] = null })
+    {
+        Operators = new HashSet<int> { LinuxProcess.Uid() },
+    };
 
     /// <summary>True when a peer of <paramref name="uid"/> may connect at all.</summary>
-    public bool MayConnect(int uid) => DomainsByUid.ContainsKey(uid);
+    public bool MayConnect(int uid) => DomainsByUid.ContainsKey(uid) || Operators.Contains(uid);
+
+    /// <summary>True when a peer of <paramref name="uid"/> may read the daemon's status.</summary>
+    public bool IsOperator(int uid) => Operators.Contains(uid);
 
     /// <summary>True when a peer of <paramref name="uid"/> may act for frontend <paramref name="domain"/>.</summary>
     public bool MayActFor(int uid, DomainId domain) =>

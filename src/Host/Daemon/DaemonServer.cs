@@ -78,12 +78,21 @@ public sealed class DaemonServer : IDisposable
                 socket.Dispose();
                 continue;
             }
-            var connection = new ClientConnection(socket, _client, _device, _deviceKind, _policy, _log);
+            var connection = new ClientConnection(socket, _client, _device, _deviceKind, _policy, _log, StatusAsync);
             _connections[connection] = 0;
             _ = connection.Ended.ContinueWith(_ => _connections.TryRemove(connection, out byte _), TaskScheduler.Default);
             connection.Start();
         }
     }
+
+    /// <summary>Whether lifecycles are journaled (the status then measures the journal's lag).</summary>
+    public bool Journaled { get; init; }
+
+    /// <summary>The daemon's counts now.</summary>
+    public Task<DaemonStatus> StatusAsync() => DaemonStatus.CollectAsync(_client, _deviceKind, _connections.Count, OwnedLifecycles, Journaled, SimulatorLedger?.Invoke());
+
+    /// <summary>With a simulated device: its ledger, reported in the status.</summary>
+    public Func<Native.Simulation.SimulatorLedger>? SimulatorLedger { get; init; }
 
     /// <summary>Stops accepting, tells every client the daemon stops, and waits until what they owned was ended.</summary>
     public async Task StopAsync(TimeSpan grace)

@@ -32,9 +32,15 @@ internal static class ServeCommand
         var mode = new Option<string>("--mode") { DefaultValueFactory = _ => "660", Description = "Permission bits of the socket file, octal." };
         var frontends = new Option<int>("--frontends") { DefaultValueFactory = _ => 2, Description = "Simulator: frontend domains (ids 1..N), each granting --pages pages to the daemon." };
         var pages = new Option<int>("--pages") { DefaultValueFactory = _ => 64, Description = "Simulator: pages each frontend grants." };
+        var allow = new Option<string[]>("--allow")
+        {
+            Description = "A uid that may use the daemon, and the frontend domains it may act for: UID (any domain) or UID:DOMID,DOMID,... Repeatable; the daemon's own uid is always allowed.",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var operators = new Option<int[]>("--operator") { Description = "A uid that may read the daemon's status (bufferactors status). Repeatable; the daemon's own uid always may." };
         var grace = new Option<int>("--grace") { DefaultValueFactory = _ => 10, Description = "Seconds a stop waits for clients' lifecycles to end." };
         var command = new Command("serve", "Serve BufferActors to C/C++ backends over a Unix socket (docs/protocol.md).");
-        foreach (var o in new Option[] { socket, device, devicePath, journal, postgres, mode, frontends, pages, grace }) command.Options.Add(o);
+        foreach (var o in new Option[] { socket, device, devicePath, journal, postgres, mode, frontends, pages, allow, operators, grace }) command.Options.Add(o);
         command.SetAction(async (r, ct) =>
         {
             string? problem = null;
@@ -50,19 +56,56 @@ internal static class ServeCommand
             if (r.GetValue(journal) is not null && r.GetValue(postgres) is not null) problem = "--journal and --postgres exclude each other";
             if (r.GetValue(frontends) is < 1 or > 64 || r.GetValue(pages) is < 1 or > 65536) problem = "--frontends must be 1..64 and --pages 1..65536";
             if (r.GetValue(grace) < 0) problem = "--grace must not be negative";
+            var policy = DaemonPolicy.OwnerOnly();
+            try
+            {
+                policy = Policy(r.GetValue(allow) ?? [], r.GetValue(operators) ?? []);
+            }
+            catch (FormatException e)
+            {
+                problem = e.Message;
+            }
             if (problem is not null)
             {
                 Console.Error.WriteLine($"serve: {problem}");
                 return 2;
             }
             var storage = r.GetValue(journal) is { } file ? new JournalStorage.Sqlite(file) : r.GetValue(postgres) is { } conn ? JournalStorage.Parse(conn) : null;
-            return await RunAsync(r.GetRequiredValue(socket), r.GetValue(device) == "simulator", r.GetValue(devicePath)!, storage, modeBits,
+            return await RunAsync(r.GetRequiredValue(socket), r.GetValue(device) == "simulator", r.GetValue(devicePath)!, storage, modeBits, policy,
                 r.GetValue(frontends), r.GetValue(pages), TimeSpan.FromSeconds(r.GetValue(grace)), ct).ConfigureAwait(false);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(string socket, bool simulator, string devicePath, JournalStorage? journal, int mode, int frontends, int pages, TimeSpan grace, CancellationToken ct)
+    /// <summary>The owner's policy widened by <c>--allow</c> and <c>--operator</c>.</summary>
+    /// <exception cref="FormatException">An entry is not UID or UID:DOMID,...; a domid is reserved.</exception>
+    public static DaemonPolicy Policy(IEnumerable<string> allow, IEnumerable<int> operators)
+    {
+        var owner = DaemonPolicy.OwnerOnly();
+        var domains = new Dictionary<int, IReadOnlySet<ushort>?>(owner.DomainsByUid);
+        foreach (string entry in allow)
+        {
+            var parts = entry.Split(':', 2);
+            if (!int.TryParse(parts[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int uid))
+                throw new FormatException($"--allow {entry}: UID or UID:DOMID,DOMID,... expected");
+            if (parts.Length == 1)
+            {
+                domains[uid] = null;
+                continue;
+            }
+            var ids = new HashSet<ushort>();
+            foreach (string id in parts[1].Split(','))
+            {
+                if (!ushort.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ushort domid) || new DomainId(domid).IsReserved)
+                    throw new FormatException($"--allow {entry}: {id} is not a frontend domain id (0..{DomainId.FirstReserved - 1})");
+                ids.Add(domid);
+            }
+            domains[uid] = ids;
+        }
+        return owner with { DomainsByUid = domains, Operators = new HashSet<int>(owner.Operators.Concat(operators)) };
+    }
+
+    private static async Task<int> RunAsync(string socket, bool simulator, string devicePath, JournalStorage? journal, int mode, DaemonPolicy policy, int frontends, int pages, TimeSpan grace, CancellationToken ct)
     {
         using var sim = simulator ? new XenSimulator(new SimulatorOptions()) : null;
         var options = new BufferActorsOptions { DevicePath = devicePath, Journal = journal };
@@ -79,12 +122,13 @@ internal static class ServeCommand
             }
             options = options with { DeviceFactory = _ => sim.OpenGrantDevice(sim.StartProcess("bufferactors serve")) };
         }
-        var settings = new ServeSettings(socket, mode, simulator ? WireDevice.Simulator : WireDevice.Linux, DaemonPolicy.OwnerOnly(), grace,
+        var settings = new ServeSettings(socket, mode, simulator ? WireDevice.Simulator : WireDevice.Linux, policy, grace, journal is not null,
             server =>
             {
                 Console.Out.WriteLine($"{ReadyWord} {server.Path}");
                 Console.Out.Flush();
-            });
+            },
+            sim is null ? null : sim.Ledger);
         using var host = new HostBuilder()
             .UseSystemd()
             .ConfigureLogging(l => l

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using BufferActors.Host.Daemon.Protocol;
 
 namespace BufferActors.Tests.Daemon;
@@ -17,42 +16,23 @@ public sealed class ServeProcessTests : IDisposable
     [Fact]
     public async Task TheDaemonServesAClient_AndStopsCleanlyOnSigterm()
     {
-        string socket = Path.Combine(_folder, "serve.sock");
-        using var daemon = HostProcess.Start(redirectInput: false, "serve", "--socket", socket, "--device", "simulator", "--frontends", "1", "--pages", "4");
-        var stderr = new System.Text.StringBuilder();
-        daemon.ErrorDataReceived += (_, e) => { if (e.Data is { } line) lock (stderr) stderr.AppendLine(line); };
-        daemon.BeginErrorReadLine();
-        try
-        {
-            string? refsLine = null;
-            string? line;
-            while ((line = await daemon.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60))) is not null && !line.StartsWith(ServeReady, StringComparison.Ordinal))
-                if (line.StartsWith("frontend 1 refs ", StringComparison.Ordinal)) refsLine = line;
-            Assert.True(line is not null, $"the daemon ended before it was ready: {stderr}");
-            var refs = refsLine!["frontend 1 refs ".Length..].Split(',').Select(uint.Parse).ToArray();
-            Assert.Equal(4, refs.Length);
+        using var daemon = await ServeProcess.StartAsync(Path.Combine(_folder, "serve.sock"), "--frontends", "1", "--pages", "4");
+        var refs = daemon.Frontends[1];
+        Assert.Equal(4, refs.Length);
 
-            using (var c = WireClient.Connect(socket))
-            {
-                Assert.Equal(WireDevice.Simulator, c.Hello().Device);
-                var (reply, fd) = c.Call(new ExportRequest(1, 0, refs));
-                var exported = Assert.IsType<ExportedReply>(reply);
-                Assert.Equal(4u, exported.PageCount);
-                c.Call(new HandleRequest(WireOpcode.Release, exported.Handle));
-                fd!.Dispose();
-                Assert.NotEqual(HandleReply.TimedOut, Assert.IsType<HandleReply>(c.Call(new WaitReleasedRequest(exported.Handle, 5000)).Reply).Value);
-            }
-
-            using (var kill = Process.Start("kill", ["-TERM", daemon.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) await kill.WaitForExitAsync();
-            await daemon.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
-            Assert.True(daemon.ExitCode == 0, $"exit {daemon.ExitCode}: {stderr}");
-            Assert.False(File.Exists(socket));
-        }
-        finally
+        using (var c = WireClient.Connect(daemon.Socket))
         {
-            if (!daemon.HasExited) daemon.Kill();
+            Assert.Equal(WireDevice.Simulator, c.Hello().Device);
+            var (reply, fd) = c.Call(new ExportRequest(1, 0, refs));
+            var exported = Assert.IsType<ExportedReply>(reply);
+            Assert.Equal(4u, exported.PageCount);
+            c.Call(new HandleRequest(WireOpcode.Release, exported.Handle));
+            fd!.Dispose();
+            Assert.NotEqual(HandleReply.TimedOut, Assert.IsType<HandleReply>(c.Call(new WaitReleasedRequest(exported.Handle, 5000)).Reply).Value);
         }
+
+        await daemon.StopAsync();
+        Assert.True(daemon.ExitCode == 0, $"exit {daemon.ExitCode}: {daemon.Log}");
+        Assert.False(File.Exists(daemon.Socket));
     }
-
-    private const string ServeReady = "ready ";
 }

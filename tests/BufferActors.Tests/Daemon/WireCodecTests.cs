@@ -34,6 +34,8 @@ public sealed class WireCodecTests
         (10, new SubscribedReply(WireEvents.Released | WireEvents.AccessEnded)),
         (11, new ErrorReply(WireErrorCode.NotPermitted, 0, 0, "domain 5 is not yours")),
         (12, new ErrorReply(WireErrorCode.Device, 22, -1, "EXP_FROM_REFS failed")),
+        (13, new DaemonStatusRequest()),
+        (13, new DaemonStatusReport("{\"clients\":1}")),
         (0, new HandleEvent(WireOpcode.ReleasedEvent, 42)),
         (0, new HandleEvent(WireOpcode.AccessEndedEvent, 43)),
         (0, new QuarantinedEvent(42, 2000)),

@@ -27,6 +27,8 @@ public enum WireOpcode : ushort
     Query = 0x0009,
     /// <summary>Which events the connection wants.</summary>
     Subscribe = 0x000A,
+    /// <summary>The daemon's counts (needs the daemon-status capability).</summary>
+    DaemonStatus = 0x000B,
 
     /// <summary>Set on a request's opcode to make its reply's.</summary>
     ReplyBit = 0x8000,
@@ -50,6 +52,8 @@ public enum WireOpcode : ushort
     Status = 0x8009,
     /// <summary>The reply to <see cref="Subscribe"/>.</summary>
     Subscribed = 0x800A,
+    /// <summary>The reply to <see cref="DaemonStatus"/>: a JSON document.</summary>
+    DaemonStatusReport = 0x800B,
     /// <summary>The reply to a refused request.</summary>
     Error = 0x80FF,
 

@@ -47,6 +47,9 @@ public ref struct WireReader(ReadOnlySpan<byte> payload, WireOpcode opcode)
     /// <summary>Reads <paramref name="count"/> raw bytes.</summary>
     public ReadOnlySpan<byte> Bytes(int count) => Next(count);
 
+    /// <summary>Reads every byte left.</summary>
+    public ReadOnlySpan<byte> Rest() => Next(_payload.Length - _at);
+
     /// <summary>Checks that the whole payload was read.</summary>
     public readonly void End()
     {

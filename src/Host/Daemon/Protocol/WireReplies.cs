@@ -208,3 +208,15 @@ public sealed record Goodbye(GoodbyeReason Reason, string Message) : WireMessage
         return new(reason, Encoding.UTF8.GetString(r.Bytes(length)));
     }
 }
+
+/// <summary><c>DAEMON_STATUS_REPORT</c>: the daemon's counts as one UTF-8 JSON document, the whole payload.</summary>
+public sealed record DaemonStatusReport(string Json) : WireMessage
+{
+    /// <inheritdoc />
+    public override WireOpcode Opcode => WireOpcode.DaemonStatusReport;
+
+    /// <inheritdoc />
+    public override void Write(WireWriter w) => w.Bytes(Encoding.UTF8.GetBytes(Json));
+
+    internal static DaemonStatusReport Read(ref WireReader r) => new(Encoding.UTF8.GetString(r.Rest()));
+}

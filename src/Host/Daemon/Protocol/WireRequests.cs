@@ -111,3 +111,17 @@ public sealed record SubscribeRequest(WireEvents Events) : WireMessage
 
     internal static SubscribeRequest Read(ref WireReader r) => new((WireEvents)r.U32());
 }
+
+/// <summary><c>DAEMON_STATUS</c>: the daemon's counts, for operators.</summary>
+public sealed record DaemonStatusRequest : WireMessage
+{
+    /// <inheritdoc />
+    public override WireOpcode Opcode => WireOpcode.DaemonStatus;
+
+    /// <inheritdoc />
+    public override void Write(WireWriter w)
+    {
+    }
+
+    internal static DaemonStatusRequest Read(ref WireReader r) => new();
+}

@@ -1,0 +1,62 @@
+using System.CommandLine;
+using System.Globalization;
+using BufferActors.Host.Daemon.Protocol;
+using BufferActors.Native;
+
+namespace BufferActors.Host.Daemon;
+
+/// <summary>
+/// <c>bufferactors status --socket PATH [--json]</c>: asks a running daemon for its counts (<c>DAEMON_STATUS</c>) —
+/// live lifecycles per frontend domain and kind, pages, deferred grants, quarantined exports, clients, journal lag.
+/// Exit 0 with the report, 2 when the daemon cannot be reached or does not let this uid read its status.
+/// </summary>
+internal static class StatusCommand
+{
+    public static Command Create()
+    {
+        var socket = new Option<string>("--socket") { Required = true, Description = "The socket of the daemon (serve --socket)." };
+        var json = new Option<bool>("--json") { Description = "Print the report as one JSON object." };
+        var command = new Command("status", "Show what a running 'bufferactors serve' holds.") { socket, json };
+        command.SetAction(r =>
+        {
+            string path = r.GetRequiredValue(socket);
+            DaemonStatus status;
+            try
+            {
+                using var client = DaemonClient.Connect(path, WireCapabilities.DaemonStatus);
+                if ((client.Session.Capabilities & WireCapabilities.DaemonStatus) == 0)
+                {
+                    Console.Error.WriteLine($"status: uid {client.Session.Uid} may not read the status of the daemon at {path}");
+                    return 2;
+                }
+                status = client.DaemonStatus();
+            }
+            catch (Exception e) when (e is UnixSocketException or DaemonClosedException or DaemonRefusedException or ProtocolViolationException)
+            {
+                Console.Error.WriteLine($"status: {path}: {e.Message}");
+                return 2;
+            }
+            Console.Out.WriteLine(r.GetValue(json) ? status.ToJson(indented: true) : Table(status));
+            return 0;
+        });
+        return command;
+    }
+
+    private static string Table(DaemonStatus s)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var lines = new List<string>
+        {
+            string.Create(c, $"device {s.Device}; {s.Clients} client(s) owning {s.ClientLifecycles} lifecycle(s)"),
+            string.Create(c, $"live lifecycles {s.Live}, pages {s.Pages}, quarantined {s.Quarantined}, deferred imports {s.Deferred.Count}"),
+            s.JournalLagMs is { } lag ? string.Create(c, $"journal lag {lag:F1} ms") : "no journal",
+        };
+        if (s.Domains.Count > 0)
+        {
+            lines.Add("domid  exports  imports  maps  pages  dead");
+            lines.AddRange(s.Domains.Select(d => string.Create(c, $"{d.Domid,5}  {d.Exports,7}  {d.Imports,7}  {d.Maps,4}  {d.Pages,5}  {(d.Dead ? "yes" : "no")}")));
+        }
+        lines.AddRange(s.Deferred.Select(d => string.Create(c, $"deferred {d.Lifecycle}: {d.Refs} ref(s) for {d.AgeSeconds:F0} s")));
+        return string.Join(Environment.NewLine, lines);
+    }
+}
