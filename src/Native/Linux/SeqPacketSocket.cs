@@ -56,6 +56,13 @@ public sealed class SeqPacketSocket : IDisposable
         return (new SeqPacketSocket(a, connected: true), new SeqPacketSocket(b, connected: true));
     }
 
+    /// <summary>True once a datagram (or the end of the stream) can be received, false when none came within <paramref name="wait"/>.</summary>
+    public bool WaitReadable(TimeSpan wait)
+    {
+        using var lease = _handle.Borrow();
+        return UnixSocketInterop.WaitReadable(lease.Fd, (int)Math.Clamp(wait.TotalMilliseconds, 0, int.MaxValue), "poll");
+    }
+
     /// <summary>The next connection, or null when none arrived within <paramref name="wait"/> (so a loop can check its stop flag).</summary>
     public SeqPacketSocket? Accept(TimeSpan wait)
     {

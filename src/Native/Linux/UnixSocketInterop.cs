@@ -320,7 +320,8 @@ internal static unsafe class UnixSocketInterop
         }
     }
 
-    private static bool WaitReadable(int fd, int timeoutMs, string op)
+    /// <summary>True once the descriptor is readable (data, a descriptor, or the end); false after the time-out.</summary>
+    internal static bool WaitReadable(int fd, int timeoutMs, string op)
     {
         while (true)
         {
