@@ -26,7 +26,9 @@ internal sealed class ClientConnection
     private readonly WireDevice _deviceKind;
     private readonly ILogger _log;
     private readonly Func<Task<DaemonStatus>> _daemonStatus;
-    private readonly ConcurrentDictionary<ulong, LifecycleId> _owned = new();
+    private readonly ConcurrentDictionary<ulong, (LifecycleId Id, int Pages)> _owned = new();
+    private readonly UidQuotas _quotas;
+    private long _pages;
     private readonly HashSet<uint> _inFlight = [];
     private readonly object _sendLock = new();
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -34,9 +36,12 @@ internal sealed class ClientConnection
     private bool _greeted;
     private volatile bool _closing;
 
-    public ClientConnection(SeqPacketSocket socket, BufferActorsClient client, IGrantDevice device, WireDevice deviceKind, DaemonPolicy policy, ILogger log, Func<Task<DaemonStatus>> daemonStatus)
+    public ClientConnection(SeqPacketSocket socket, BufferActorsClient client, IGrantDevice device, WireDevice deviceKind, DaemonPolicy policy, ILogger log, Func<Task<DaemonStatus>> daemonStatus, UidQuotas quotas)
     {
         _daemonStatus = daemonStatus;
+        _quotas = quotas;
+        // A client that stops reading holds one reply thread for this long, then is cut off; others are not slowed.
+        socket.SetSendTimeout(policy.SendTimeout);
         _socket = socket;
         _client = client;
         _device = device;
@@ -207,9 +212,18 @@ internal sealed class ClientConnection
         {
             case ExportRequest export:
                 if (Denied(WireCapabilities.Export, export.Domid) is { } no) return (no, null);
-                if (_owned.Count >= _policy.MaxLifecycles) return (Refused(WireErrorCode.QuotaExceeded, $"this connection owns {_policy.MaxLifecycles} lifecycles"), null);
-                var exported = await _client.ExportSharedAsync(new DomainId(export.Domid), export.Refs, (DmaBufFlags)export.Flags).ConfigureAwait(false);
-                Own(exported.Id);
+                if (Quota(export.Refs.Length) is { } overExport) return (overExport, null);
+                ExportedBuffer.Exported exported;
+                try
+                {
+                    exported = await _client.ExportSharedAsync(new DomainId(export.Domid), export.Refs, (DmaBufFlags)export.Flags).ConfigureAwait(false);
+                }
+                catch
+                {
+                    GiveBack(export.Refs.Length);
+                    throw;
+                }
+                Own(exported.Id, export.Refs.Length);
                 if (exported.Shared is null)
                 {
                     await EndAsync((ulong)exported.Id.Sequence).ConfigureAwait(false);
@@ -218,8 +232,19 @@ internal sealed class ClientConnection
                 return (new ExportedReply((ulong)exported.Id.Sequence, (uint)exported.PageCount, (uint)exported.Flags), exported.Shared);
             case ImportRequest import:
                 if (Denied(WireCapabilities.Import, import.Domid) is { } notImport) return (notImport, null);
-                var imported = await _client.ImportAsync(new DomainId(import.Domid), adopted, (int)Math.Min(import.PageCount, int.MaxValue)).ConfigureAwait(false);
-                Own(imported.Id);
+                int importPages = (int)Math.Min(import.PageCount, int.MaxValue);
+                if (Quota(importPages) is { } overImport) return (overImport, null);
+                ImportAttachment.Imported imported;
+                try
+                {
+                    imported = await _client.ImportAsync(new DomainId(import.Domid), adopted, importPages).ConfigureAwait(false);
+                }
+                catch
+                {
+                    GiveBack(importPages);
+                    throw;
+                }
+                Own(imported.Id, importPages);
                 return (new ImportedReply((ulong)imported.Id.Sequence, [.. imported.Refs]), null);
             case HandleRequest { Request: WireOpcode.Release } release:
                 if (!Owns(release.Handle, LifecycleKind.Export, out var toRelease)) return (NotFound(release.Handle), null);
@@ -229,7 +254,7 @@ internal sealed class ClientConnection
                 if (!Owns(wait.Handle, LifecycleKind.Export, out var waited)) return (NotFound(wait.Handle), null);
                 var timeout = wait.TimeoutMs == WaitReleasedRequest.Forever ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(wait.TimeoutMs);
                 var result = await _client.WaitReleasedAsync(waited, timeout).ConfigureAwait(false);
-                if (result != WaitReleasedResult.TimedOut) _owned.TryRemove(wait.Handle, out _);
+                if (result != WaitReleasedResult.TimedOut) Disown(wait.Handle);
                 return (new HandleReply(WireOpcode.WaitResult, wait.Handle, result switch
                 {
                     WaitReleasedResult.Released => HandleReply.Released,
@@ -239,10 +264,11 @@ internal sealed class ClientConnection
             case HandleRequest { Request: WireOpcode.ReleaseImport } releaseImport:
                 if (!Owns(releaseImport.Handle, LifecycleKind.Import, out var importId)) return (NotFound(releaseImport.Handle), null);
                 await _client.ReleaseImportAsync(importId).ConfigureAwait(false);
-                _owned.TryRemove(releaseImport.Handle, out _);
+                Disown(releaseImport.Handle);
                 return (new HandleReply(WireOpcode.ImportReleased, releaseImport.Handle), null);
             case HandleRequest { Request: WireOpcode.Query } query:
-                if (!_owned.TryGetValue(query.Handle, out var queried)) return (NotFound(query.Handle), null);
+                if (!_owned.TryGetValue(query.Handle, out var owned)) return (NotFound(query.Handle), null);
+                var queried = owned.Id;
                 var status = await _client.StatusAsync(queried).ConfigureAwait(false);
                 return (new StatusReply(query.Handle, Kind(queried.Kind), State(status.State), status.Quarantined, queried.Domain.Value, (uint)status.PageCount), null);
             case DaemonStatusRequest:
@@ -264,15 +290,57 @@ internal sealed class ClientConnection
         return null;
     }
 
-    private void Own(LifecycleId id)
+    /// <summary>Takes room for one more lifecycle of <paramref name="pages"/> pages, or says which limit refuses it.</summary>
+    private ErrorReply? Quota(int pages)
     {
-        _owned[(ulong)id.Sequence] = id;
+        if (_owned.Count >= _policy.MaxLifecycles) return Refused(WireErrorCode.QuotaExceeded, $"this connection owns {_policy.MaxLifecycles} lifecycles");
+        if (Interlocked.Add(ref _pages, pages) > _policy.MaxPages)
+        {
+            Interlocked.Add(ref _pages, -pages);
+            return Refused(WireErrorCode.QuotaExceeded, $"this connection's lifecycles would hold more than {_policy.MaxPages} pages");
+        }
+        if (_quotas.TryTake(Peer.Uid, pages) is { } refused)
+        {
+            Interlocked.Add(ref _pages, -pages);
+            return Refused(WireErrorCode.QuotaExceeded, refused);
+        }
+        return null;
+    }
+
+    private void GiveBack(int pages)
+    {
+        Interlocked.Add(ref _pages, -pages);
+        _quotas.Give(Peer.Uid, pages);
+    }
+
+    private bool Disown(ulong handle, out LifecycleId id)
+    {
+        if (!_owned.TryRemove(handle, out var owned))
+        {
+            id = default;
+            return false;
+        }
+        GiveBack(owned.Pages);
+        id = owned.Id;
+        return true;
+    }
+
+    private void Disown(ulong handle) => Disown(handle, out _);
+
+    private void Own(LifecycleId id, int pages)
+    {
+        _owned[(ulong)id.Sequence] = (id, pages);
         // Created while the connection was ending: it is ended with the rest.
         if (_closing) _ = EndAsync((ulong)id.Sequence);
     }
 
     /// <summary>A handle of another connection is answered exactly as one that never existed.</summary>
-    private bool Owns(ulong handle, LifecycleKind kind, out LifecycleId id) => _owned.TryGetValue(handle, out id) && id.Kind == kind;
+    private bool Owns(ulong handle, LifecycleKind kind, out LifecycleId id)
+    {
+        bool owns = _owned.TryGetValue(handle, out var owned) && owned.Id.Kind == kind;
+        id = owned.Id;
+        return owns;
+    }
 
     private static ErrorReply NotFound(ulong handle) => Refused(WireErrorCode.NotFound, $"no lifecycle {handle} of this connection");
 
@@ -295,6 +363,21 @@ internal sealed class ClientConnection
         {
             lock (_sendLock) _socket.Send(frame, carried is null ? [] : [carried]);
         }
+        catch (UnixSocketException e) when (e.Errno == Errno.EAGAIN)
+        {
+            // Its socket stayed full for the send time-out: the client stopped reading. Cut it off (its reader sees
+            // the end and ends what it owned); the goodbye goes only if there is room for it.
+            _log.LogWarning("client uid {Uid} pid {Pid} cut off: it did not read for {Timeout}", Peer.Uid, Peer.Pid, _policy.SendTimeout);
+            try
+            {
+                _socket.Send(WireCodec.Encode(0, new Goodbye(GoodbyeReason.TooSlow, $"no room for a reply for {_policy.SendTimeout}")), [], dontWait: true);
+            }
+            catch (UnixSocketException)
+            {
+                // Gone meanwhile.
+            }
+            _socket.Shutdown();
+        }
         catch (UnixSocketException)
         {
             // The client is gone: its reader sees the end and ends what it owned.
@@ -306,7 +389,7 @@ internal sealed class ClientConnection
     {
         try
         {
-            foreach (var handle in _owned.OrderBy(o => o.Value.Kind == LifecycleKind.Import ? 0 : 1).Select(o => o.Key).ToList())
+            foreach (var handle in _owned.OrderBy(o => o.Value.Id.Kind == LifecycleKind.Import ? 0 : 1).Select(o => o.Key).ToList())
                 await EndAsync(handle).ConfigureAwait(false);
         }
         finally
@@ -318,7 +401,7 @@ internal sealed class ClientConnection
 
     private async Task EndAsync(ulong handle)
     {
-        if (!_owned.TryRemove(handle, out var id)) return;
+        if (!Disown(handle, out var id)) return;
         try
         {
             if (id.Kind == LifecycleKind.Import) await _client.ReleaseImportAsync(id).ConfigureAwait(false);

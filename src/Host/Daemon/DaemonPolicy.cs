@@ -12,6 +12,18 @@ namespace BufferActors.Host.Daemon;
 /// <param name="MaxLifecycles">Lifecycles a connection may own at once.</param>
 public sealed record DaemonPolicy(IReadOnlyDictionary<int, IReadOnlySet<ushort>?> DomainsByUid, int MaxInFlight = 64, int MaxLifecycles = 1024)
 {
+    /// <summary>Pages a connection's lifecycles may hold at once (default 262,144: 1 GiB).</summary>
+    public long MaxPages { get; init; } = 262_144;
+
+    /// <summary>Lifecycles one uid may own over all its connections.</summary>
+    public int MaxLifecyclesPerUid { get; init; } = 4096;
+
+    /// <summary>Pages one uid's lifecycles may hold over all its connections (default 1,048,576: 4 GiB).</summary>
+    public long MaxPagesPerUid { get; init; } = 1_048_576;
+
+    /// <summary>How long a reply may wait for room in a client's socket before the client is cut off as too slow.</summary>
+    public TimeSpan SendTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Uids that may read the daemon's status (<c>DAEMON_STATUS</c>): counts over every client.</summary>
     public IReadOnlySet<int> Operators { get; init; } = new HashSet<int>();
 

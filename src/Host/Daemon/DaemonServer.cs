@@ -22,6 +22,7 @@ public sealed class DaemonServer : IDisposable
     private readonly ILogger _log;
     private readonly ConcurrentDictionary<ClientConnection, byte> _connections = new();
     private readonly Thread _acceptor;
+    private readonly UidQuotas _quotas;
     private volatile bool _stopping;
 
     /// <summary>Listens at <paramref name="path"/> with file mode <paramref name="mode"/> (e.g. 0660) and starts accepting.</summary>
@@ -35,6 +36,7 @@ public sealed class DaemonServer : IDisposable
         _deviceKind = deviceKind;
         _policy = policy;
         _log = log;
+        _quotas = new UidQuotas(policy);
         _acceptor = new Thread(AcceptLoop) { IsBackground = true, Name = "bufferactors serve accept" };
         _acceptor.Start();
     }
@@ -78,7 +80,7 @@ public sealed class DaemonServer : IDisposable
                 socket.Dispose();
                 continue;
             }
-            var connection = new ClientConnection(socket, _client, _device, _deviceKind, _policy, _log, StatusAsync);
+            var connection = new ClientConnection(socket, _client, _device, _deviceKind, _policy, _log, StatusAsync, _quotas);
             _connections[connection] = 0;
             _ = connection.Ended.ContinueWith(_ => _connections.TryRemove(connection, out byte _), TaskScheduler.Default);
             connection.Start();

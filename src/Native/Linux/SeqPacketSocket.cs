@@ -56,6 +56,13 @@ public sealed class SeqPacketSocket : IDisposable
         return (new SeqPacketSocket(a, connected: true), new SeqPacketSocket(b, connected: true));
     }
 
+    /// <summary>A blocking <see cref="Send"/> that cannot queue its datagram within <paramref name="timeout"/> fails with EAGAIN.</summary>
+    public void SetSendTimeout(TimeSpan timeout)
+    {
+        using var lease = _handle.Borrow();
+        UnixSocketInterop.SetSendTimeout(lease.Fd, timeout);
+    }
+
     /// <summary>True once a datagram (or the end of the stream) can be received, false when none came within <paramref name="wait"/>.</summary>
     public bool WaitReadable(TimeSpan wait)
     {

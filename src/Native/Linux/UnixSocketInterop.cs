@@ -81,6 +81,14 @@ internal static unsafe class UnixSocketInterop
         }
     }
 
+    /// <summary>Makes a blocking send give up with EAGAIN after <paramref name="timeout"/> (SO_SNDTIMEO).</summary>
+    public static void SetSendTimeout(int fd, TimeSpan timeout)
+    {
+        var tv = new timeval { tv_sec = (long)timeout.TotalSeconds, tv_usec = timeout.Milliseconds * 1000L };
+        if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, (socklen_t)sizeof(timeval)) != 0)
+            throw Error("setsockopt", (int)LinuxErrno.Last(), "cannot set SO_SNDTIMEO");
+    }
+
     /// <summary>The process at the other end of a connected socket (SO_PEERCRED); pid, uid and gid -1 if unknown.</summary>
     public static PeerCredentials Peer(int fd)
     {
@@ -401,4 +409,14 @@ internal static unsafe class UnixSocketInterop
     }
 
     private static UnixSocketException Error(string op, int err, string detail) => LinuxErrno.SocketFail(op, (Errno)err, detail);
+
+    /// <summary><c>struct timeval</c> of LP64 Linux (Tmds.LibC has none).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+#pragma warning disable CS8981 // the C name
+    private struct timeval
+#pragma warning restore CS8981
+    {
+        public long tv_sec;
+        public long tv_usec;
+    }
 }
