@@ -33,6 +33,7 @@ internal sealed class ClientConnection
     private readonly object _sendLock = new();
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private WireCapabilities _granted;
+    private volatile WireEvents _subscribed;
     private bool _greeted;
     private volatile bool _closing;
 
@@ -168,9 +169,9 @@ internal sealed class ClientConnection
             throw new ProtocolViolationException($"no common version in {hello.MinVersion}..{hello.MaxVersion}");
         }
         _greeted = true;
-        // Maps and events are not offered: what a client is not granted it does not use. Only operators read the
-        // daemon's status, which counts every client's lifecycles.
-        var offered = WireCapabilities.Export | WireCapabilities.Import | (_policy.IsOperator(Peer.Uid) ? WireCapabilities.DaemonStatus : 0);
+        // Maps are not offered: what a client is not granted it does not use. Only operators read the daemon's
+        // status, which counts every client's lifecycles.
+        var offered = WireCapabilities.Export | WireCapabilities.Import | WireCapabilities.Events | (_policy.IsOperator(Peer.Uid) ? WireCapabilities.DaemonStatus : 0);
         if (!_policy.DomainsByUid.ContainsKey(Peer.Uid)) offered &= WireCapabilities.DaemonStatus;
         _granted = hello.Capabilities & offered;
         Reply(requestId, new HelloOk(WireCodec.Version, _deviceKind, _granted, FrameHeader.MaxPayload, (uint)_policy.MaxInFlight, (uint)Peer.Uid));
@@ -249,6 +250,7 @@ internal sealed class ClientConnection
             case HandleRequest { Request: WireOpcode.Release } release:
                 if (!Owns(release.Handle, LifecycleKind.Export, out var toRelease)) return (NotFound(release.Handle), null);
                 await _client.ReleaseAsync(toRelease).ConfigureAwait(false);
+                if ((_subscribed & WireEvents.Released) != 0) _ = TellWhenReleased(release.Handle, toRelease);
                 return (new HandleReply(WireOpcode.ReleaseAccepted, release.Handle), null);
             case WaitReleasedRequest wait:
                 if (!Owns(wait.Handle, LifecycleKind.Export, out var waited)) return (NotFound(wait.Handle), null);
@@ -271,6 +273,10 @@ internal sealed class ClientConnection
                 var queried = owned.Id;
                 var status = await _client.StatusAsync(queried).ConfigureAwait(false);
                 return (new StatusReply(query.Handle, Kind(queried.Kind), State(status.State), status.Quarantined, queried.Domain.Value, (uint)status.PageCount), null);
+            case SubscribeRequest subscribe:
+                if ((_granted & WireCapabilities.Events) == 0) return (Refused(WireErrorCode.NotPermitted, "the events capability was not granted"), null);
+                _subscribed = subscribe.Events & Sent;
+                return (new SubscribedReply(_subscribed), null);
             case DaemonStatusRequest:
                 if ((_granted & WireCapabilities.DaemonStatus) == 0) return (Refused(WireErrorCode.NotPermitted, "the daemon-status capability was not granted"), null);
                 return (new DaemonStatusReport((await _daemonStatus().ConfigureAwait(false)).ToJson()), null);
@@ -288,6 +294,23 @@ internal sealed class ClientConnection
             return Refused(WireErrorCode.NotPermitted, $"uid {Peer.Uid} may not act for domain {domid}");
         }
         return null;
+    }
+
+    /// <summary>The events this daemon sends: an export's release (the others are not sent yet).</summary>
+    private const WireEvents Sent = WireEvents.Released;
+
+    /// <summary>Sends <c>RELEASED</c> once the kernel released an export the client let go of.</summary>
+    private async Task TellWhenReleased(ulong handle, LifecycleId id)
+    {
+        try
+        {
+            if (await _client.WaitReleasedAsync(id, Timeout.InfiniteTimeSpan).ConfigureAwait(false) == WaitReleasedResult.TimedOut) return;
+        }
+        catch (Exception e) when (e is BufferActorsException or TimeoutException)
+        {
+            return; // the lifecycle ended another way (its domain died, the daemon stops): no release to tell
+        }
+        if (!_closing && (_subscribed & WireEvents.Released) != 0) Send(WireCodec.Encode(0, new HandleEvent(WireOpcode.ReleasedEvent, handle)), null);
     }
 
     /// <summary>Takes room for one more lifecycle of <paramref name="pages"/> pages, or says which limit refuses it.</summary>
@@ -381,6 +404,10 @@ internal sealed class ClientConnection
         catch (UnixSocketException)
         {
             // The client is gone: its reader sees the end and ends what it owned.
+        }
+        catch (ObjectDisposedException)
+        {
+            // The connection ended before this (an event) could go.
         }
     }
 

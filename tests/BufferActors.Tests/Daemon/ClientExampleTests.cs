@@ -41,6 +41,7 @@ public sealed class ClientExampleTests(CClientBuild build) : IClassFixture<CClie
         Assert.True(exit == 0, $"{output}{errors}\n{daemon.Log}");
         Assert.Contains("exported handle 1: 16384 bytes", output, StringComparison.Ordinal);
         Assert.Contains("released handle 1", output, StringComparison.Ordinal);
+        Assert.Contains("event: handle 1 released", output, StringComparison.Ordinal);
         var after = await daemon.StatusWhenAsync(s => s.Clients == 1);
         Assert.Equal((0, 0L, 1), (after.Live, after.Pages, after.Clients));
         Assert.Equal(before.Simulator, after.Simulator);

@@ -83,6 +83,25 @@ public sealed class DaemonServerTests : Akka.TestKit.Xunit2.TestKit, IDisposable
     }
 
     [Fact]
+    public async Task ASubscriberIsToldWhenTheKernelReleasedItsExport()
+    {
+        using var c = WireClient.Connect(_server.Path);
+        Assert.True(c.Hello(WireCapabilities.Export | WireCapabilities.Events).Capabilities.HasFlag(WireCapabilities.Events));
+        Assert.Equal(WireEvents.Released, Assert.IsType<SubscribedReply>(c.Call(new SubscribeRequest(WireEvents.Released | WireEvents.Quarantined)).Reply).Events);
+        var (reply, fd) = c.Call(new ExportRequest(1, 0, _grants.Share(1)));
+        ulong handle = Assert.IsType<ExportedReply>(reply).Handle;
+        c.Call(new HandleRequest(WireOpcode.Release, handle));
+        Assert.True(c.Quiet(TimeSpan.FromMilliseconds(200))); // the descriptor still holds the buffer: no event yet
+
+        fd!.Dispose();
+        var (header, message, _) = c.Next() ?? throw new InvalidOperationException("no event");
+        Assert.Equal(0u, header.RequestId);
+        Assert.Equal(new HandleEvent(WireOpcode.ReleasedEvent, handle), message);
+        c.Dispose();
+        await AssertLedgerAtBaseline();
+    }
+
+    [Fact]
     public async Task AClientThatGoesAway_HasEverythingItOwnedEnded()
     {
         var c = WireClient.Connect(_server.Path);

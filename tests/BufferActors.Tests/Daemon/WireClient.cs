@@ -25,16 +25,16 @@ internal sealed class WireClient(SeqPacketSocket socket) : IDisposable
     /// <summary>The next frame from the daemon, with its descriptor if it carries one (null at end of stream).</summary>
     public (FrameHeader Header, WireMessage Message, SafeFileHandle? Fd)? Next(TimeSpan? within = null)
     {
-        var receive = Task.Run(() =>
-        {
-            var fds = new List<SafeFileHandle>();
-            int n = socket.Receive(_buffer, fds);
-            if (n < 0) return ((FrameHeader, WireMessage, SafeFileHandle?)?)null;
-            var (header, message) = WireCodec.Decode(_buffer.AsSpan(0, n), fds.Count);
-            return (header, message, fds.SingleOrDefault());
-        });
-        return receive.Wait(within ?? TimeSpan.FromSeconds(10)) ? receive.Result : throw new TimeoutException("no frame from the daemon");
+        if (!socket.WaitReadable(within ?? TimeSpan.FromSeconds(10))) throw new TimeoutException("no frame from the daemon");
+        var fds = new List<SafeFileHandle>();
+        int n = socket.Receive(_buffer, fds);
+        if (n < 0) return null;
+        var (header, message) = WireCodec.Decode(_buffer.AsSpan(0, n), fds.Count);
+        return (header, message, fds.SingleOrDefault());
     }
+
+    /// <summary>True when nothing arrives from the daemon within <paramref name="within"/>.</summary>
+    public bool Quiet(TimeSpan within) => !socket.WaitReadable(within);
 
     /// <summary>Sends <paramref name="request"/> and returns its reply (asserting it answers this request).</summary>
     public (WireMessage Reply, SafeFileHandle? Fd) Call(WireMessage request, SafeFileHandle? fd = null)

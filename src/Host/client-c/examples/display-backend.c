@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -98,6 +99,10 @@ int main(int argc, char **argv)
            session->device == BUFFERACTORS_DEVICE_SIMULATOR ? "simulator" : "linux", session->uid);
 
     int status = 0;
+    int events = (session->capabilities & BUFFERACTORS_CAP_EVENTS) != 0;
+    uint32_t subscribed = 0;
+    if (events && (r = bufferactors_subscribe(ba, BUFFERACTORS_EVENT_RELEASED, &subscribed)) < 0) status = fail("subscribe", r);
+    events = (subscribed & BUFFERACTORS_EVENT_RELEASED) != 0;
     if (session->capabilities & BUFFERACTORS_CAP_MAP)
         status = check_pattern(ba, (uint16_t)domid, refs, count);
     else
@@ -140,6 +145,26 @@ int main(int argc, char **argv)
 
     r = bufferactors_query(ba, handle, &state);
     if (r != -BUFFERACTORS_ENOTFOUND) status = fail("query after the release", r);
+
+    /* The RELEASED event, as an event loop would see it: drain what is queued, else poll the socket. */
+    struct bufferactors_event event;
+    while (events) {
+        r = bufferactors_next_event(ba, &event);
+        if (r == 1 && event.type == BUFFERACTORS_EVENT_RELEASED && event.handle == handle) {
+            printf("event: handle %llu released\n", (unsigned long long)handle);
+            break;
+        }
+        if (r < 0) {
+            status = fail("event", r);
+            break;
+        }
+        struct pollfd p = {.fd = bufferactors_fd(ba), .events = POLLIN};
+        if (r == 0 && poll(&p, 1, 5000) != 1) {
+            fprintf(stderr, "display-backend: no RELEASED event\n");
+            status = 1;
+            break;
+        }
+    }
 
     bufferactors_close(ba);
     printf(status ? "failed\n" : "done\n");
