@@ -1,10 +1,13 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
 using Akka.Hosting;
 using BufferActors.Actors.Hosting;
 using BufferActors.Actors.Persistence;
 using BufferActors.Host.Daemon.Protocol;
 using BufferActors.Native;
 using BufferActors.Native.Simulation;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -23,58 +26,106 @@ internal static class ServeCommand
 
     public static Command Create()
     {
-        var socket = new Option<string>("--socket") { Required = true, Description = "Path of the Unix socket to serve." };
-        var device = new Option<string>("--device") { DefaultValueFactory = _ => "linux", Description = "linux (/dev/xen/gntdev) or simulator (an in-process simulated Xen with frontends that grant pages)." };
+        var config = new Option<string?>("--config") { Description = "A JSON file whose section \"Serve\" sets any of the keys below (docs/operations.md); environment variables BUFFERACTORS_Serve__KEY override it, options override both." };
+        var socket = new Option<string>("--socket") { Description = "Path of the Unix socket to serve (key Socket; required)." };
+        var device = new Option<string>("--device") { Description = "linux (/dev/xen/gntdev, the default) or simulator (an in-process simulated Xen with frontends that grant pages)." };
         device.AcceptOnlyFromAmong("linux", "simulator");
-        var devicePath = new Option<string>("--device-path") { DefaultValueFactory = _ => "/dev/xen/gntdev", Description = "The gntdev node (linux)." };
-        var journal = new Option<string?>("--journal") { Description = "SQLite journal file: lifecycles survive a crash of the daemon." };
-        var postgres = new Option<string?>("--postgres") { Description = "PostgreSQL connection string for the journal." };
-        var mode = new Option<string>("--mode") { DefaultValueFactory = _ => "660", Description = "Permission bits of the socket file, octal." };
-        var frontends = new Option<int>("--frontends") { DefaultValueFactory = _ => 2, Description = "Simulator: frontend domains (ids 1..N), each granting --pages pages to the daemon." };
-        var pages = new Option<int>("--pages") { DefaultValueFactory = _ => 64, Description = "Simulator: pages each frontend grants." };
+        var devicePath = new Option<string>("--device-path") { Description = "The gntdev node (linux; default /dev/xen/gntdev)." };
+        var journal = new Option<string>("--journal") { Description = "SQLite journal file: lifecycles survive a crash of the daemon." };
+        var postgres = new Option<string>("--postgres") { Description = "PostgreSQL connection string for the journal." };
+        var mode = new Option<string>("--mode") { Description = "Permission bits of the socket file, octal (default 660)." };
+        var frontends = new Option<int>("--frontends") { Description = "Simulator: frontend domains (ids 1..N, default 2), each granting --pages pages to the daemon." };
+        var pages = new Option<int>("--pages") { Description = "Simulator: pages each frontend grants (default 64)." };
         var allow = new Option<string[]>("--allow")
         {
             Description = "A uid that may use the daemon, and the frontend domains it may act for: UID (any domain) or UID:DOMID,DOMID,... Repeatable; the daemon's own uid is always allowed.",
-            AllowMultipleArgumentsPerToken = false,
         };
         var operators = new Option<int[]>("--operator") { Description = "A uid that may read the daemon's status (bufferactors status). Repeatable; the daemon's own uid always may." };
-        var grace = new Option<int>("--grace") { DefaultValueFactory = _ => 10, Description = "Seconds a stop waits for clients' lifecycles to end." };
-        var command = new Command("serve", "Serve BufferActors to C/C++ backends over a Unix socket (docs/protocol.md).");
-        foreach (var o in new Option[] { socket, device, devicePath, journal, postgres, mode, frontends, pages, allow, operators, grace }) command.Options.Add(o);
+        var grace = new Option<int>("--grace") { Description = "Seconds a stop waits for clients' lifecycles to end (default 10)." };
+        var command = new Command("serve", "Serve BufferActors to C/C++ backends over a Unix socket (docs/protocol.md, docs/operations.md).");
+        var keys = new (Option Option, string Key)[]
+        {
+            (socket, "Socket"), (device, "Device"), (devicePath, "DevicePath"), (journal, "Journal"), (postgres, "Postgres"), (mode, "Mode"),
+            (frontends, "Frontends"), (pages, "Pages"), (allow, "Allow"), (operators, "Operators"), (grace, "Grace"),
+        };
+        command.Options.Add(config);
+        foreach (var (o, _) in keys) command.Options.Add(o);
         command.SetAction(async (r, ct) =>
         {
-            string? problem = null;
-            int modeBits = 0;
+            ServeConfiguration settings;
             try
             {
-                modeBits = Convert.ToInt32(r.GetValue(mode), 8);
+                settings = Configure(r.GetValue(config), keys.Where(k => r.GetResult(k.Option) is { Implicit: false }).SelectMany(k => Entries(r, k.Option, k.Key)));
             }
-            catch (FormatException)
+            catch (Exception e) when (e is FileNotFoundException or InvalidDataException or FormatException or InvalidOperationException)
             {
-                problem = $"--mode {r.GetValue(mode)} is not octal";
+                Console.Error.WriteLine($"serve: {e.Message}");
+                return 2;
             }
-            if (r.GetValue(journal) is not null && r.GetValue(postgres) is not null) problem = "--journal and --postgres exclude each other";
-            if (r.GetValue(frontends) is < 1 or > 64 || r.GetValue(pages) is < 1 or > 65536) problem = "--frontends must be 1..64 and --pages 1..65536";
-            if (r.GetValue(grace) < 0) problem = "--grace must not be negative";
-            var policy = DaemonPolicy.OwnerOnly();
+            var problems = settings.Problems().ToList();
+            DaemonPolicy policy = DaemonPolicy.OwnerOnly();
             try
             {
-                policy = Policy(r.GetValue(allow) ?? [], r.GetValue(operators) ?? []);
+                if (problems.Count == 0) policy = settings.Policy();
             }
             catch (FormatException e)
             {
-                problem = e.Message;
+                problems.Add(e.Message);
             }
-            if (problem is not null)
+            if (problems.Count > 0)
             {
-                Console.Error.WriteLine($"serve: {problem}");
+                foreach (var p in problems) Console.Error.WriteLine($"serve: {p}");
                 return 2;
             }
-            var storage = r.GetValue(journal) is { } file ? new JournalStorage.Sqlite(file) : r.GetValue(postgres) is { } conn ? JournalStorage.Parse(conn) : null;
-            return await RunAsync(r.GetRequiredValue(socket), r.GetValue(device) == "simulator", r.GetValue(devicePath)!, storage, modeBits, policy,
-                r.GetValue(frontends), r.GetValue(pages), TimeSpan.FromSeconds(r.GetValue(grace)), ct).ConfigureAwait(false);
+            if (settings.Device == "linux")
+            {
+                var findings = GntdevCheck.Run(settings.DevicePath);
+                if (findings.Any(f => !f.Holds))
+                {
+                    Console.Error.WriteLine($"serve: the device {settings.DevicePath} cannot serve:");
+                    foreach (var f in findings) Console.Error.WriteLine($"  [{(f.Holds ? "ok" : "FAILED")}] {f.Check}: {f.Evidence}");
+                    return 2;
+                }
+            }
+            var storage = settings.Journal is { } file ? new JournalStorage.Sqlite(file) : settings.Postgres is { } conn ? JournalStorage.Parse(conn) : null;
+            return await RunAsync(settings.Socket!, settings.Device == "simulator", settings.DevicePath, storage, settings.ModeBits, policy,
+                settings.Frontends, settings.Pages, TimeSpan.FromSeconds(settings.Grace), ct).ConfigureAwait(false);
         });
         return command;
+    }
+
+    /// <summary>
+    /// The configuration from, in rising precedence, the JSON file, the environment (BUFFERACTORS_Serve__KEY) and the
+    /// options given on the command line (as "Serve:KEY" entries).
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">The file is no JSON.</exception>
+    /// <exception cref="InvalidOperationException">A value does not fit its key's type.</exception>
+    public static ServeConfiguration Configure(string? file, IEnumerable<KeyValuePair<string, string?>> options)
+    {
+        var builder = new ConfigurationBuilder();
+        if (file is not null)
+        {
+            string path = Path.GetFullPath(file);
+            if (!File.Exists(path)) throw new FileNotFoundException($"--config {path}: no such file", path);
+            builder.AddJsonFile(path, optional: false);
+        }
+        builder.AddEnvironmentVariables("BUFFERACTORS_").AddInMemoryCollection(options);
+        return builder.Build().GetSection("Serve").Get<ServeConfiguration>(o => o.ErrorOnUnknownConfiguration = true) ?? new ServeConfiguration();
+    }
+
+    private static IEnumerable<KeyValuePair<string, string?>> Entries(ParseResult r, Option option, string key)
+    {
+        object? value = r.GetResult(option)!.GetValueOrDefault<object?>();
+        if (value is System.Collections.IEnumerable many and not string)
+        {
+            int i = 0;
+            foreach (var item in many) yield return new($"Serve:{key}:{i++}", Convert.ToString(item, CultureInfo.InvariantCulture));
+        }
+        else
+        {
+            yield return new($"Serve:{key}", Convert.ToString(value, CultureInfo.InvariantCulture));
+        }
     }
 
     /// <summary>The owner's policy widened by <c>--allow</c> and <c>--operator</c>.</summary>
