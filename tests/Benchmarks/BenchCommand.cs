@@ -24,6 +24,7 @@ internal static class BenchCommand
         yield return CreateLifecycle();
         yield return ScaleBenchCommand.Create();
         foreach (var command in JournalBenchCommand.Create()) yield return command;
+        yield return SocketBench.Create();
     }
 
     /// <summary>

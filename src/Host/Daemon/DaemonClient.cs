@@ -80,8 +80,15 @@ public sealed class DaemonClient : IDisposable
     private (WireMessage Reply, SafeFileHandle? Fd) Call(WireMessage request, WireOpcode expected, SafeFileHandle? fd = null)
     {
         uint id = ++_lastId == 0 ? ++_lastId : _lastId;
-        _socket.Send(WireCodec.Encode(id, request), fd is null ? [] : [fd]);
         var fds = new List<SafeFileHandle>(1);
+        try
+        {
+            _socket.Send(WireCodec.Encode(id, request), fd is null ? [] : [fd]);
+        }
+        catch (UnixSocketException e) when (e.Errno is Errno.EPIPE or Errno.ECONNRESET && _socket.WaitReadable(TimeSpan.Zero))
+        {
+            // The daemon closed first: its GOODBYE, if it sent one, is still queued and says why.
+        }
         while (true)
         {
             int length = _socket.Receive(_buffer, fds);

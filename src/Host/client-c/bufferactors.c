@@ -222,6 +222,14 @@ static int call(bufferactors *ba, uint16_t opcode, const uint8_t *payload, uint3
     if (++ba->last_id == 0) ba->last_id = 1;
     uint32_t id = ba->last_id;
     int r = send_frame(ba, opcode, id, payload, length, fd);
+    if (r == -ECONNRESET) {
+        /* The daemon closed first: its GOODBYE, if it sent one, is still queued and says why. */
+        struct frame f;
+        if (receive_frame(ba, &f, MSG_DONTWAIT) == 0 && f.opcode == OP_GOODBYE) {
+            close_fd(&f.fd);
+            return take_goodbye(ba, &f);
+        }
+    }
     if (r < 0) return ba->dead = r;
     for (;;) {
         struct frame f;

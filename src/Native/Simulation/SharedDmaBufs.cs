@@ -6,8 +6,9 @@ namespace BufferActors.Native.Simulation;
 /// <summary>
 /// Simulated dma-bufs handed to real processes as real descriptors, so that a client's code is the same on the
 /// simulator and on the kernel: closing the descriptor (and every copy, and every mapping of it) is how the client
-/// lets go. Each share is a memfd holding a copy of the buffer's pages at the time of sharing, and one reference on
-/// the simulated buffer; the memfd's inode is freed with its last reference, its inotify watch then reports
+/// lets go. Each share is a memfd of the buffer's size and one reference on the simulated buffer. The memfd holds
+/// no copy of the pages: a real gntdev dma-buf cannot be mmap'ed at all, so a client reads a buffer through a grant
+/// map or a device, on the simulator as on the kernel (docs/simulator.md, deliberate differences); the memfd's inode is freed with its last reference, its inotify watch then reports
 /// <see cref="Inotify.IN_IGNORED"/>, and the reference is dropped under the simulator's lock. A shared descriptor
 /// handed back (an import) is recognised by its inode.
 /// </summary>
@@ -42,12 +43,6 @@ internal sealed class SharedDmaBufs : IDisposable
         int memfd = SharedMemory.CreateMemfd($"dma-buf-{buffer.Id}", Math.Max(buffer.SizeBytes, PageView.PageSize));
         try
         {
-            using (var region = SharedMemory.MapShared(memfd, 0, buffer.PageCount * (long)PageView.PageSize, writable: true))
-            {
-                var view = buffer.CpuView();
-                for (int page = 0; page < buffer.PageCount; page++)
-                    view.Read(page).CopyTo(region.Slice((long)page * PageView.PageSize, PageView.PageSize));
-            }
             var identity = LinuxFiles.Identity(memfd, out var errno);
             if (errno != Errno.None) throw new GntdevException("share", errno, $"cannot identify the shared descriptor of dma-buf {buffer.Id}");
             int watch = _watcher.Watch($"/proc/self/fd/{memfd}", Inotify.IN_DELETE_SELF);

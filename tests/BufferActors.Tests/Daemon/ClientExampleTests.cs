@@ -94,7 +94,7 @@ public sealed class ClientExampleTests(CClientBuild build) : IClassFixture<CClie
         var (_, output, _) = await RunAsync("setpriv", [.. AsNobody, Program("peer-probe", false), daemon.Socket, "connect"]);
 
         Assert.Contains($"connect -{1000 + 100}", output, StringComparison.Ordinal); // BUFFERACTORS_EGOODBYE
-        Assert.Contains($"uid {Nobody}", daemon.Log, StringComparison.Ordinal);
+        await daemon.LoggedAsync($"uid {Nobody}");
     }
 
     [RootFact]

@@ -15,6 +15,7 @@ internal sealed class ServeProcess : IDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _stderr = new();
+    private TaskCompletionSource _logged = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private ServeProcess(Process process, string socket)
     {
@@ -22,7 +23,15 @@ internal sealed class ServeProcess : IDisposable
         Socket = socket;
         process.ErrorDataReceived += (_, e) =>
         {
-            if (e.Data is { } line) lock (_stderr) _stderr.AppendLine(line);
+            if (e.Data is not { } line) return;
+            TaskCompletionSource logged;
+            lock (_stderr)
+            {
+                _stderr.AppendLine(line);
+                logged = _logged;
+                _logged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+            logged.TrySetResult();
         };
         process.BeginErrorReadLine();
     }
@@ -39,6 +48,22 @@ internal sealed class ServeProcess : IDisposable
         get
         {
             lock (_stderr) return _stderr.ToString();
+        }
+    }
+
+    /// <summary>Completes once the daemon logged a line containing <paramref name="text"/> (within 30 s).</summary>
+    public async Task<string> LoggedAsync(string text)
+    {
+        var deadline = Task.Delay(TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            Task next;
+            lock (_stderr)
+            {
+                if (_stderr.ToString().Contains(text, StringComparison.Ordinal)) return _stderr.ToString();
+                next = _logged.Task;
+            }
+            if (await Task.WhenAny(next, deadline) == deadline) throw new TimeoutException($"the daemon never logged '{text}': {Log}");
         }
     }
 

@@ -79,6 +79,7 @@ public static class ExportedBuffer
     }
 
     internal sealed record ProbeRelease;
+    internal sealed record KernelWaitEnded(WaitReleasedResult Result);
     internal sealed record WaitExpired(long WaiterId);
 }
 

@@ -23,6 +23,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     private bool _fdOpen;      // the lifecycle holds its reference to the dma-buf through its fd
     private bool _placeholder; // the fd's number is held by a placeholder until the buffer is released
     private bool _kernelReleased; // the kernel answered released: the journal may not have heard yet
+    private bool _kernelWaiting; // a blocking EXP_WAIT_RELEASED runs off the actor for a parked waiter
     private long _nextWaiter;
     private TimeSpan _probeDelay;
     private DateTimeOffset _closedAt;
@@ -59,6 +60,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
             case WaitReleased m: return Park(m);
             case WaitExpired m: Checkpoint(nameof(WaitExpired)); OnWaitExpired(m); return true;
             case ProbeRelease m: Checkpoint(nameof(ProbeRelease)); OnProbe(m); return true;
+            case KernelWaitEnded m: Checkpoint(nameof(KernelWaitEnded)); OnKernelWaitEnded(m); return true;
             case LifecycleStatus.Get: Checkpoint(nameof(LifecycleStatus.Get)); Sender.Tell(Status()); return true;
             default: return false;
         }
@@ -215,6 +217,9 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
                 // Beyond the kernel's longest wait (2^32-1 ms, 49.7 days) and for InfiniteTimeSpan, no timer: the
                 // wait lasts until the release, or until the lifecycle ends.
                 if (!ExportedBuffer.WaitsForever(m.Timeout)) Timers.StartSingleTimer(("wait", waiter), new WaitExpired(waiter), m.Timeout);
+                // A waiter usually comes right after its caller let go (closed its descriptor): look now, and probe
+                // from the first delay again, instead of at the end of a back-off grown while the caller held it.
+                if (AwaitingExternalRelease) ProbeNow();
             },
             reason =>
             {
@@ -244,6 +249,48 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
             return;
         }
         Finish();
+    }
+
+    private void ProbeNow()
+    {
+        if (Session.Probe(_export!.Fd) != WaitReleasedResult.TimedOut)
+        {
+            Finish();
+            return;
+        }
+        _probeDelay = _settings.FirstProbe;
+        Timers.StartSingleTimer("probe", new ProbeRelease(), _probeDelay);
+        WaitInKernel();
+    }
+
+    /// <summary>
+    /// While a waiter is parked, one blocking EXP_WAIT_RELEASED (at most <see cref="KernelWaitSliceMs"/>) runs off the
+    /// actor, so the release is seen when the kernel sees it, not at the next probe of a grown back-off. The number it
+    /// names stays this lifecycle's (the placeholder) for as long as the lifecycle awaits the release.
+    /// </summary>
+    private void WaitInKernel()
+    {
+        if (_kernelWaiting || _waiters is not { Count: > 0 } || !AwaitingExternalRelease) return;
+        _kernelWaiting = true;
+        int fd = _export!.Fd;
+        var session = Session;
+        Task.Run(() => session.Device.WaitReleased(fd, KernelWaitSliceMs))
+            .PipeTo(Self, success: r => new KernelWaitEnded(r), failure: _ => new KernelWaitEnded(WaitReleasedResult.TimedOut));
+    }
+
+    /// <summary>The longest one blocking wait lasts; then the probes' back-off goes on, and another wait starts.</summary>
+    private const uint KernelWaitSliceMs = 1000;
+
+    private void OnKernelWaitEnded(KernelWaitEnded m)
+    {
+        _kernelWaiting = false;
+        if (!AwaitingExternalRelease) return;
+        if (m.Result != WaitReleasedResult.TimedOut)
+        {
+            Finish();
+            return;
+        }
+        WaitInKernel();
     }
 
     private void OnProbe(ProbeRelease _)
