@@ -22,6 +22,7 @@ namespace BufferActors.Host.Daemon;
 /// <param name="Deferred">Released imports whose grants the kernel has not ended yet.</param>
 /// <param name="JournalLagMs">How long the journal took to make everything owed durable now (null: no journal).</param>
 /// <param name="Simulator">With <c>--device simulator</c>: what the simulated kernel and hypervisor hold, counted.</param>
+/// <param name="Recovery">With a journal: what this start recovered from it.</param>
 public sealed record DaemonStatus(
     string Device,
     int Clients,
@@ -32,8 +33,13 @@ public sealed record DaemonStatus(
     IReadOnlyList<DaemonStatus.DomainCounts> Domains,
     IReadOnlyList<DaemonStatus.DeferredCounts> Deferred,
     double? JournalLagMs,
-    SimulatorLedger? Simulator)
+    SimulatorLedger? Simulator,
+    DaemonStatus.RecoveryCounts? Recovery = null)
 {
+    /// <summary>What the start recovered from the journal: events read, lifecycles adopted again, lifecycles closed
+    /// as reclaimed (their device instance died with the old process), and the frontends whose backends must tell them.</summary>
+    public sealed record RecoveryCounts(long EventsRecovered, int Adopted, int Reclaimed, IReadOnlyList<ushort> FrontendsToTell);
+
     /// <summary>One frontend domain's lifecycles.</summary>
     public sealed record DomainCounts(ushort Domid, bool Dead, int Exports, int Imports, int Maps, long Pages);
 
@@ -71,8 +77,11 @@ public sealed record DaemonStatus(
             }
         }
         double? lag = null;
+        RecoveryCounts? recovery = null;
         if (journaled)
         {
+            var report = await client.RecoveryReportAsync().ConfigureAwait(false);
+            recovery = new RecoveryCounts(report.EventsRecovered, report.Adopted.Count, report.Reclaimed.Count, [.. report.FrontendsToTell.Select(d => d.Value)]);
             long start = System.Diagnostics.Stopwatch.GetTimestamp();
             await client.FlushJournalAsync().ConfigureAwait(false);
             lag = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
@@ -92,6 +101,7 @@ public sealed record DaemonStatus(
                 d.Pages))],
             [.. snapshot.Deferred.Select(d => new DeferredCounts(d.Id.ToString(), d.Refs.Count, (now - d.Since).TotalSeconds))],
             lag,
-            ledger);
+            ledger,
+            recovery);
     }
 }

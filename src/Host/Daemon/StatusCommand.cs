@@ -51,6 +51,8 @@ internal static class StatusCommand
             string.Create(c, $"live lifecycles {s.Live}, pages {s.Pages}, quarantined {s.Quarantined}, deferred imports {s.Deferred.Count}"),
             s.JournalLagMs is { } lag ? string.Create(c, $"journal lag {lag:F1} ms") : "no journal",
         };
+        if (s.Recovery is { } r)
+            lines.Add(string.Create(c, $"recovered at start: {r.EventsRecovered} events, {r.Adopted} adopted, {r.Reclaimed} reclaimed, frontends to tell: {(r.FrontendsToTell.Count == 0 ? "none" : string.Join(",", r.FrontendsToTell))}"));
         if (s.Domains.Count > 0)
         {
             lines.Add("domid  exports  imports  maps  pages  dead");

@@ -116,6 +116,13 @@ internal sealed class ServeProcess : IDisposable
         }
     }
 
+    /// <summary>SIGKILL: no clean-up at all, as a crash.</summary>
+    public void Kill()
+    {
+        _process.Kill();
+        _process.WaitForExit();
+    }
+
     /// <summary>SIGTERM, then waits for the exit.</summary>
     public async Task StopAsync()
     {
