@@ -59,8 +59,12 @@ internal static class SocketBench
                 for (int i = 0; i < iterations / 10; i++) c.Query(handle);
                 var query = Latencies(iterations, () => c.Query(handle));
                 var echo = EchoLatencies(iterations);
+                var status = (await client.SnapshotAsync().ConfigureAwait(false)).Domains.SelectMany(d => d.Lifecycles).Single();
+                var api = await LatenciesAsync(iterations, () => client.StatusAsync(status)).ConfigureAwait(false);
                 output.WriteLine($"  round trip QUERY   {query}");
                 output.WriteLine($"  bare echo          {echo}");
+                output.WriteLine($"  in-process status  {api}");
+                report.Add("api_status_p50_us", api.P50, "us");
                 report.Add("socket_query_p50_us", query.P50, "us");
                 report.Add("socket_query_p99_us", query.P99, "us");
                 report.Add("socket_echo_p50_us", echo.P50, "us");

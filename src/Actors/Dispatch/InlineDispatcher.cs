@@ -19,7 +19,8 @@ namespace BufferActors.Actors.Dispatch;
 /// dispatcher (the step's next hop) runs it;</item>
 /// <item>an actor of another dispatcher (the journal answering a write) does not: its own mailbox would
 /// wait behind the lifecycle's device calls;</item>
-/// <item>a dedicated thread (Akka's scheduler firing a timer, an application thread) does not either;</item>
+/// <item>a dedicated thread (Akka's scheduler firing a timer, an application thread) does not either, unless it
+/// opted in with <see cref="RunInlineOnThisThread"/> (a daemon's per-client reader);</item>
 /// <item>a mailbox that used up its throughput (other senders' messages) goes on on the pool, and past
 /// <see cref="MaxDepth"/> nested runs on one thread the run goes to the pool too: a caller does at most one
 /// batch of each mailbox's work, and the stack cannot overflow.</item>
@@ -93,8 +94,18 @@ public sealed class InlineDispatcher(MessageDispatcherConfigurator configurator)
         // answer "inside", which only costs a hop to the pool).
         return Akka.Actor.Internal.InternalCurrentActorCellKeeper.Current is { CurrentMessage: not null } sender
             ? ReferenceEquals(sender.Dispatcher, this)
-            : Thread.CurrentThread.IsThreadPoolThread;
+            : Thread.CurrentThread.IsThreadPoolThread || _threadOptedIn;
     }
+
+    [ThreadStatic]
+    private static bool _threadOptedIn;
+
+    /// <summary>
+    /// Lets the calling dedicated thread run lifecycle steps inline, as a thread-pool thread does: for a thread
+    /// that only serves requests (a daemon's per-client reader), whose short waits on device calls are the
+    /// request's own. Akka's scheduler and other shared threads never opt in.
+    /// </summary>
+    public static void RunInlineOnThisThread() => _threadOptedIn = true;
 
     /// <inheritdoc />
     protected override void Shutdown()

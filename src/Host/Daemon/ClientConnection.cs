@@ -76,6 +76,8 @@ internal sealed class ClientConnection
 
     private void ReadLoop()
     {
+        // A request's steps run on this thread when the actors can take them at once: no hop to the pool and back.
+        BufferActors.Actors.Dispatch.InlineDispatcher.RunInlineOnThisThread();
         var buffer = new byte[FrameHeader.Size + FrameHeader.MaxPayload];
         var fds = new List<SafeFileHandle>(1);
         try

@@ -76,8 +76,7 @@ public sealed class DaemonServer : IDisposable
             if (!_policy.MayConnect(peer.Uid))
             {
                 _log.LogWarning("refused a client: uid {Uid} gid {Gid} pid {Pid} is not allowed to connect", peer.Uid, peer.Gid, peer.Pid);
-                socket.Send(WireCodec.Encode(0, new Goodbye(GoodbyeReason.ProtocolError, $"uid {peer.Uid} may not use this daemon")), []);
-                socket.Dispose();
+                Refuse(socket, $"uid {peer.Uid} may not use this daemon");
                 continue;
             }
             var connection = new ClientConnection(socket, _client, _device, _deviceKind, _policy, _log, StatusAsync, _quotas);
@@ -85,6 +84,24 @@ public sealed class DaemonServer : IDisposable
             _ = connection.Ended.ContinueWith(_ => _connections.TryRemove(connection, out byte _), TaskScheduler.Default);
             connection.Start();
         }
+    }
+
+    /// <summary>
+    /// Says goodbye and shuts the connection, closing it a second later: closed at once with the client's first
+    /// frame unread, the kernel would report ECONNRESET to the client before it could read why.
+    /// </summary>
+    private static void Refuse(SeqPacketSocket socket, string why)
+    {
+        try
+        {
+            socket.Send(WireCodec.Encode(0, new Goodbye(GoodbyeReason.ProtocolError, why)), [], dontWait: true);
+            socket.Shutdown();
+        }
+        catch (UnixSocketException)
+        {
+            // Gone already.
+        }
+        _ = Task.Delay(TimeSpan.FromSeconds(1)).ContinueWith(_ => socket.Dispose(), TaskScheduler.Default);
     }
 
     /// <summary>Whether lifecycles are journaled (the status then measures the journal's lag).</summary>
