@@ -36,6 +36,8 @@ internal sealed class ClientConnection
     private volatile WireEvents _subscribed;
     private bool _greeted;
     private volatile bool _closing;
+    private volatile bool _stopping;
+    private readonly TaskCompletionSource _allAnswered = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public ClientConnection(SeqPacketSocket socket, BufferActorsClient client, IGrantDevice device, WireDevice deviceKind, DaemonPolicy policy, ILogger log, Func<Task<DaemonStatus>> daemonStatus, UidQuotas quotas)
     {
@@ -67,10 +69,18 @@ internal sealed class ClientConnection
         reader.Start();
     }
 
-    /// <summary>Ends the connection from the daemon's side (it stops): the peer hears why.</summary>
-    public void Close(GoodbyeReason reason, string message)
+    /// <summary>
+    /// Ends the connection from the daemon's side as it stops: requests from now on are refused (<c>Stopped</c>), those
+    /// in flight are answered first (for at most <paramref name="grace"/>: a wait may outlast it), then the peer hears
+    /// why, and its lifecycles end.
+    /// </summary>
+    public async Task CloseAsync(TimeSpan grace)
     {
-        Goodbye(reason, message);
+        _stopping = true;
+        Task answered;
+        lock (_inFlight) answered = _inFlight.Count == 0 ? Task.CompletedTask : _allAnswered.Task;
+        await Task.WhenAny(answered, Task.Delay(grace)).ConfigureAwait(false);
+        Goodbye(GoodbyeReason.Stopping, "the daemon stops");
         _socket.Shutdown();
     }
 
@@ -136,6 +146,11 @@ internal sealed class ClientConnection
             return;
         }
         if (message is Hello) throw new ProtocolViolationException("a second HELLO");
+        if (_stopping)
+        {
+            Reply(header.RequestId, Refused(WireErrorCode.Stopped, "the daemon stops"));
+            return;
+        }
         lock (_inFlight)
         {
             if (!_inFlight.Add(header.RequestId)) throw new ProtocolViolationException($"request id {header.RequestId} is already in flight");
@@ -374,8 +389,12 @@ internal sealed class ClientConnection
 
     private void Answer(uint requestId, WireMessage answer, SafeFileHandle? carried = null)
     {
-        lock (_inFlight) _inFlight.Remove(requestId);
         Reply(requestId, answer, carried);
+        lock (_inFlight)
+        {
+            _inFlight.Remove(requestId);
+            if (_stopping && _inFlight.Count == 0) _allAnswered.TrySetResult();
+        }
     }
 
     private void Reply(uint requestId, WireMessage message, SafeFileHandle? carried = null) => Send(WireCodec.Encode(requestId, message), carried);

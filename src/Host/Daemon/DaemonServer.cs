@@ -113,14 +113,20 @@ public sealed class DaemonServer : IDisposable
     /// <summary>With a simulated device: its ledger, reported in the status.</summary>
     public Func<Native.Simulation.SimulatorLedger>? SimulatorLedger { get; init; }
 
-    /// <summary>Stops accepting, tells every client the daemon stops, and waits until what they owned was ended.</summary>
+    /// <summary>
+    /// Stops accepting; each client's requests in flight are answered, it is told the daemon stops, and what it owned
+    /// is ended — all within <paramref name="grace"/>.
+    /// </summary>
+    /// <exception cref="TimeoutException">Lifecycles were still ending when the grace ran out (the journal keeps them).</exception>
     public async Task StopAsync(TimeSpan grace)
     {
         _stopping = true;
         _acceptor.Join(TimeSpan.FromSeconds(2));
         var clients = _connections.Keys.ToList();
-        foreach (var c in clients) c.Close(GoodbyeReason.Stopping, "the daemon stops");
-        await Task.WhenAll(clients.Select(c => c.Ended)).WaitAsync(grace).ConfigureAwait(false);
+        var started = DateTime.UtcNow;
+        await Task.WhenAll(clients.Select(c => c.CloseAsync(grace))).ConfigureAwait(false);
+        var left = grace - (DateTime.UtcNow - started);
+        await Task.WhenAll(clients.Select(c => c.Ended)).WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero).ConfigureAwait(false);
     }
 
     /// <summary>Closes the listening socket and removes its file.</summary>

@@ -102,6 +102,26 @@ public sealed class DaemonServerTests : Akka.TestKit.Xunit2.TestKit, IDisposable
     }
 
     [Fact]
+    public async Task AStoppingDaemonAnswersWhatIsInFlight_ThenSaysGoodbye_AndEndsWhatTheClientOwned()
+    {
+        using var c = WireClient.Connect(_server.Path);
+        c.Hello();
+        var (reply, fd) = c.Call(new ExportRequest(1, 0, _grants.Share(1)));
+        ulong handle = Assert.IsType<ExportedReply>(reply).Handle;
+        uint wait = c.Send(new WaitReleasedRequest(handle, 1500)); // the client's descriptor holds the buffer: it times out
+
+        var stop = _server.StopAsync(TimeSpan.FromSeconds(10));
+        var (header, answer, _) = c.Next() ?? throw new InvalidOperationException("closed before the answer");
+        Assert.Equal(wait, header.RequestId);
+        Assert.Equal(HandleReply.TimedOut, Assert.IsType<HandleReply>(answer).Value);
+        Assert.Equal(GoodbyeReason.Stopping, Assert.IsType<Goodbye>(c.Next()!.Value.Message).Reason);
+        fd!.Dispose();
+        await stop;
+        c.Dispose();
+        await AssertLedgerAtBaseline();
+    }
+
+    [Fact]
     public async Task AClientThatGoesAway_HasEverythingItOwnedEnded()
     {
         var c = WireClient.Connect(_server.Path);
