@@ -36,7 +36,8 @@ internal sealed class ClientConnection
     private volatile WireEvents _subscribed;
     private bool _greeted;
     private volatile bool _closing;
-    private volatile bool _stopping;
+    private bool _stopping; // guarded by _inFlight
+    private int _unsent; // requests taken whose answer has not gone yet; guarded by _inFlight
     private readonly TaskCompletionSource _allAnswered = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public ClientConnection(SeqPacketSocket socket, BufferActorsClient client, IGrantDevice device, WireDevice deviceKind, DaemonPolicy policy, ILogger log, Func<Task<DaemonStatus>> daemonStatus, UidQuotas quotas)
@@ -76,9 +77,12 @@ internal sealed class ClientConnection
     /// </summary>
     public async Task CloseAsync(TimeSpan grace)
     {
-        _stopping = true;
         Task answered;
-        lock (_inFlight) answered = _inFlight.Count == 0 ? Task.CompletedTask : _allAnswered.Task;
+        lock (_inFlight)
+        {
+            _stopping = true;
+            answered = _unsent == 0 ? Task.CompletedTask : _allAnswered.Task;
+        }
         await Task.WhenAny(answered, Task.Delay(grace)).ConfigureAwait(false);
         Goodbye(GoodbyeReason.Stopping, "the daemon stops");
         _socket.Shutdown();
@@ -146,13 +150,13 @@ internal sealed class ClientConnection
             return;
         }
         if (message is Hello) throw new ProtocolViolationException("a second HELLO");
-        if (_stopping)
-        {
-            Reply(header.RequestId, Refused(WireErrorCode.Stopped, "the daemon stops"));
-            return;
-        }
         lock (_inFlight)
         {
+            if (_stopping)
+            {
+                Reply(header.RequestId, Refused(WireErrorCode.Stopped, "the daemon stops"));
+                return;
+            }
             if (!_inFlight.Add(header.RequestId)) throw new ProtocolViolationException($"request id {header.RequestId} is already in flight");
             if (_inFlight.Count > _policy.MaxInFlight)
             {
@@ -160,6 +164,7 @@ internal sealed class ClientConnection
                 Reply(header.RequestId, Refused(WireErrorCode.Busy, $"more than {_policy.MaxInFlight} requests in flight"));
                 return;
             }
+            _unsent++;
         }
         // A descriptor the request brings is adopted now, before the reader closes its copy.
         int adopted = -1;
@@ -387,13 +392,17 @@ internal sealed class ClientConnection
     private static ErrorReply Refused(WireErrorCode code, string message, Errno? errno = null, GrantStatus? status = null) =>
         new(code, errno is { } e ? (int)e : 0, status is { } s ? (short)s : (short)0, message);
 
+    /// <summary>
+    /// Answers a request: its id is free again before the answer goes (the client may reuse it as soon as it reads
+    /// the answer), and a stop waits until the answer went.
+    /// </summary>
     private void Answer(uint requestId, WireMessage answer, SafeFileHandle? carried = null)
     {
+        lock (_inFlight) _inFlight.Remove(requestId);
         Reply(requestId, answer, carried);
         lock (_inFlight)
         {
-            _inFlight.Remove(requestId);
-            if (_stopping && _inFlight.Count == 0) _allAnswered.TrySetResult();
+            if (--_unsent == 0 && _stopping) _allAnswered.TrySetResult();
         }
     }
 
