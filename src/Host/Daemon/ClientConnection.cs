@@ -236,17 +236,8 @@ internal sealed class ClientConnection
             case ExportRequest export:
                 if (Denied(WireCapabilities.Export, export.Domid) is { } no) return (no, null);
                 if (Quota(export.Refs.Length) is { } overExport) return (overExport, null);
-                ExportedBuffer.Exported exported;
-                try
-                {
-                    exported = await _client.ExportSharedAsync(new DomainId(export.Domid), export.Refs, (DmaBufFlags)export.Flags).ConfigureAwait(false);
-                }
-                catch
-                {
-                    GiveBack(export.Refs.Length);
-                    throw;
-                }
-                Own(exported.Id, export.Refs.Length);
+                var exported = await StartOwned(export.Refs.Length,
+                    () => _client.ExportSharedAsync(new DomainId(export.Domid), export.Refs, (DmaBufFlags)export.Flags), e => e.Id).ConfigureAwait(false);
                 if (exported.Shared is null)
                 {
                     await EndAsync((ulong)exported.Id.Sequence).ConfigureAwait(false);
@@ -257,17 +248,7 @@ internal sealed class ClientConnection
                 if (Denied(WireCapabilities.Import, import.Domid) is { } notImport) return (notImport, null);
                 int importPages = (int)Math.Min(import.PageCount, int.MaxValue);
                 if (Quota(importPages) is { } overImport) return (overImport, null);
-                ImportAttachment.Imported imported;
-                try
-                {
-                    imported = await _client.ImportAsync(new DomainId(import.Domid), adopted, importPages).ConfigureAwait(false);
-                }
-                catch
-                {
-                    GiveBack(importPages);
-                    throw;
-                }
-                Own(imported.Id, importPages);
+                var imported = await StartOwned(importPages, () => _client.ImportAsync(new DomainId(import.Domid), adopted, importPages), i => i.Id).ConfigureAwait(false);
                 return (new ImportedReply((ulong)imported.Id.Sequence, [.. imported.Refs]), null);
             case HandleRequest { Request: WireOpcode.Release } release:
                 if (!Owns(release.Handle, LifecycleKind.Export, out var toRelease)) return (NotFound(release.Handle), null);
@@ -350,6 +331,23 @@ internal sealed class ClientConnection
             return Refused(WireErrorCode.QuotaExceeded, refused);
         }
         return null;
+    }
+
+    /// <summary>Starts a lifecycle whose room <see cref="Quota"/> took, and owns it; the room is given back if it does not start.</summary>
+    private async Task<T> StartOwned<T>(int pages, Func<Task<T>> start, Func<T, LifecycleId> id)
+    {
+        T started;
+        try
+        {
+            started = await start().ConfigureAwait(false);
+        }
+        catch
+        {
+            GiveBack(pages);
+            throw;
+        }
+        Own(id(started), pages);
+        return started;
     }
 
     private void GiveBack(int pages)

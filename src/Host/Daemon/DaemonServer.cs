@@ -123,10 +123,11 @@ public sealed class DaemonServer : IDisposable
         _stopping = true;
         _acceptor.Join(TimeSpan.FromSeconds(2));
         var clients = _connections.Keys.ToList();
-        var started = DateTime.UtcNow;
-        await Task.WhenAll(clients.Select(c => c.CloseAsync(grace))).ConfigureAwait(false);
-        var left = grace - (DateTime.UtcNow - started);
-        await Task.WhenAll(clients.Select(c => c.Ended)).WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero).ConfigureAwait(false);
+        await Task.WhenAll(clients.Select(async c =>
+        {
+            await c.CloseAsync(grace).ConfigureAwait(false);
+            await c.Ended.ConfigureAwait(false);
+        })).WaitAsync(grace).ConfigureAwait(false);
     }
 
     /// <summary>Closes the listening socket and removes its file.</summary>

@@ -128,34 +128,6 @@ internal static class ServeCommand
         }
     }
 
-    /// <summary>The owner's policy widened by <c>--allow</c> and <c>--operator</c>.</summary>
-    /// <exception cref="FormatException">An entry is not UID or UID:DOMID,...; a domid is reserved.</exception>
-    public static DaemonPolicy Policy(IEnumerable<string> allow, IEnumerable<int> operators)
-    {
-        var owner = DaemonPolicy.OwnerOnly();
-        var domains = new Dictionary<int, IReadOnlySet<ushort>?>(owner.DomainsByUid);
-        foreach (string entry in allow)
-        {
-            var parts = entry.Split(':', 2);
-            if (!int.TryParse(parts[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int uid))
-                throw new FormatException($"--allow {entry}: UID or UID:DOMID,DOMID,... expected");
-            if (parts.Length == 1)
-            {
-                domains[uid] = null;
-                continue;
-            }
-            var ids = new HashSet<ushort>();
-            foreach (string id in parts[1].Split(','))
-            {
-                if (!ushort.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ushort domid) || new DomainId(domid).IsReserved)
-                    throw new FormatException($"--allow {entry}: {id} is not a frontend domain id (0..{DomainId.FirstReserved - 1})");
-                ids.Add(domid);
-            }
-            domains[uid] = ids;
-        }
-        return owner with { DomainsByUid = domains, Operators = new HashSet<int>(owner.Operators.Concat(operators)) };
-    }
-
     private static async Task<int> RunAsync(string socket, bool simulator, string devicePath, JournalStorage? journal, int mode, DaemonPolicy policy, int frontends, int pages, TimeSpan grace, CancellationToken ct)
     {
         using var sim = simulator ? new XenSimulator(new SimulatorOptions()) : null;

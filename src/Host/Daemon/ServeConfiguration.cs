@@ -1,3 +1,6 @@
+using System.Globalization;
+using BufferActors.Native;
+
 namespace BufferActors.Host.Daemon;
 
 /// <summary>
@@ -79,7 +82,7 @@ public sealed class ServeConfiguration
 
     /// <summary>The owner's policy widened by <see cref="Allow"/> and <see cref="Operators"/>, with these limits.</summary>
     /// <exception cref="FormatException">An Allow entry is not UID or UID:DOMID,...; a domid is reserved.</exception>
-    public DaemonPolicy Policy() => ServeCommand.Policy(Allow, Operators) with
+    public DaemonPolicy Policy() => AllowedPolicy() with
     {
         MaxInFlight = MaxInFlight,
         MaxLifecycles = MaxLifecycles,
@@ -88,6 +91,33 @@ public sealed class ServeConfiguration
         MaxPagesPerUid = MaxPagesPerUid,
         SendTimeout = TimeSpan.FromMilliseconds(SendTimeoutMs),
     };
+
+    /// <summary>The owner's policy widened by <see cref="Allow"/> and <see cref="Operators"/>.</summary>
+    private DaemonPolicy AllowedPolicy()
+    {
+        var owner = DaemonPolicy.OwnerOnly();
+        var domains = new Dictionary<int, IReadOnlySet<ushort>?>(owner.DomainsByUid);
+        foreach (string entry in Allow)
+        {
+            var parts = entry.Split(':', 2);
+            if (!int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int uid))
+                throw new FormatException($"--allow {entry}: UID or UID:DOMID,DOMID,... expected");
+            if (parts.Length == 1)
+            {
+                domains[uid] = null;
+                continue;
+            }
+            var ids = new HashSet<ushort>();
+            foreach (string id in parts[1].Split(','))
+            {
+                if (!ushort.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out ushort domid) || new DomainId(domid).IsReserved)
+                    throw new FormatException($"--allow {entry}: {id} is not a frontend domain id (0..{DomainId.FirstReserved - 1})");
+                ids.Add(domid);
+            }
+            domains[uid] = ids;
+        }
+        return owner with { DomainsByUid = domains, Operators = new HashSet<int>(owner.Operators.Concat(Operators)) };
+    }
 
     private static bool IsOctal(string mode) => mode.Length is > 0 and <= 4 && mode.All(c => c is >= '0' and <= '7');
 }

@@ -28,7 +28,4 @@ internal sealed class UidQuotas(DaemonPolicy policy)
 
     /// <summary>Gives back what <see cref="TryTake"/> took.</summary>
     public void Give(int uid, int pages) => _held.AddOrUpdate(uid, _ => (0, 0), (_, held) => (held.Lifecycles - 1, held.Pages - pages));
-
-    /// <summary>What <paramref name="uid"/> holds now.</summary>
-    public (int Lifecycles, long Pages) Held(int uid) => _held.GetValueOrDefault(uid);
 }

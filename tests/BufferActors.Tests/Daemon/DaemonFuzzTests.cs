@@ -62,7 +62,7 @@ public sealed class DaemonFuzzTests : Akka.TestKit.Xunit2.TestKit, IDisposable
         ulong victimHandle = Assert.IsType<ExportedReply>(reply).Handle;
 
         var random = new Random(seed);
-        var golden = GoldenFrames();
+        var golden = WireCodecTests.GoldenFrames().Select(g => g.Bytes).ToList();
         using var wrongFds = new WrongDescriptors(victimFd!);
         var outcomes = new Dictionary<string, int>();
         SeqPacketSocket? socket = null;
@@ -212,14 +212,6 @@ public sealed class DaemonFuzzTests : Akka.TestKit.Xunit2.TestKit, IDisposable
         var bytes = new byte[count];
         random.NextBytes(bytes);
         return bytes;
-    }
-
-    private static List<byte[]> GoldenFrames()
-    {
-        var doc = File.ReadAllText(RepositoryFiles.Path("docs/protocol.md"));
-        int start = doc.IndexOf("```golden\n", StringComparison.Ordinal) + 10;
-        int end = doc.IndexOf("```", start, StringComparison.Ordinal);
-        return [.. doc[start..end].Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => Convert.FromHexString(line.Split("  # ")[0]))];
     }
 
     /// <summary>Descriptors of every wrong kind: none most often, else 1 to 4 of a memfd, a pipe, /dev/null, a socket, and another client's dma-buf.</summary>

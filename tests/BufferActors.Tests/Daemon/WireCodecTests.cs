@@ -43,7 +43,8 @@ public sealed class WireCodecTests
         (0, new Goodbye(GoodbyeReason.ProtocolError, "fd_count 1 but 0 descriptor(s) arrived")),
     ];
 
-    private static List<(byte[] Bytes, string What)> GoldenFrames()
+    /// <summary>The golden frames of docs/protocol.md, each with what it is.</summary>
+    internal static List<(byte[] Bytes, string What)> GoldenFrames()
     {
         var doc = File.ReadAllText(RepositoryFiles.Path("docs/protocol.md"));
         int start = doc.IndexOf("```golden\n", StringComparison.Ordinal);
