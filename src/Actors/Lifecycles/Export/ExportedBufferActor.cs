@@ -244,8 +244,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         if (Session.GiveUpAndProbe(_export!.Fd) == WaitReleasedResult.TimedOut)
         {
             // Someone we were not told about still holds the buffer: poll with back-off, never give up silently.
-            _probeDelay = _settings.FirstProbe;
-            Timers.StartSingleTimer("probe", new ProbeRelease(), _probeDelay);
+            ProbeAgainFromTheStart();
             return;
         }
         Finish();
@@ -258,6 +257,12 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
             Finish();
             return;
         }
+        ProbeAgainFromTheStart();
+    }
+
+    /// <summary>Probes again after the first delay, backing off from there; a parked waiter also gets a kernel wait.</summary>
+    private void ProbeAgainFromTheStart()
+    {
         _probeDelay = _settings.FirstProbe;
         Timers.StartSingleTimer("probe", new ProbeRelease(), _probeDelay);
         WaitInKernel();
