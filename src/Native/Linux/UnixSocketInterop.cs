@@ -340,8 +340,10 @@ internal static unsafe class UnixSocketInterop
             if (n > 0) return true;
             if (n == 0) return false;
             int err = (int)LinuxErrno.Last();
-            if (err == EINTR) continue;
-            throw Error(op, err, "cannot wait for a simulator connection");
+            // poll on one valid descriptor fails only when a signal interrupts it (the runtime suspends threads for
+            // the GC with one); errno, read after the call, can then already be 0 again. Both mean: wait again.
+            if (err == EINTR || err == 0) continue;
+            throw Error(op, err, "cannot wait on the socket");
         }
     }
 

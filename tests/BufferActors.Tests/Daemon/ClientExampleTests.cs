@@ -71,6 +71,7 @@ public sealed class ClientExampleTests(CClientBuild build) : IClassFixture<CClie
     public async Task TheDotNetClientRunsTheSameBackendSteps()
     {
         using var daemon = await ServeProcess.StartAsync(Path.Combine(_folder, "s.sock"), "--frontends", "1", "--pages", "4");
+        var before = daemon.Status().Simulator;
         using var client = DaemonClient.Connect(daemon.Socket, WireCapabilities.Export | WireCapabilities.Events);
         Assert.Equal(WireDevice.Simulator, client.Session.Device);
 
@@ -83,6 +84,9 @@ public sealed class ClientExampleTests(CClientBuild build) : IClassFixture<CClie
         Assert.True(client.WaitReleased(handle, 5000));
         Assert.Equal(WireErrorCode.NotFound, Assert.Throws<DaemonRefusedException>(() => client.Query(handle)).Error.Code);
         Assert.Equal(WireErrorCode.NotPermitted, Assert.Throws<DaemonRefusedException>(() => client.DaemonStatus()).Error.Code);
+        client.Dispose();
+        var after = await daemon.StatusWhenAsync(s => s.Clients == 1 && s.Simulator == before);
+        Assert.Equal((0, before), (after.Live, after.Simulator));
     }
 
     [RootFact]
@@ -102,6 +106,7 @@ public sealed class ClientExampleTests(CClientBuild build) : IClassFixture<CClie
     {
         using var daemon = await ServeProcess.StartAsync(Path.Combine(_folder, "s.sock"), "--frontends", "2", "--pages", "1", "--mode", "666", "--allow", $"{Nobody}:2");
         OpenToEveryone();
+        var before = daemon.Status().Simulator;
         using var owner = DaemonClient.Connect(daemon.Socket, WireCapabilities.Export);
         var (handle, _, dmaBuf) = owner.Export(1, daemon.Frontends[1]);
 
@@ -122,6 +127,9 @@ public sealed class ClientExampleTests(CClientBuild build) : IClassFixture<CClie
         owner.Release(handle);
         dmaBuf.Dispose();
         Assert.True(owner.WaitReleased(handle, 5000));
+        owner.Dispose();
+        var after = await daemon.StatusWhenAsync(s => s.Clients == 1 && s.Live == 0 && s.Simulator == before);
+        Assert.Equal((0, before), (after.Live, after.Simulator));
     }
 
     private static string[] AsNobody => ["--reuid", Nobody, "--regid", Nobody, "--clear-groups"];
