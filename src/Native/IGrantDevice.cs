@@ -32,6 +32,20 @@ public interface IGrantDevice : IDisposable
     void UnmapGrantRefs(GrantMapping mapping);
 
     /// <summary>
+    /// MAP_GRANT_REF for another process: maps <paramref name="refs"/> of <paramref name="domain"/> on a file that
+    /// holds this map only and that this process does not mmap, for a process it is handed to (a daemon's client),
+    /// which mmaps it once (<paramref name="readOnly"/>: without PROT_WRITE). The kernel maps the grants at that mmap,
+    /// so a ref it cannot map fails the mmap (EINVAL) there, where the simulator refuses it here; EOPNOTSUPP from a
+    /// device that cannot hand maps on.
+    /// </summary>
+    PeerGrantMapping MapGrantRefsForPeer(DomainId domain, ReadOnlySpan<uint> refs, bool readOnly = false) =>
+        throw new GntdevException("MAP_GRANT_REF", Errno.EOPNOTSUPP, $"{GetType().Name} cannot map grants for another process");
+
+    /// <summary>UNMAP_GRANT_REF of a map made by <see cref="MapGrantRefsForPeer"/>, and its file closed here. ENOENT the second time.</summary>
+    void UnmapPeerGrantRefs(PeerGrantMapping mapping) =>
+        throw new GntdevException("UNMAP_GRANT_REF", Errno.EOPNOTSUPP, $"{GetType().Name} cannot map grants for another process");
+
+    /// <summary>
     /// DMABUF_EXP_FROM_REFS: maps <paramref name="refs"/> of <paramref name="domain"/> and wraps them in a
     /// new dma-buf whose fd is returned. Count 0 or above <see cref="PageLimit"/>, both DMA flags, or a
     /// reserved domain fail with EINVAL; a page that fails to map fails the whole call.

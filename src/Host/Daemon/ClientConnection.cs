@@ -191,9 +191,9 @@ internal sealed class ClientConnection
             throw new ProtocolViolationException($"no common version in {hello.MinVersion}..{hello.MaxVersion}");
         }
         _greeted = true;
-        // Maps are not offered: what a client is not granted it does not use. Only operators read the daemon's
-        // status, which counts every client's lifecycles.
-        var offered = WireCapabilities.Export | WireCapabilities.Import | WireCapabilities.Events | (_policy.IsOperator(Peer.Uid) ? WireCapabilities.DaemonStatus : 0);
+        // Only operators read the daemon's status, which counts every client's lifecycles.
+        var offered = WireCapabilities.Export | WireCapabilities.Import | WireCapabilities.Map | WireCapabilities.Events
+            | (_policy.IsOperator(Peer.Uid) ? WireCapabilities.DaemonStatus : 0);
         if (!_policy.DomainsByUid.ContainsKey(Peer.Uid)) offered &= WireCapabilities.DaemonStatus;
         _granted = hello.Capabilities & offered;
         Reply(requestId, new HelloOk(WireCodec.Version, _deviceKind, _granted, FrameHeader.MaxPayload, (uint)_policy.MaxInFlight, (uint)Peer.Uid));
@@ -202,7 +202,7 @@ internal sealed class ClientConnection
     private async Task Serve(uint requestId, WireMessage request, int adopted)
     {
         WireMessage answer;
-        SafeFileHandle? carried = null;
+        Carried? carried = null;
         try
         {
             (answer, carried) = await Handle(request, adopted).ConfigureAwait(false);
@@ -226,10 +226,10 @@ internal sealed class ClientConnection
         {
             if (adopted >= 0) TryClose(adopted); // the import holds its own duplicate from now on
         }
-        using (carried) Answer(requestId, answer, carried);
+        using (carried) Answer(requestId, answer, carried?.Handle);
     }
 
-    private async Task<(WireMessage, SafeFileHandle?)> Handle(WireMessage request, int adopted)
+    private async Task<(WireMessage, Carried?)> Handle(WireMessage request, int adopted)
     {
         switch (request)
         {
@@ -243,7 +243,7 @@ internal sealed class ClientConnection
                     await EndAsync((ulong)exported.Id.Sequence).ConfigureAwait(false);
                     return (Refused(WireErrorCode.Device, "the export came without a descriptor for the client"), null);
                 }
-                return (new ExportedReply((ulong)exported.Id.Sequence, (uint)exported.PageCount, (uint)exported.Flags), exported.Shared);
+                return (new ExportedReply((ulong)exported.Id.Sequence, (uint)exported.PageCount, (uint)exported.Flags), Carried.Given(exported.Shared));
             case ImportRequest import:
                 if (Denied(WireCapabilities.Import, import.Domid) is { } notImport) return (notImport, null);
                 int importPages = (int)Math.Min(import.PageCount, int.MaxValue);
@@ -271,6 +271,21 @@ internal sealed class ClientConnection
                 await _client.ReleaseImportAsync(importId).ConfigureAwait(false);
                 Disown(releaseImport.Handle);
                 return (new HandleReply(WireOpcode.ImportReleased, releaseImport.Handle), null);
+            case MapRequest map:
+                if (Denied(WireCapabilities.Map, map.Domid) is { } notMap) return (notMap, null);
+                if ((map.MapFlags & ~MapRequest.ReadOnly) != 0) return (Refused(WireErrorCode.InvalidArgument, $"unknown map flags 0x{map.MapFlags:X}"), null);
+                if (Quota(map.Refs.Length) is { } overMap) return (overMap, null);
+                var mapped = await StartOwned(map.Refs.Length,
+                    () => _client.MapForPeerAsync(new DomainId(map.Domid), map.Refs, (map.MapFlags & MapRequest.ReadOnly) != 0), m => m.Id).ConfigureAwait(false);
+                // The file stays the device's until the unmap: the reply borrows it, so an unmap racing the reply
+                // (the connection ending) closes it only once the reply went.
+                if (Carried.Borrow(mapped.Mapping.File) is not { } file) return (NotFound((ulong)mapped.Id.Sequence), null);
+                return (new MappedReply((ulong)mapped.Id.Sequence, (uint)mapped.Mapping.PageCount, mapped.Mapping.Offset), file);
+            case HandleRequest { Request: WireOpcode.Unmap } unmap:
+                if (!Owns(unmap.Handle, LifecycleKind.Map, out var mapId)) return (NotFound(unmap.Handle), null);
+                await _client.UnmapAsync(mapId).ConfigureAwait(false);
+                Disown(unmap.Handle);
+                return (new UnmappedReply(unmap.Handle), null);
             case HandleRequest { Request: WireOpcode.Query } query:
                 if (!_owned.TryGetValue(query.Handle, out var owned)) return (NotFound(query.Handle), null);
                 var queried = owned.Id;
@@ -394,7 +409,7 @@ internal sealed class ClientConnection
     /// Answers a request: its id is free again before the answer goes (the client may reuse it as soon as it reads
     /// the answer), and a stop waits until the answer went.
     /// </summary>
-    private void Answer(uint requestId, WireMessage answer, SafeFileHandle? carried = null)
+    private void Answer(uint requestId, WireMessage answer, SafeHandle? carried = null)
     {
         lock (_inFlight) _inFlight.Remove(requestId);
         Reply(requestId, answer, carried);
@@ -404,11 +419,11 @@ internal sealed class ClientConnection
         }
     }
 
-    private void Reply(uint requestId, WireMessage message, SafeFileHandle? carried = null) => Send(WireCodec.Encode(requestId, message), carried);
+    private void Reply(uint requestId, WireMessage message, SafeHandle? carried = null) => Send(WireCodec.Encode(requestId, message), carried);
 
     private void Goodbye(GoodbyeReason reason, string message) => Send(WireCodec.Encode(0, new Goodbye(reason, message)), null);
 
-    private void Send(byte[] frame, SafeFileHandle? carried)
+    private void Send(byte[] frame, SafeHandle? carried)
     {
         try
         {
@@ -439,12 +454,12 @@ internal sealed class ClientConnection
         }
     }
 
-    /// <summary>Ends what the connection owned, imports first (their grants), then exports, as for a dead frontend.</summary>
+    /// <summary>Ends what the connection owned, imports first (their grants), then maps, then exports, as for a dead frontend.</summary>
     private async Task EndEverythingAsync()
     {
         try
         {
-            foreach (var handle in _owned.OrderBy(o => o.Value.Id.Kind == LifecycleKind.Import ? 0 : 1).Select(o => o.Key).ToList())
+            foreach (var handle in _owned.OrderBy(o => EndOrder(o.Value.Id.Kind)).Select(o => o.Key).ToList())
                 await EndAsync(handle).ConfigureAwait(false);
         }
         finally
@@ -460,6 +475,7 @@ internal sealed class ClientConnection
         try
         {
             if (id.Kind == LifecycleKind.Import) await _client.ReleaseImportAsync(id).ConfigureAwait(false);
+            else if (id.Kind == LifecycleKind.Map) await _client.UnmapAsync(id).ConfigureAwait(false);
             else if (id.Kind == LifecycleKind.Export) await _client.ReleaseAsync(id).ConfigureAwait(false);
         }
         catch (Exception e) when (e is BufferActorsException or TimeoutException)
@@ -492,6 +508,8 @@ internal sealed class ClientConnection
         ErrorCode.Journal => WireErrorCode.Journal,
         _ => WireErrorCode.Stopped,
     };
+
+    private static int EndOrder(LifecycleKind kind) => kind == LifecycleKind.Import ? 0 : kind == LifecycleKind.Map ? 1 : 2;
 
     private static WireKind Kind(LifecycleKind kind) =>
         kind == LifecycleKind.Map ? WireKind.Map : kind == LifecycleKind.Import ? WireKind.Import : WireKind.Export;

@@ -65,6 +65,20 @@ public sealed class DaemonClient : IDisposable
     /// <summary>Ends import <paramref name="handle"/>'s grants; returns the refs the frontend still maps (ended later).</summary>
     public uint ReleaseImport(ulong handle) => ((HandleReply)Call(new HandleRequest(WireOpcode.ReleaseImport, handle), WireOpcode.ImportReleased).Reply).Value;
 
+    /// <summary>
+    /// Maps frontend <paramref name="domid"/>'s <paramref name="refs"/> for CPU access: mmap <c>PageCount × 4096</c>
+    /// bytes of the returned file (the caller's to close) at <c>Offset</c>, until <see cref="Unmap"/>.
+    /// </summary>
+    public (ulong Handle, uint PageCount, ulong Offset, SafeFileHandle File) Map(ushort domid, IReadOnlyList<uint> refs, bool readOnly)
+    {
+        var (reply, fd) = Call(new MapRequest(domid, readOnly ? MapRequest.ReadOnly : (ushort)0, [.. refs]), WireOpcode.Mapped);
+        var mapped = (MappedReply)reply;
+        return (mapped.Handle, mapped.PageCount, mapped.MmapOffset, fd!);
+    }
+
+    /// <summary>Ends map <paramref name="handle"/>.</summary>
+    public void Unmap(ulong handle) => Call(new HandleRequest(WireOpcode.Unmap, handle), WireOpcode.Unmapped);
+
     /// <summary>One lifecycle of this connection.</summary>
     public StatusReply Query(ulong handle) => (StatusReply)Call(new HandleRequest(WireOpcode.Query, handle), WireOpcode.Status).Reply;
 

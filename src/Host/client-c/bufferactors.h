@@ -149,7 +149,9 @@ int bufferactors_import(bufferactors *ba, uint16_t domid, int dmabuf_fd, uint32_
                         uint32_t *refs, uint32_t capacity);
 /* Ends an import's grants; *deferred (may be NULL) counts refs the frontend still maps. */
 int bufferactors_release_import(bufferactors *ba, uint64_t handle, uint32_t *deferred);
-/* Maps frontend refs for CPU access: mmap `page_count * 4096` bytes of *map_fd at *mmap_offset. */
+/* Maps frontend refs for CPU access: mmap `count * 4096` bytes of *map_fd (yours to close) at *mmap_offset, once,
+ * MAP_SHARED, without PROT_WRITE for BUFFERACTORS_MAP_READ_ONLY. On a real gntdev a ref that cannot be mapped fails
+ * that mmap (EINVAL); the map lasts until bufferactors_unmap (or the connection's end) and the munmap. */
 int bufferactors_map(bufferactors *ba, uint16_t domid, uint32_t flags, const uint32_t *refs, uint32_t count,
                      uint64_t *handle, int *map_fd, uint64_t *mmap_offset);
 int bufferactors_unmap(bufferactors *ba, uint64_t handle);

@@ -47,7 +47,7 @@ public sealed partial class Inotify : IDisposable
         pollfd p = default;
         p.fd = lease.Fd;
         p.events = LibC.POLLIN;
-        int n = LibC.poll(&p, 1u, (int)Math.Clamp(timeout.TotalMilliseconds, 0, int.MaxValue));
+        int n = Poll.poll(&p, 1, (int)Math.Clamp(timeout.TotalMilliseconds, 0, int.MaxValue));
         return n > 0;
     }
 

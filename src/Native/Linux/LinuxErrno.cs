@@ -9,8 +9,11 @@ namespace BufferActors.Native.Linux;
 /// </summary>
 internal static class LinuxErrno
 {
-    /// <summary>errno of the calling thread, as the last raw call left it.</summary>
-    public static Errno Last() => (Errno)LibC.errno;
+    /// <summary>
+    /// errno as the last raw call left it: the value the runtime saved as that call returned (every call used here is
+    /// declared with SetLastError, Tmds.LibC's and <see cref="Poll"/>), so nothing run after it can change it.
+    /// </summary>
+    public static Errno Last() => (Errno)Marshal.GetLastPInvokeError();
 
     /// <summary>True (and the errno) when a raw call returned -1.</summary>
     public static bool Failed(int rc, out Errno errno)

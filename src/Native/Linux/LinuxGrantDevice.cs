@@ -40,6 +40,7 @@ public sealed unsafe class LinuxGrantDevice : IGrantDevice
     private readonly FdSafeHandle _fd;
     private readonly Lock _gate = new();
     private readonly Dictionary<ulong, GrantMapping> _maps = [];
+    private readonly HashSet<PeerGrantMapping> _peerMaps = [];
     private FdSafeHandle? _placeholder; // /dev/null, opened on first ReplaceWithPlaceholder
     private bool _disposed;
 
@@ -58,7 +59,11 @@ public sealed unsafe class LinuxGrantDevice : IGrantDevice
 
     /// <summary>Opens the grant device at <paramref name="path"/> read-write (O_RDWR | O_CLOEXEC).</summary>
     /// <exception cref="GrantDeviceUnavailableException">The node is absent, not accessible, or has no driver.</exception>
-    public static LinuxGrantDevice Open(string path = DefaultPath)
+    public static LinuxGrantDevice Open(string path = DefaultPath) =>
+        new(OpenInstance(path), path, ReadPageLimit(PageLimitPath));
+
+    /// <summary>open(2) of a new instance of the device at <paramref name="path"/>, read-write and close-on-exec.</summary>
+    private static FdSafeHandle OpenInstance(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (path.Contains('\0', StringComparison.Ordinal))
@@ -83,7 +88,7 @@ public sealed unsafe class LinuxGrantDevice : IGrantDevice
             throw Unavailable(path, errno);
         }
 
-        return new LinuxGrantDevice(new FdSafeHandle(fd), path, ReadPageLimit(PageLimitPath));
+        return new FdSafeHandle(fd);
     }
 
     /// <inheritdoc />
@@ -93,26 +98,7 @@ public sealed unsafe class LinuxGrantDevice : IGrantDevice
         ValidateMap(domain, refs.Length, PageLimit);
         ThrowIfDisposed();
 
-        ulong index;
-        var arg = (ioctl_gntdev_map_grant_ref*)NativeMemory.AllocZeroed(
-            SizeWithTail(sizeof(ioctl_gntdev_map_grant_ref), sizeof(ioctl_gntdev_grant_ref), refs.Length));
-        try
-        {
-            arg->count = (uint)refs.Length;
-            ioctl_gntdev_grant_ref* tail = &arg->refs;
-            for (int i = 0; i < refs.Length; i++)
-            {
-                tail[i].domid = domain.Value;
-                tail[i].@ref = refs[i];
-            }
-
-            Ioctl(op, IOCTL_GNTDEV_MAP_GRANT_REF, arg);
-            index = arg->index;
-        }
-        finally
-        {
-            NativeMemory.Free(arg);
-        }
+        ulong index = MapTable(_fd, domain, refs);
 
         // The grants are mapped by the mmap of the range the ioctl reserved; without PROT_WRITE the kernel
         // maps them read-only. A read-only map is also MAP_PRIVATE: gntdev_mmap clears VM_MAYWRITE only for
@@ -168,6 +154,78 @@ public sealed unsafe class LinuxGrantDevice : IGrantDevice
 
         var arg = new ioctl_gntdev_unmap_grant_ref { index = mapping.Index, count = (uint)mapping.PageCount };
         Ioctl(op, IOCTL_GNTDEV_UNMAP_GRANT_REF, &arg);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The map is made on a gntdev instance of its own (a new open of <see cref="DevicePath"/>), whose descriptor is
+    /// <see cref="PeerGrantMapping.File"/>: the receiver can mmap this map and no other. It is not mmapped here: the
+    /// kernel lets a grant map be mmapped once, maps the grants at that mmap and takes read-only from its protection,
+    /// so <paramref name="readOnly"/> is the receiver's to keep.
+    /// </remarks>
+    public PeerGrantMapping MapGrantRefsForPeer(DomainId domain, ReadOnlySpan<uint> refs, bool readOnly = false)
+    {
+        ValidateMap(domain, refs.Length, PageLimit);
+        ThrowIfDisposed();
+        FdSafeHandle instance = OpenInstance(DevicePath);
+        try
+        {
+            ulong index = MapTable(instance, domain, refs);
+            var file = new Microsoft.Win32.SafeHandles.SafeFileHandle(instance.DangerousGetHandle(), ownsHandle: true);
+            instance.SetHandleAsInvalid(); // the descriptor now belongs to the file
+            var mapping = new PeerGrantMapping(index, domain, refs.ToArray(), readOnly, file, index);
+            lock (_gate)
+            {
+                if (!_disposed)
+                {
+                    _peerMaps.Add(mapping);
+                    return mapping;
+                }
+            }
+
+            file.Dispose(); // closing the instance unmaps what it holds
+            throw new ObjectDisposedException(nameof(LinuxGrantDevice));
+        }
+        finally
+        {
+            instance.Dispose();
+        }
+    }
+
+    /// <inheritdoc />
+    public void UnmapPeerGrantRefs(PeerGrantMapping mapping)
+    {
+        ArgumentNullException.ThrowIfNull(mapping);
+        const string op = "UNMAP_GRANT_REF";
+        lock (_gate)
+        {
+            if (!_peerMaps.Remove(mapping))
+            {
+                throw Fail(op, Errno.ENOENT, $"no live map for another process at offset 0x{mapping.Index:X} on this device (already unmapped, or mapped elsewhere)");
+            }
+        }
+
+        // The receiver may still have the pages mmapped: the kernel then unmaps them with its last mapping.
+        var arg = new ioctl_gntdev_unmap_grant_ref { index = mapping.Index, count = (uint)mapping.PageCount };
+        bool added = false;
+        try
+        {
+            mapping.File.DangerousAddRef(ref added);
+            LinuxFiles.Ioctl((int)mapping.File.DangerousGetHandle(), IOCTL_GNTDEV_UNMAP_GRANT_REF, &arg, out Errno errno, retryInterrupted: true);
+            if (errno != Errno.None)
+            {
+                throw Fail(op, errno, $"unmap of the map for another process at offset 0x{mapping.Index:X} failed");
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                mapping.File.DangerousRelease();
+            }
+
+            mapping.File.Dispose();
+        }
     }
 
     /// <inheritdoc />
@@ -383,6 +441,7 @@ public sealed unsafe class LinuxGrantDevice : IGrantDevice
     public void Dispose()
     {
         GrantMapping[] live;
+        PeerGrantMapping[] peers;
         lock (_gate)
         {
             if (_disposed)
@@ -393,6 +452,13 @@ public sealed unsafe class LinuxGrantDevice : IGrantDevice
             _disposed = true;
             live = [.. _maps.Values];
             _maps.Clear();
+            peers = [.. _peerMaps];
+            _peerMaps.Clear();
+        }
+
+        foreach (PeerGrantMapping peer in peers)
+        {
+            peer.File.Dispose(); // the instance's close unmaps its map once no receiver maps it any more
         }
 
         foreach (GrantMapping mapping in live)
@@ -513,6 +579,36 @@ public sealed unsafe class LinuxGrantDevice : IGrantDevice
         void* address = LibC.mmap(null, (size_t)(ulong)length, prot, flags, fd.Fd, unchecked((long)offset));
         errno = address == LibC.MAP_FAILED ? LastErrno() : Errno.None;
         return address;
+    }
+
+    /// <summary>MAP_GRANT_REF on <paramref name="instance"/>: reserves an mmap range for the refs; returns its offset.</summary>
+    private static ulong MapTable(FdSafeHandle instance, DomainId domain, ReadOnlySpan<uint> refs)
+    {
+        var arg = (ioctl_gntdev_map_grant_ref*)NativeMemory.AllocZeroed(
+            SizeWithTail(sizeof(ioctl_gntdev_map_grant_ref), sizeof(ioctl_gntdev_grant_ref), refs.Length));
+        try
+        {
+            arg->count = (uint)refs.Length;
+            ioctl_gntdev_grant_ref* tail = &arg->refs;
+            for (int i = 0; i < refs.Length; i++)
+            {
+                tail[i].domid = domain.Value;
+                tail[i].@ref = refs[i];
+            }
+
+            using FdSafeHandle.Lease fd = instance.Borrow();
+            LinuxFiles.Ioctl(fd.Fd, IOCTL_GNTDEV_MAP_GRANT_REF, arg, out Errno errno, retryInterrupted: true);
+            if (errno != Errno.None)
+            {
+                throw Fail("MAP_GRANT_REF", errno);
+            }
+
+            return arg->index;
+        }
+        finally
+        {
+            NativeMemory.Free(arg);
+        }
     }
 
     /// <summary>UNMAP_GRANT_REF for a range that is not (or no longer) mmapped; errors are ignored.</summary>

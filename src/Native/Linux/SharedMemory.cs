@@ -12,11 +12,11 @@ namespace BufferActors.Native.Linux;
 internal static unsafe class SharedMemory
 {
     /// <summary>A new close-on-exec memfd named <paramref name="name"/> of <paramref name="length"/> zero bytes (sparse: untouched pages cost nothing).</summary>
-    public static int CreateMemfd(string name, long length)
+    public static int CreateMemfd(string name, long length, bool allowSealing = false)
     {
         var nameBytes = Encoding.ASCII.GetBytes(name + "\0");
         int fd;
-        fixed (byte* n = nameBytes) fd = memfd_create(n, MFD_CLOEXEC);
+        fixed (byte* n = nameBytes) fd = memfd_create(n, (uint)MFD_CLOEXEC | (allowSealing ? UdmabufUapi.MFD_ALLOW_SEALING : 0u));
         if (fd < 0) throw LinuxErrno.CallFail("memfd_create", LinuxErrno.Last(), $"cannot create memory '{name}'");
         if (ftruncate(fd, length) != 0)
         {
@@ -25,6 +25,16 @@ internal static unsafe class SharedMemory
             throw failed;
         }
         return fd;
+    }
+
+    /// <summary>
+    /// Seals a memfd created with sealing allowed against writes and resizing: no one can change its bytes or map it
+    /// writable any more. EBUSY while a writable shared mapping of it exists.
+    /// </summary>
+    public static void SealReadOnly(int fd)
+    {
+        const int seals = UdmabufUapi.F_SEAL_WRITE | UdmabufUapi.F_SEAL_SHRINK | UdmabufUapi.F_SEAL_GROW;
+        if (fcntl(fd, UdmabufUapi.F_ADD_SEALS, seals) != 0) throw LinuxErrno.CallFail("fcntl", LinuxErrno.Last(), $"cannot seal memory fd {fd} read-only");
     }
 
     /// <summary>Maps <paramref name="length"/> bytes of <paramref name="fd"/> at <paramref name="offset"/> MAP_SHARED.</summary>

@@ -26,6 +26,10 @@ internal static unsafe class UdmabufUapi
     // <linux/fcntl.h>: udmabuf refuses a memfd that could shrink under it.
     public const int F_ADD_SEALS = 1024 + 9;
     public const int F_SEAL_SHRINK = 0x0002;
+
+    // <linux/fcntl.h>: the simulator's read-only grant maps for another process are memfds sealed read-only.
+    public const int F_SEAL_GROW = 0x0004;
+    public const int F_SEAL_WRITE = 0x0008;
 }
 
 /// <summary><c>struct udmabuf_create</c> (UDMABUF_CREATE).</summary>

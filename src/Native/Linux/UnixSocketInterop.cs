@@ -336,13 +336,13 @@ internal static unsafe class UnixSocketInterop
             pollfd p = default;
             p.fd = fd;
             p.events = POLLIN;
-            int n = poll(&p, 1u, timeoutMs);
+            int n = Poll.poll(&p, 1, timeoutMs);
             if (n > 0) return true;
             if (n == 0) return false;
             int err = (int)LinuxErrno.Last();
-            // poll on one valid descriptor fails only when a signal interrupts it (the runtime suspends threads for
-            // the GC with one); errno, read after the call, can then already be 0 again. Both mean: wait again.
-            if (err == EINTR || err == 0) continue;
+            // poll on one valid descriptor fails mostly when a signal interrupts it (the runtime suspends threads for
+            // the GC with one): wait again.
+            if (err == EINTR) continue;
             throw Error(op, err, "cannot wait on the socket");
         }
     }

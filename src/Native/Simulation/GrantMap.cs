@@ -30,6 +30,12 @@ internal sealed class GrantMap
     public bool ReadOnly { get; }
     public int MappedPages { get; private set; }
 
+    /// <summary>
+    /// For a map made for another process: the memfd holding the copy of the pages that process maps. A writable
+    /// map's copy is written back to the granter's pages when the map is unmapped, and the memfd is closed here.
+    /// </summary>
+    public Microsoft.Win32.SafeHandles.SafeFileHandle? PeerCopy { get; set; }
+
     /// <summary>SET_UNMAP_NOTIFY's byte offset into the map, cleared in the granter's page when the map is unmapped.</summary>
     public int? Notify { get; set; }
 
@@ -58,6 +64,13 @@ internal sealed class GrantMap
     /// <summary>Unmaps exactly the pages that are mapped; safe to call more than once.</summary>
     public void UnmapAll()
     {
+        if (PeerCopy is { } copy)
+        {
+            PeerCopy = null;
+            if (!ReadOnly) WriteBack(copy);
+            copy.Dispose();
+        }
+
         // gntdev clears the notify byte just before the unmap, while the page is still mapped.
         if (Notify is { } offset && MappedPages > 0)
         {
@@ -72,6 +85,35 @@ internal sealed class GrantMap
             _sim.UnmapGrant(Granter, Refs[i], ReadOnly);
             _mapped[i] = false;
             MappedPages--;
+        }
+    }
+
+    /// <summary>Fills a new memfd with the mapped pages for another process; read-only maps get it sealed against writes.</summary>
+    public Microsoft.Win32.SafeHandles.SafeFileHandle CopyForPeer()
+    {
+        var memory = _sim.Domain(Granter).Memory;
+        int fd = Linux.SharedMemory.CreateMemfd($"grant-map-{Granter.Value}", (long)Refs.Length * PageView.PageSize, allowSealing: true);
+        var file = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
+        try
+        {
+            for (int i = 0; i < Refs.Length; i++)
+                RandomAccess.Write(file, memory.Page(Frames[i]), (long)i * PageView.PageSize);
+            if (ReadOnly) Linux.SharedMemory.SealReadOnly(fd);
+            return file;
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    private void WriteBack(Microsoft.Win32.SafeHandles.SafeFileHandle copy)
+    {
+        var memory = _sim.Domain(Granter).Memory;
+        for (int i = 0; i < Refs.Length; i++)
+        {
+            if (_mapped[i]) RandomAccess.Read(copy, memory.Page(Frames[i]), (long)i * PageView.PageSize);
         }
     }
 

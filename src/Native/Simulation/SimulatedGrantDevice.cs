@@ -89,8 +89,59 @@ public sealed class SimulatedGrantDevice : IGrantDevice
         using (_sim.Gate.Enter())
         {
             EnsureOpen(op);
-            if (!_maps.TryGetValue(mapping.Index, out var map))
+            if (!_maps.TryGetValue(mapping.Index, out var map) || map.PeerCopy is not null)
                 throw new GntdevException(op, Errno.ENOENT, $"no map at index {mapping.Index}");
+            Inject(FaultSite.UnmapGrantRefs, op);
+            map.UnmapAll();
+            _maps.Remove(mapping.Index);
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The file is a memfd holding a copy of the pages as they are at the map; a writable map's copy is written back
+    /// to the granter's pages at the unmap, a read-only map's is sealed against writes (so it cannot be mmapped
+    /// writable, as the kernel refuses). The kernel's file aliases the granted pages themselves: writes on either
+    /// side during the map are seen at once there (docs/simulator.md, deliberate differences).
+    /// </remarks>
+    public PeerGrantMapping MapGrantRefsForPeer(DomainId domain, ReadOnlySpan<uint> refs, bool readOnly = false)
+    {
+        const string op = "MAP_GRANT_REF";
+        var refArray = refs.ToArray();
+        using (_sim.Gate.Enter())
+        {
+            EnsureOpen(op);
+            Inject(FaultSite.MapGrantRefs, op);
+            CheckCount(op, refArray.Length);
+            domain.EnsureReal(op);
+            var map = new GrantMap(_sim, domain, Domain, refArray, readOnly);
+            FailIfPartial(op, map, map.MapAll());
+            try
+            {
+                map.PeerCopy = map.CopyForPeer();
+            }
+            catch (NativeCallException e)
+            {
+                map.UnmapAll();
+                throw new GntdevException(op, e.Errno, $"cannot make the file of a map for another process: {e.Detail}");
+            }
+            ulong index = _nextIndex;
+            _nextIndex += (ulong)refArray.Length * PageView.PageSize;
+            _maps.Add(index, map);
+            return new PeerGrantMapping(index, domain, refArray, readOnly, map.PeerCopy, 0);
+        }
+    }
+
+    /// <inheritdoc />
+    public void UnmapPeerGrantRefs(PeerGrantMapping mapping)
+    {
+        ArgumentNullException.ThrowIfNull(mapping);
+        const string op = "UNMAP_GRANT_REF";
+        using (_sim.Gate.Enter())
+        {
+            EnsureOpen(op);
+            if (!_maps.TryGetValue(mapping.Index, out var map) || !ReferenceEquals(map.PeerCopy, mapping.File))
+                throw new GntdevException(op, Errno.ENOENT, $"no map for another process at index {mapping.Index}");
             Inject(FaultSite.UnmapGrantRefs, op);
             map.UnmapAll();
             _maps.Remove(mapping.Index);
@@ -294,8 +345,8 @@ public sealed class SimulatedGrantDevice : IGrantDevice
 
     /// <inheritdoc />
     /// <remarks>
-    /// A memfd with a copy of the pages as they are now (a real gntdev dma-buf cannot be mapped at all, so no client
-    /// relies on seeing later writes through it), holding one reference on the buffer until its last close.
+    /// A memfd of the buffer's size holding one reference on the buffer until its last close; it holds no copy of
+    /// the pages (a real gntdev dma-buf cannot be mapped at all: a client reads a buffer through a grant map).
     /// </remarks>
     public Microsoft.Win32.SafeHandles.SafeFileHandle ShareDmaBuf(int fd)
     {

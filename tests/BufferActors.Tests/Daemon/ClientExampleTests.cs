@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using BufferActors.Host.Daemon;
 using BufferActors.Host.Daemon.Protocol;
+using BufferActors.Native;
+using BufferActors.Native.Linux;
 
 namespace BufferActors.Tests.Daemon;
 
@@ -39,9 +41,10 @@ public sealed class ClientExampleTests(CClientBuild build) : IClassFixture<CClie
         var (exit, output, errors) = await RunAsync(Program("display-backend", sanitized), daemon.Socket, "2", string.Join(',', daemon.Frontends[2]));
 
         Assert.True(exit == 0, $"{output}{errors}\n{daemon.Log}");
-        Assert.Contains("exported handle 1: 16384 bytes", output, StringComparison.Ordinal);
-        Assert.Contains("released handle 1", output, StringComparison.Ordinal);
-        Assert.Contains("event: handle 1 released", output, StringComparison.Ordinal);
+        Assert.Contains("pattern checked on 4 pages", output, StringComparison.Ordinal); // through a read-only map, handle 1
+        Assert.Contains("exported handle 2: 16384 bytes", output, StringComparison.Ordinal);
+        Assert.Contains("released handle 2", output, StringComparison.Ordinal);
+        Assert.Contains("event: handle 2 released", output, StringComparison.Ordinal);
         var after = await daemon.StatusWhenAsync(s => s.Clients == 1);
         Assert.Equal((0, 0L, 1), (after.Live, after.Pages, after.Clients));
         Assert.Equal(before.Simulator, after.Simulator);
@@ -56,8 +59,9 @@ public sealed class ClientExampleTests(CClientBuild build) : IClassFixture<CClie
         await ReadUntilAsync(client, "holding");
 
         var holding = daemon.Status();
-        Assert.Equal((1, 1, 4L), (holding.Live, holding.ClientLifecycles, holding.Pages));
-        Assert.Equal(1, Assert.Single(holding.Domains).Exports);
+        Assert.Equal((2, 2, 8L), (holding.Live, holding.ClientLifecycles, holding.Pages));
+        var domain = Assert.Single(holding.Domains);
+        Assert.Equal((1, 1), (domain.Exports, domain.Maps));
         Assert.NotEqual(before.Simulator, holding.Simulator);
 
         client.Kill();
@@ -72,8 +76,29 @@ public sealed class ClientExampleTests(CClientBuild build) : IClassFixture<CClie
     {
         using var daemon = await ServeProcess.StartAsync(Path.Combine(_folder, "s.sock"), "--frontends", "1", "--pages", "4");
         var before = daemon.Status().Simulator;
-        using var client = DaemonClient.Connect(daemon.Socket, WireCapabilities.Export | WireCapabilities.Events);
+        using var client = DaemonClient.Connect(daemon.Socket, WireCapabilities.Export | WireCapabilities.Map | WireCapabilities.Events);
         Assert.Equal(WireDevice.Simulator, client.Session.Device);
+
+        // A writable map shows the frontend's pattern, and what the backend writes through it reaches the frontend.
+        var (map, mapPages, offset, file) = client.Map(1, daemon.Frontends[1], readOnly: false);
+        Assert.Equal((4u, WireKind.Map, WireState.Mapped), (mapPages, client.Query(map).Kind, client.Query(map).State));
+        using (file)
+        using (var region = SharedMemory.MapShared((int)file.DangerousGetHandle(), (long)offset, mapPages * PageView.PageSize, writable: true))
+        {
+            for (int p = 0; p < 4; p++) Assert.Equal((byte)(16 + p + 7), region.Slice((long)p * PageView.PageSize, PageView.PageSize)[7]);
+            region.Slice(PageView.PageSize, PageView.PageSize)[7] = 0xEE;
+        }
+        client.Unmap(map);
+        Assert.Equal(WireErrorCode.NotFound, Assert.Throws<DaemonRefusedException>(() => client.Unmap(map)).Error.Code);
+        var (readOnly, _, readOffset, readFile) = client.Map(1, daemon.Frontends[1], readOnly: true);
+        using (readFile)
+        {
+            int fd = (int)readFile.DangerousGetHandle();
+            Assert.ThrowsAny<NativeCallException>(() => SharedMemory.MapShared(fd, (long)readOffset, 4 * PageView.PageSize, writable: true));
+            using var region = SharedMemory.MapShared(fd, (long)readOffset, 4 * PageView.PageSize, writable: false);
+            Assert.Equal(0xEE, region.Slice(PageView.PageSize, PageView.PageSize)[7]);
+        }
+        client.Unmap(readOnly);
 
         var (handle, pages, dmaBuf) = client.Export(1, daemon.Frontends[1]);
         Assert.Equal(4u, pages);

@@ -136,6 +136,32 @@ public sealed class DaemonServerTests : Akka.TestKit.Xunit2.TestKit, IDisposable
     }
 
     [Fact]
+    public async Task AMapIsRefusedBeforeAnythingChanges_OrHandedOverAsAFileOfItsOwn_AndAClientThatGoesAwayHasItUnmapped()
+    {
+        var c = WireClient.Connect(_server.Path);
+        c.Hello(WireCapabilities.Export | WireCapabilities.Map);
+        var refs = _grants.Share(2);
+        Assert.Equal(WireErrorCode.InvalidArgument, Assert.IsType<ErrorReply>(c.Call(new MapRequest(1, 0x2, refs)).Reply).Code);
+        var bogus = Assert.IsType<ErrorReply>(c.Call(new MapRequest(1, 0, [refs[0], 9999])).Reply);
+        Assert.Equal((WireErrorCode.Device, (int)Errno.EINVAL), (bogus.Code, bogus.Errno));
+        Assert.Equal(0, _gntdev.MapCount);
+
+        var (reply, file) = c.Call(new MapRequest(1, MapRequest.ReadOnly, refs));
+        var mapped = Assert.IsType<MappedReply>(reply);
+        Assert.Equal(2u, mapped.PageCount);
+        using (file)
+        {
+            Assert.Equal(2L * PageView.PageSize, RandomAccess.GetLength(file!));
+            Assert.Equal(WireKind.Map, Assert.IsType<StatusReply>(c.Call(new HandleRequest(WireOpcode.Query, mapped.Handle)).Reply).Kind);
+            Assert.Equal(1, _gntdev.MapCount);
+            c.Dispose(); // as if killed: no unmap
+            await AwaitAssertAsync(() => Assert.Equal(0, _gntdev.MapCount), Bound);
+        }
+        await AssertLedgerAtBaseline();
+        Assert.Equal(0, _server.OwnedLifecycles);
+    }
+
+    [Fact]
     public async Task OneClientCannotTouchAnothersLifecycle()
     {
         using var owner = WireClient.Connect(_server.Path);

@@ -18,6 +18,28 @@ internal static class MapCases
             c.See("granter's pages after writing through the map", CaseContext.Describe(grant.Pages, 51));
             c.Try("unmap", () => dev.UnmapGrantRefs(map));
         }),
+        new("map-for-peer", "a map made for another process is mmapped from a file of its own: the granter's pages, writes reach them; a read-only grant maps read-only", c =>
+        {
+            var dev = c.Gntdev();
+            var grant = c.Grant(c.Allocator(), 2, pattern: 60);
+            var map = c.Try("map for a peer", () => dev.MapGrantRefsForPeer(c.Target.Self, [.. grant.Refs]));
+            if (map is null) return;
+            // One mmap only: the kernel lets a grant map be mmapped once, and that mmap's protection decides read-only.
+            using (var view = PeerMappingView.Map(map, writable: true))
+            {
+                c.See("contents", CaseContext.Describe(view, 60));
+                CaseContext.Fill(view, 61);
+            }
+            c.Try("unmap", () => dev.UnmapPeerGrantRefs(map));
+            c.See("granter's pages after writing through it and unmapping", CaseContext.Describe(grant.Pages, 61));
+            c.Try("unmap again", () => dev.UnmapPeerGrantRefs(map));
+
+            var readOnlyGrant = c.Grant(c.Allocator(), 1, pattern: 62, writable: false);
+            var readOnly = c.Try("map a read-only grant read-only for a peer", () => dev.MapGrantRefsForPeer(c.Target.Self, [.. readOnlyGrant.Refs], readOnly: true));
+            if (readOnly is null) return;
+            using (var view = PeerMappingView.Map(readOnly, writable: false)) c.See("contents read-only", CaseContext.Describe(view, 62));
+            c.Try("unmap read-only", () => dev.UnmapPeerGrantRefs(readOnly));
+        }),
         new("map-bogus-ref", "a ref nobody granted does not map: EINVAL", c =>
         {
             c.Try("map", () => c.Gntdev().MapGrantRefs(c.Target.Self, [30002]));

@@ -3,8 +3,11 @@ namespace BufferActors.Actors.Lifecycles;
 /// <summary>Messages and props of <see cref="GrantMapActor"/>.</summary>
 public static class GrantMap
 {
-    /// <summary>Start: map <paramref name="Refs"/> of <paramref name="Domain"/> for CPU access.</summary>
-    public sealed record Map(DomainId Domain, IReadOnlyList<uint> Refs, bool ReadOnly) : ILifecycleRequest
+    /// <summary>
+    /// Start: map <paramref name="Refs"/> of <paramref name="Domain"/> for CPU access: in this process, or with
+    /// <paramref name="ForPeer"/> on a file of its own that another process maps (answered with <see cref="MappedForPeer"/>).
+    /// </summary>
+    public sealed record Map(DomainId Domain, IReadOnlyList<uint> Refs, bool ReadOnly, bool ForPeer = false) : ILifecycleRequest
     {
         /// <inheritdoc />
         public int PageCount => Refs?.Count ?? 0;
@@ -12,6 +15,9 @@ public static class GrantMap
 
     /// <summary>Mapped; <paramref name="Pages"/> aliases the frontend's memory until unmapped.</summary>
     public sealed record Mapped(LifecycleId Id, PageView Pages);
+
+    /// <summary>Mapped for another process: it mmaps the pages from <see cref="PeerGrantMapping.File"/> until unmapped.</summary>
+    public sealed record MappedForPeer(LifecycleId Id, PeerGrantMapping Mapping);
 
     /// <summary>Unmap.</summary>
     public sealed record Unmap(LifecycleId Id) : ILifecycleCommand;

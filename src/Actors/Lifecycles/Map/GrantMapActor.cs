@@ -10,6 +10,7 @@ public sealed class GrantMapActor : JournaledLifecycleActor
 {
     private int _pages;
     private GrantMapping? _mapping;
+    private PeerGrantMapping? _peerMapping;
 
     /// <summary>Creates the actor for lifecycle <paramref name="id"/>; the map happens on <see cref="StartLifecycle"/>.</summary>
     public GrantMapActor(LifecycleId id, LifecycleServices services) : base(id, services, null)
@@ -30,7 +31,9 @@ public sealed class GrantMapActor : JournaledLifecycleActor
         var map = (Map)request;
         _pages = map.Refs.Count;
         var requested = new Events.MapRequested(Id, Now, map.Refs.ToArray(), map.ReadOnly);
-        var failure = DeviceCall.Try(() => _mapping = Session.Device.MapGrantRefs(map.Domain, requested.Refs, map.ReadOnly));
+        var failure = map.ForPeer
+            ? DeviceCall.Try(() => _peerMapping = Session.Device.MapGrantRefsForPeer(map.Domain, requested.Refs, map.ReadOnly))
+            : DeviceCall.Try(() => _mapping = Session.Device.MapGrantRefs(map.Domain, requested.Refs, map.ReadOnly));
         if (failure is not null)
         {
             Persist([requested, new Events.Failed(Id, Now, failure.Code, failure.Detail, failure.Errno)],
@@ -38,8 +41,9 @@ public sealed class GrantMapActor : JournaledLifecycleActor
                 _ => { AnswerRequester(failure); Finished(); });
             return;
         }
-        Persist([requested, new Events.Mapped(Id, Now, _mapping!.Index, Session.InstanceId)],
-            () => AnswerRequester(new Mapped(Id, _mapping.Pages)),
+        object answer = _peerMapping is { } peer ? new MappedForPeer(Id, peer) : new Mapped(Id, _mapping!.Pages);
+        Persist([requested, new Events.Mapped(Id, Now, _peerMapping?.Index ?? _mapping!.Index, Session.InstanceId)],
+            () => AnswerRequester(answer),
             reason => JournalLost(TakeRequester(), reason));
     }
 
@@ -67,9 +71,16 @@ public sealed class GrantMapActor : JournaledLifecycleActor
 
     private void UnmapOnce()
     {
-        if (_mapping is null) return;
         // A failed unmap changes nothing in the device, so PostStop retrying it is not a double unmap.
-        Session.Device.UnmapGrantRefs(_mapping);
-        _mapping = null;
+        if (_mapping is not null)
+        {
+            Session.Device.UnmapGrantRefs(_mapping);
+            _mapping = null;
+        }
+        if (_peerMapping is not null)
+        {
+            Session.Device.UnmapPeerGrantRefs(_peerMapping);
+            _peerMapping = null;
+        }
     }
 }

@@ -9,7 +9,7 @@
  *   2. exports the refs as a dma-buf and would hand its descriptor to the display device (DRM PRIME);
  *   3. when the frontend destroys the buffer: releases it, closes the descriptor and waits until the kernel
  *      released it, before the frontend may reuse the refs.
- * With --hold it stops after the export and waits to be killed: the daemon then ends what it owned.
+ * With --hold it keeps the map, stops after the export and waits to be killed: the daemon then ends what it owned.
  *
  * The simulator's frontends (serve --device simulator) fill byte k of their page p with (domid * 16 + p + k).
  */
@@ -46,8 +46,9 @@ static int parse_refs(const char *text, uint32_t *refs)
     return count;
 }
 
-/* Reads the frontend's pages through a read-only grant map and checks the simulator frontends' pattern. */
-static int check_pattern(bufferactors *ba, uint16_t domid, const uint32_t *refs, int count)
+/* Reads the frontend's pages through a read-only grant map and checks the simulator frontends' pattern; with `hold`
+ * the map stays (mapped, and in the daemon) for the daemon to end when the process dies. */
+static int check_pattern(bufferactors *ba, uint16_t domid, const uint32_t *refs, int count, int hold)
 {
     uint64_t handle, offset;
     int fd, r = bufferactors_map(ba, domid, BUFFERACTORS_MAP_READ_ONLY, refs, (uint32_t)count, &handle, &fd, &offset);
@@ -65,12 +66,13 @@ static int check_pattern(bufferactors *ba, uint16_t domid, const uint32_t *refs,
                     wrong = 1;
                     break;
                 }
+        if (!wrong) printf("pattern checked on %d pages\n", count);
+        if (hold) return wrong;
         munmap((void *)pages, (size_t)count * PAGE);
     }
     close(fd);
     r = bufferactors_unmap(ba, handle);
     if (r < 0) return fail("unmap", r);
-    if (!wrong) printf("pattern checked on %d pages\n", count);
     return wrong;
 }
 
@@ -104,7 +106,7 @@ int main(int argc, char **argv)
     if (events && (r = bufferactors_subscribe(ba, BUFFERACTORS_EVENT_RELEASED, &subscribed)) < 0) status = fail("subscribe", r);
     events = (subscribed & BUFFERACTORS_EVENT_RELEASED) != 0;
     if (session->capabilities & BUFFERACTORS_CAP_MAP)
-        status = check_pattern(ba, (uint16_t)domid, refs, count);
+        status = check_pattern(ba, (uint16_t)domid, refs, count, argc == 5);
     else
         printf("maps not offered: pattern not checked\n");
 
