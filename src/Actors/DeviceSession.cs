@@ -145,15 +145,16 @@ public sealed class DeviceSession(IGrantDevice device, Guid? instanceId = null)
 
     /// <summary>
     /// Asks the device which watched refs are still deferred; runs the action of every import whose refs all
-    /// ended, and returns how many did. Runs on the manager's reap timer; a host that wants the ends journaled at
+    /// ended, and returns those imports. Runs on the manager's reap timer; a host that wants the ends journaled at
     /// once calls it after its frontends unmapped.
     /// </summary>
-    public int ReapEndedAccess()
+    public IReadOnlyList<LifecycleId> ReapEndedAccess()
     {
         List<Action>? ended = null;
+        List<LifecycleId>? imports = null;
         lock (_deferred)
         {
-            if (_deferred.Count == 0) return 0;
+            if (_deferred.Count == 0) return [];
             foreach (var (id, (grants, action)) in _deferred.ToList())
             {
                 IReadOnlyList<uint>? pending;
@@ -172,10 +173,11 @@ public sealed class DeviceSession(IGrantDevice device, Guid? instanceId = null)
                 }
                 _deferred.Remove(id);
                 (ended ??= []).Add(action);
+                (imports ??= []).Add(id);
             }
         }
         ended?.ForEach(a => a());
-        return ended?.Count ?? 0;
+        return imports ?? [];
     }
 
     private readonly Dictionary<LifecycleId, (DeferredGrants Grants, Action Ended)> _deferred = [];

@@ -26,6 +26,13 @@ public sealed class BufferActorsClient(ActorSystem system, IActorRef manager, Ti
     // The provider every request's sender (a ReplyPromise) names: Akka's public way to it, as extensions reach it.
     private readonly IActorRefProvider _provider = ((ExtendedActorSystem)(system ?? throw new ArgumentNullException(nameof(system)))).Provider;
 
+    /// <summary>
+    /// Calls <paramref name="notice"/> with every <typeparamref name="T"/> the actors publish
+    /// (<see cref="Supervision.BufferManager.AccessEnded"/>, <see cref="Supervision.DomainLifecycles.FrontendDied"/>) until
+    /// the returned subscription is disposed. It runs on an actor's thread, one notice at a time: keep it short.
+    /// </summary>
+    public IDisposable Subscribe<T>(Action<T> notice) => NoticeSubscription.Start(system, notice);
+
     /// <summary>The longest timer .NET can set (2^32-2 ms): the bound of every answer's time-out.</summary>
     public static readonly TimeSpan LongestAnswerTimer = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
 

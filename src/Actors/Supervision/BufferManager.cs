@@ -48,6 +48,12 @@ public static class BufferManager
     /// </summary>
     public sealed record FlushJournal;
 
+    /// <summary>
+    /// Published on the event stream when every grant of a released import, some deferred at its release because the
+    /// frontend still mapped them, ended (found by the manager's reap timer).
+    /// </summary>
+    public sealed record AccessEnded(LifecycleId Import);
+
     /// <summary>Ask what the start-up recovery found.</summary>
     public sealed record GetRecoveryReport;
 

@@ -135,10 +135,17 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
             case GetStatus: AggregateStatus(); break;
             case GetRecoveryReport: Sender.Tell(_report); break;
             case FlushJournal: FlushOwed(); break;
-            case ReapParked: Session.ReapParkedNumbers(); Session.ReapEndedAccess(); break;
+            case ReapParked: Reap(); break;
             case LifecycleJournal.Live: break; // the answer to a repeated question, after the first one was taken
             default: Unhandled(message); break;
         }
+    }
+
+    /// <summary>Frees parked numbers, and tells the event stream of every import whose deferred grants ended.</summary>
+    private void Reap()
+    {
+        Session.ReapParkedNumbers();
+        foreach (var import in Session.ReapEndedAccess()) Context.System.EventStream.Publish(new BufferManager.AccessEnded(import));
     }
 
     /// <inheritdoc />

@@ -23,6 +23,12 @@ public static class DomainLifecycles
     /// <summary>The frontend domain died: end everything it owns, in dependency order.</summary>
     public sealed record DomainDied(DomainId Domain);
 
+    /// <summary>
+    /// Published on the event stream, once, when the supervisor learns its domain died: the lifecycles it is about to
+    /// end (a daemon tells the clients that own them).
+    /// </summary>
+    public sealed record FrontendDied(DomainId Domain, IReadOnlyList<LifecycleId> Lifecycles);
+
     /// <summary>Acknowledges <see cref="DomainDied"/>; the cleanup runs on.</summary>
     public sealed record DomainCleanupStarted(DomainId Domain, int Lifecycles);
 

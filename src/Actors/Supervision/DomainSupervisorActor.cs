@@ -166,6 +166,7 @@ public sealed class DomainSupervisorActor : UntypedActor
         Sender.Tell(new DomainCleanupStarted(_domain, _live.Count));
         if (_dead) return;
         _dead = true;
+        Context.System.EventStream.Publish(new FrontendDied(_domain, _live.Values.Select(v => v.Id).ToList()));
         foreach (var idle in _idle.Values)
         {
             idle.ForEach(actor => actor.Tell(Retire.Instance));

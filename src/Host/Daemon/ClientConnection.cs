@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using BufferActors.Actors;
 using BufferActors.Actors.Api;
 using BufferActors.Actors.Lifecycles;
+using BufferActors.Actors.Supervision;
 using BufferActors.Host.Daemon.Protocol;
 using BufferActors.Native;
 using BufferActors.Native.Linux;
@@ -27,6 +28,8 @@ internal sealed class ClientConnection
     private readonly ILogger _log;
     private readonly Func<Task<DaemonStatus>> _daemonStatus;
     private readonly ConcurrentDictionary<ulong, (LifecycleId Id, int Pages)> _owned = new();
+    // Imports this connection released whose deferred grants may still end: import → its handle, for ACCESS_ENDED.
+    private readonly ConcurrentDictionary<LifecycleId, ulong> _releasedImports = new();
     private readonly UidQuotas _quotas;
     private long _pages;
     private readonly HashSet<uint> _inFlight = [];
@@ -268,9 +271,12 @@ internal sealed class ClientConnection
                 }), null);
             case HandleRequest { Request: WireOpcode.ReleaseImport } releaseImport:
                 if (!Owns(releaseImport.Handle, LifecycleKind.Import, out var importId)) return (NotFound(releaseImport.Handle), null);
-                await _client.ReleaseImportAsync(importId).ConfigureAwait(false);
+                // Known before the release, so that an end of its deferred grants found at once is not missed.
+                _releasedImports[importId] = releaseImport.Handle;
+                var releasedImport = await _client.ReleaseImportAsync(importId).ConfigureAwait(false);
+                if (releasedImport.Deferred == 0) _releasedImports.TryRemove(importId, out _);
                 Disown(releaseImport.Handle);
-                return (new HandleReply(WireOpcode.ImportReleased, releaseImport.Handle), null);
+                return (new HandleReply(WireOpcode.ImportReleased, releaseImport.Handle, (uint)releasedImport.Deferred), null);
             case MapRequest map:
                 if (Denied(WireCapabilities.Map, map.Domid) is { } notMap) return (notMap, null);
                 if ((map.MapFlags & ~MapRequest.ReadOnly) != 0) return (Refused(WireErrorCode.InvalidArgument, $"unknown map flags 0x{map.MapFlags:X}"), null);
@@ -314,8 +320,26 @@ internal sealed class ClientConnection
         return null;
     }
 
-    /// <summary>The events this daemon sends: an export's release (the others are not sent yet).</summary>
-    private const WireEvents Sent = WireEvents.Released;
+    /// <summary>The events this daemon sends (a quarantine is not).</summary>
+    private const WireEvents Sent = WireEvents.Released | WireEvents.AccessEnded | WireEvents.FrontendDied;
+
+    /// <summary>
+    /// A notice of the actors: the deferred grants of an import this connection released ended (<c>ACCESS_ENDED</c>),
+    /// or a frontend it has lifecycles of died (<c>FRONTEND_DIED</c>); sent if the connection subscribed.
+    /// </summary>
+    public void Notify(object notice)
+    {
+        if (_closing) return;
+        switch (notice)
+        {
+            case BufferManager.AccessEnded ended when _releasedImports.TryRemove(ended.Import, out ulong handle):
+                if ((_subscribed & WireEvents.AccessEnded) != 0) Send(WireCodec.Encode(0, new HandleEvent(WireOpcode.AccessEndedEvent, handle)), null);
+                break;
+            case DomainLifecycles.FrontendDied died when (_subscribed & WireEvents.FrontendDied) != 0 && _owned.Values.Any(o => o.Id.Domain == died.Domain):
+                Send(WireCodec.Encode(0, new FrontendDiedEvent(died.Domain.Value)), null);
+                break;
+        }
+    }
 
     /// <summary>Sends <c>RELEASED</c> once the kernel released an export the client let go of.</summary>
     private async Task TellWhenReleased(ulong handle, LifecycleId id)

@@ -23,6 +23,7 @@ public sealed class DaemonServer : IDisposable
     private readonly ConcurrentDictionary<ClientConnection, byte> _connections = new();
     private readonly Thread _acceptor;
     private readonly UidQuotas _quotas;
+    private readonly IDisposable[] _notices;
     private volatile bool _stopping;
 
     /// <summary>Listens at <paramref name="path"/> with file mode <paramref name="mode"/> (e.g. 0660) and starts accepting.</summary>
@@ -37,6 +38,12 @@ public sealed class DaemonServer : IDisposable
         _policy = policy;
         _log = log;
         _quotas = new UidQuotas(policy);
+        // Notices come on an actor's thread; telling clients (a send may wait for a slow reader) happens on the pool.
+        _notices =
+        [
+            client.Subscribe<BufferActors.Actors.Supervision.BufferManager.AccessEnded>(Tell),
+            client.Subscribe<BufferActors.Actors.Supervision.DomainLifecycles.FrontendDied>(Tell),
+        ];
         _acceptor = new Thread(AcceptLoop) { IsBackground = true, Name = "bufferactors serve accept" };
         _acceptor.Start();
     }
@@ -49,6 +56,12 @@ public sealed class DaemonServer : IDisposable
 
     /// <summary>Lifecycles owned by connected clients now.</summary>
     public int OwnedLifecycles => _connections.Keys.Sum(c => c.Owned);
+
+    private void Tell(object notice) =>
+        ThreadPool.QueueUserWorkItem(_ =>
+        {
+            foreach (var connection in _connections.Keys) connection.Notify(notice);
+        });
 
     private void AcceptLoop()
     {
@@ -134,6 +147,7 @@ public sealed class DaemonServer : IDisposable
     public void Dispose()
     {
         _stopping = true;
+        foreach (var subscription in _notices) subscription.Dispose();
         _acceptor.Join(TimeSpan.FromSeconds(2));
         _listener.Dispose();
         try

@@ -102,6 +102,60 @@ public sealed class DaemonServerTests : Akka.TestKit.Xunit2.TestKit, IDisposable
     }
 
     [Fact]
+    public async Task ASubscriberIsToldWhenTheDeferredGrantsOfAnImportItReleasedEnded()
+    {
+        int buffer = _sim.AddDevice("camera").AllocateBuffer(_gntdev.Process, 2);
+        var shared = _gntdev.ShareDmaBuf(buffer);
+        _gntdev.CloseFd(buffer);
+        using var c = WireClient.Connect(_server.Path);
+        c.Hello(WireCapabilities.Import | WireCapabilities.Events);
+        Assert.Equal(WireEvents.AccessEnded | WireEvents.FrontendDied, Assert.IsType<SubscribedReply>(c.Call(new SubscribeRequest(WireEvents.AccessEnded | WireEvents.FrontendDied)).Reply).Events);
+        var imported = Assert.IsType<ImportedReply>(c.Call(new ImportRequest(1, 2), shared).Reply);
+        shared.Dispose();
+
+        int mapping = _frontend.MapForeign(DomainId.Dom0, imported.Refs[1]); // the frontend still maps one page
+        var released = Assert.IsType<HandleReply>(c.Call(new HandleRequest(WireOpcode.ReleaseImport, imported.Handle)).Reply);
+        Assert.Equal(1u, released.Value); // one ref deferred
+        _sim.Tick();
+        Assert.True(c.Quiet(TimeSpan.FromMilliseconds(300)));
+
+        _frontend.UnmapForeign(mapping);
+        (FrameHeader Header, WireMessage Message, Microsoft.Win32.SafeHandles.SafeFileHandle? Fd)? ended = null;
+        for (int i = 0; i < 100 && ended is null; i++)
+        {
+            _sim.Tick(); // the grant table retries deferred ends on its timer
+            if (!c.Quiet(TimeSpan.FromMilliseconds(100))) ended = c.Next();
+        }
+        Assert.Equal(new HandleEvent(WireOpcode.AccessEndedEvent, imported.Handle), ended?.Message);
+        c.Dispose();
+        await AssertLedgerAtBaseline();
+    }
+
+    [Fact]
+    public async Task ASubscriberWithLifecyclesOfAFrontendIsToldItDied_OthersAreNot()
+    {
+        using var owner = WireClient.Connect(_server.Path);
+        using var other = WireClient.Connect(_server.Path);
+        foreach (var c in new[] { owner, other })
+        {
+            c.Hello(WireCapabilities.Export | WireCapabilities.Events);
+            c.Call(new SubscribeRequest(WireEvents.FrontendDied));
+        }
+        var (reply, fd) = owner.Call(new ExportRequest(1, 0, _grants.Share(2)));
+        Assert.IsType<ExportedReply>(reply);
+
+        await _client.DomainDiedAsync(new DomainId(1)); // as a host's watch of the hypervisor's domains reports it
+
+        var died = owner.Next(Bound) ?? throw new InvalidOperationException("no event");
+        Assert.Equal((0u, (WireMessage)new FrontendDiedEvent(1)), (died.Header.RequestId, died.Message));
+        Assert.True(other.Quiet(TimeSpan.FromMilliseconds(300)));
+        fd!.Dispose(); // the export was released by the cleanup; the client's descriptor was the last holder
+        owner.Dispose();
+        other.Dispose();
+        await AssertLedgerAtBaseline();
+    }
+
+    [Fact]
     public async Task AStoppingDaemonAnswersWhatIsInFlight_ThenSaysGoodbye_AndEndsWhatTheClientOwned()
     {
         using var c = WireClient.Connect(_server.Path);

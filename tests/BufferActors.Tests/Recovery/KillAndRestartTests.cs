@@ -137,7 +137,7 @@ public sealed class KillAndRestartTests : IDisposable
                 _frontend.UnmapForeign(frontendMap!.Value);
                 frontendMap = null;
                 _sim.Tick(); // the deferred end-access is retried and succeeds
-                Assert.Equal(1, session.ReapEndedAccess()); // as the manager's reap timer does
+                Assert.Single(session.ReapEndedAccess()); // as the manager's reap timer does
                 Assert.Empty((await host.Client.SnapshotAsync()).Deferred);
             }
             else Assert.Empty(report.Deferred);

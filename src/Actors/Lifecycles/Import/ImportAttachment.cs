@@ -12,8 +12,11 @@ public static class ImportAttachment
     /// <summary>End the grants and let go of the buffer.</summary>
     public sealed record Release(LifecycleId Id) : ILifecycleCommand;
 
-    /// <summary>Released. Refs the frontend still mapped were handed to the kernel's deferred end-access (retried, never dropped).</summary>
-    public sealed record Released(LifecycleId Id);
+    /// <summary>
+    /// Released. <paramref name="Deferred"/> refs the frontend still mapped were handed to the kernel's deferred
+    /// end-access (retried, never dropped); <see cref="Supervision.BufferManager.AccessEnded"/> tells when they ended.
+    /// </summary>
+    public sealed record Released(LifecycleId Id, int Deferred = 0);
 
     /// <summary>Props for the actor of import lifecycle <paramref name="id"/>; the import comes with <see cref="StartLifecycle"/>.</summary>
     public static Props Props(LifecycleId id, LifecycleServices services) =>

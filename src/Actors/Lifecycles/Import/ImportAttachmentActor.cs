@@ -93,7 +93,7 @@ public sealed class ImportAttachmentActor : JournaledLifecycleActor
         }
         // Released as far as the caller and the device go; the journal keeps the import live until the kernel ends the refs.
         Persist([new Events.ReleaseRequested(Id, Now), new Events.AccessDeferred(Id, Now, pending)],
-            () => { WatchUntilEnded(Services, new DeferredGrants(Id, pending, Now), journaled: true); caller.Tell(new Released(Id)); Finished(); },
+            () => { WatchUntilEnded(Services, new DeferredGrants(Id, pending, Now), journaled: true); caller.Tell(new Released(Id, pending.Length)); Finished(); },
             caller);
     }
 
