@@ -4,6 +4,7 @@ using BufferActors.Actors;
 using BufferActors.Actors.Api;
 using BufferActors.Actors.Lifecycles;
 using BufferActors.Host.Daemon.Protocol;
+using BufferActors.Native;
 using BufferActors.Native.Simulation;
 
 namespace BufferActors.Host.Daemon;
@@ -17,6 +18,7 @@ namespace BufferActors.Host.Daemon;
 /// <param name="ClientLifecycles">Lifecycles those connections own.</param>
 /// <param name="Live">Live lifecycles in the daemon (also those a closed connection left ending).</param>
 /// <param name="Pages">Pages of all live lifecycles.</param>
+/// <param name="ReservationPages">Pages by which live DMA-backed (WC/coherent) exports lower the daemon's reservation.</param>
 /// <param name="Quarantined">Released exports still held past the quarantine time.</param>
 /// <param name="Domains">Per frontend domain.</param>
 /// <param name="Deferred">Released imports whose grants the kernel has not ended yet.</param>
@@ -29,6 +31,7 @@ public sealed record DaemonStatus(
     int ClientLifecycles,
     int Live,
     long Pages,
+    long ReservationPages,
     int Quarantined,
     IReadOnlyList<DaemonStatus.DomainCounts> Domains,
     IReadOnlyList<DaemonStatus.DeferredCounts> Deferred,
@@ -40,8 +43,8 @@ public sealed record DaemonStatus(
     /// as reclaimed (their device instance died with the old process), and the frontends whose backends must tell them.</summary>
     public sealed record RecoveryCounts(long EventsRecovered, int Adopted, int Reclaimed, IReadOnlyList<ushort> FrontendsToTell);
 
-    /// <summary>One frontend domain's lifecycles.</summary>
-    public sealed record DomainCounts(ushort Domid, bool Dead, int Exports, int Imports, int Maps, long Pages);
+    /// <summary>One frontend domain's lifecycles, their pages and the reservation pages its exports hold.</summary>
+    public sealed record DomainCounts(ushort Domid, bool Dead, int Exports, int Imports, int Maps, long Pages, long ReservationPages);
 
     /// <summary>One import's deferred refs and their age.</summary>
     public sealed record DeferredCounts(string Lifecycle, int Refs, double AgeSeconds);
@@ -65,11 +68,14 @@ public sealed record DaemonStatus(
         ArgumentNullException.ThrowIfNull(client);
         var snapshot = await client.SnapshotAsync().ConfigureAwait(false);
         int quarantined = 0;
+        var reservation = new Dictionary<DomainId, long>();
         foreach (var id in snapshot.Domains.SelectMany(d => d.Lifecycles).Where(id => id.Kind == LifecycleKind.Export))
         {
             try
             {
-                if ((await client.StatusAsync(id).ConfigureAwait(false)).Quarantined) quarantined++;
+                var status = await client.StatusAsync(id).ConfigureAwait(false);
+                if (status.Quarantined) quarantined++;
+                reservation[id.Domain] = reservation.GetValueOrDefault(id.Domain) + status.ReservationPages;
             }
             catch (BufferActorsException)
             {
@@ -93,12 +99,14 @@ public sealed record DaemonStatus(
             clientLifecycles,
             snapshot.LiveLifecycles,
             snapshot.Domains.Sum(d => d.Pages),
+            reservation.Values.Sum(),
             quarantined,
             [.. snapshot.Domains.Where(d => d.Lifecycles.Count > 0 || d.Dead).Select(d => new DomainCounts(d.Domain.Value, d.Dead,
                 d.Lifecycles.Count(l => l.Kind == LifecycleKind.Export),
                 d.Lifecycles.Count(l => l.Kind == LifecycleKind.Import),
                 d.Lifecycles.Count(l => l.Kind == LifecycleKind.Map),
-                d.Pages))],
+                d.Pages,
+                reservation.GetValueOrDefault(d.Domain)))],
             [.. snapshot.Deferred.Select(d => new DeferredCounts(d.Id.ToString(), d.Refs.Count, (now - d.Since).TotalSeconds))],
             lag,
             ledger,

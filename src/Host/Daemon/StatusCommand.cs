@@ -48,15 +48,15 @@ internal static class StatusCommand
         var lines = new List<string>
         {
             string.Create(c, $"device {s.Device}; {s.Clients} client(s) owning {s.ClientLifecycles} lifecycle(s)"),
-            string.Create(c, $"live lifecycles {s.Live}, pages {s.Pages}, quarantined {s.Quarantined}, deferred imports {s.Deferred.Count}"),
+            string.Create(c, $"live lifecycles {s.Live}, pages {s.Pages}, reservation lowered by {s.ReservationPages} page(s), quarantined {s.Quarantined}, deferred imports {s.Deferred.Count}"),
             s.JournalLagMs is { } lag ? string.Create(c, $"journal lag {lag:F1} ms") : "no journal",
         };
         if (s.Recovery is { } r)
             lines.Add(string.Create(c, $"recovered at start: {r.EventsRecovered} events, {r.Adopted} adopted, {r.Reclaimed} reclaimed, frontends to tell: {(r.FrontendsToTell.Count == 0 ? "none" : string.Join(",", r.FrontendsToTell))}"));
         if (s.Domains.Count > 0)
         {
-            lines.Add("domid  exports  imports  maps  pages  dead");
-            lines.AddRange(s.Domains.Select(d => string.Create(c, $"{d.Domid,5}  {d.Exports,7}  {d.Imports,7}  {d.Maps,4}  {d.Pages,5}  {(d.Dead ? "yes" : "no")}")));
+            lines.Add("domid  exports  imports  maps  pages  reservation  dead");
+            lines.AddRange(s.Domains.Select(d => string.Create(c, $"{d.Domid,5}  {d.Exports,7}  {d.Imports,7}  {d.Maps,4}  {d.Pages,5}  {d.ReservationPages,11}  {(d.Dead ? "yes" : "no")}")));
         }
         lines.AddRange(s.Deferred.Select(d => string.Create(c, $"deferred {d.Lifecycle}: {d.Refs} ref(s) for {d.AgeSeconds:F0} s")));
         return string.Join(Environment.NewLine, lines);

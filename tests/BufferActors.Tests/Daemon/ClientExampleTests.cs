@@ -100,6 +100,15 @@ public sealed class ClientExampleTests(CClientBuild build) : IClassFixture<CClie
         }
         client.Unmap(readOnly);
 
+        // A write-combining export is DMA-able memory: it lowers the daemon's reservation, which the status counts.
+        var (wc, _, wcBuffer) = client.Export(1, daemon.Frontends[1], flags: 0x1);
+        var lowered = daemon.Status();
+        Assert.Equal((4L, 4L), (lowered.ReservationPages, Assert.Single(lowered.Domains).ReservationPages));
+        client.Release(wc);
+        wcBuffer.Dispose();
+        Assert.True(client.WaitReleased(wc, 5000));
+        Assert.Equal(0L, daemon.Status().ReservationPages);
+
         var (handle, pages, dmaBuf) = client.Export(1, daemon.Frontends[1]);
         Assert.Equal(4u, pages);
         Assert.Equal(WireState.Exported, client.Query(handle).State);

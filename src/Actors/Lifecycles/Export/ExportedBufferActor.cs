@@ -363,7 +363,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     /// <summary>The state as the status names it: the journaled one, or AwaitingExternalRelease while an unknown holder keeps the buffer.</summary>
     private string StateName => AwaitingExternalRelease ? nameof(AwaitingExternalRelease) : Record.State.Name;
 
-    private LifecycleStatus Status() => new(Id, StateName, _export?.Fd, _export?.PageCount ?? 0, Record.Attachments.Count, Record.Quarantined);
+    private LifecycleStatus Status() => new(Id, StateName, _export?.Fd, _export?.PageCount ?? 0, Record.Attachments.Count, Record.Quarantined, Record.ReservationPages);
 
     /// <summary>
     /// Cleanup on every way out: give up the fd if still open, answer every waiter, and owe the journal what
