@@ -26,11 +26,14 @@ public sealed class DaemonServer : IDisposable
     private readonly IDisposable[] _notices;
     private volatile bool _stopping;
 
-    /// <summary>Listens at <paramref name="path"/> with file mode <paramref name="mode"/> (e.g. 0660) and starts accepting.</summary>
+    /// <summary>
+    /// Listens at <paramref name="path"/> with file mode <paramref name="mode"/> (e.g. 0660) and group <paramref name="group"/>
+    /// (null: the process's) and starts accepting.
+    /// </summary>
     /// <exception cref="UnixSocketException">The path is taken by something else or cannot be bound.</exception>
-    public DaemonServer(string path, int mode, BufferActorsClient client, IGrantDevice device, WireDevice deviceKind, DaemonPolicy policy, ILogger log)
+    public DaemonServer(string path, int mode, BufferActorsClient client, IGrantDevice device, WireDevice deviceKind, DaemonPolicy policy, ILogger log, int? group = null)
     {
-        _listener = SeqPacketSocket.Listen(path, backlog: 64, mode);
+        _listener = SeqPacketSocket.Listen(path, backlog: 64, mode, group);
         Path = path;
         _client = client;
         _device = device;

@@ -22,7 +22,7 @@ internal sealed class DaemonService(ServeSettings settings, IServiceProvider ser
         // builds every hosted service before it starts the first.
         var client = services.GetRequiredService<BufferActorsClient>();
         var device = services.GetRequiredService<IGrantDevice>();
-        _server = new DaemonServer(settings.Socket, settings.Mode, client, device, settings.Device, settings.Policy, log) { Journaled = settings.Journaled, SimulatorLedger = settings.SimulatorLedger };
+        _server = new DaemonServer(settings.Socket, settings.Mode, client, device, settings.Device, settings.Policy, log, settings.Group) { Journaled = settings.Journaled, SimulatorLedger = settings.SimulatorLedger };
         log.LogInformation("serving {Socket} (mode {Mode}) on the {Device} device", settings.Socket, Convert.ToString(settings.Mode, 8), settings.Device);
         settings.Announce?.Invoke(_server);
         return Task.CompletedTask;
@@ -53,4 +53,8 @@ internal sealed class DaemonService(ServeSettings settings, IServiceProvider ser
 /// <param name="Announce">Called once the socket is bound (the command prints its ready line).</param>
 /// <param name="SimulatorLedger">With a simulated device: its ledger, for the status.</param>
 internal sealed record ServeSettings(string Socket, int Mode, WireDevice Device, DaemonPolicy Policy, TimeSpan Grace, bool Journaled,
-    Action<DaemonServer>? Announce = null, Func<Native.Simulation.SimulatorLedger>? SimulatorLedger = null);
+    Action<DaemonServer>? Announce = null, Func<Native.Simulation.SimulatorLedger>? SimulatorLedger = null)
+{
+    /// <summary>The socket file's group id (null: the daemon's group).</summary>
+    public int? Group { get; init; }
+}

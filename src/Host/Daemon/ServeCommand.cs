@@ -34,6 +34,7 @@ internal static class ServeCommand
         var journal = new Option<string>("--journal") { Description = "SQLite journal file: lifecycles survive a crash of the daemon." };
         var postgres = new Option<string>("--postgres") { Description = "PostgreSQL connection string for the journal." };
         var mode = new Option<string>("--mode") { Description = "Permission bits of the socket file, octal (default 660)." };
+        var group = new Option<string>("--group") { Description = "Group of the socket file, a name or a gid (default: the daemon's group); with mode 660 its members may connect." };
         var frontends = new Option<int>("--frontends") { Description = "Simulator: frontend domains (ids 1..N, default 2), each granting --pages pages to the daemon." };
         var pages = new Option<int>("--pages") { Description = "Simulator: pages each frontend grants (default 64)." };
         var allow = new Option<string[]>("--allow")
@@ -45,7 +46,7 @@ internal static class ServeCommand
         var command = new Command("serve", "Serve BufferActors to C/C++ backends over a Unix socket (docs/protocol.md, docs/operations.md).");
         var keys = new (Option Option, string Key)[]
         {
-            (socket, "Socket"), (device, "Device"), (devicePath, "DevicePath"), (journal, "Journal"), (postgres, "Postgres"), (mode, "Mode"),
+            (socket, "Socket"), (device, "Device"), (devicePath, "DevicePath"), (journal, "Journal"), (postgres, "Postgres"), (mode, "Mode"), (group, "Group"),
             (frontends, "Frontends"), (pages, "Pages"), (allow, "Allow"), (operators, "Operators"), (grace, "Grace"),
         };
         command.Options.Add(config);
@@ -88,7 +89,7 @@ internal static class ServeCommand
                 }
             }
             var storage = settings.Journal is { } file ? new JournalStorage.Sqlite(file) : settings.Postgres is { } conn ? JournalStorage.Parse(conn) : null;
-            return await RunAsync(settings.Socket!, settings.Device == "simulator", settings.DevicePath, storage, settings.ModeBits, policy,
+            return await RunAsync(settings.Socket!, settings.Device == "simulator", settings.DevicePath, storage, (settings.ModeBits, settings.GroupId), policy,
                 settings.Frontends, settings.Pages, TimeSpan.FromSeconds(settings.Grace), ct).ConfigureAwait(false);
         });
         return command;
@@ -128,7 +129,7 @@ internal static class ServeCommand
         }
     }
 
-    private static async Task<int> RunAsync(string socket, bool simulator, string devicePath, JournalStorage? journal, int mode, DaemonPolicy policy, int frontends, int pages, TimeSpan grace, CancellationToken ct)
+    private static async Task<int> RunAsync(string socket, bool simulator, string devicePath, JournalStorage? journal, (int Bits, int? Group) mode, DaemonPolicy policy, int frontends, int pages, TimeSpan grace, CancellationToken ct)
     {
         using var sim = simulator ? new XenSimulator(new SimulatorOptions()) : null;
         var options = new BufferActorsOptions { DevicePath = devicePath, Journal = journal };
@@ -145,13 +146,14 @@ internal static class ServeCommand
             }
             options = options with { DeviceFactory = _ => sim.OpenGrantDevice(sim.StartProcess("bufferactors serve")) };
         }
-        var settings = new ServeSettings(socket, mode, simulator ? WireDevice.Simulator : WireDevice.Linux, policy, grace, journal is not null,
+        var settings = new ServeSettings(socket, mode.Bits, simulator ? WireDevice.Simulator : WireDevice.Linux, policy, grace, journal is not null,
             server =>
             {
                 Console.Out.WriteLine($"{ReadyWord} {server.Path}");
                 Console.Out.Flush();
             },
-            sim is null ? null : sim.Ledger);
+            sim is null ? null : sim.Ledger)
+        { Group = mode.Group };
         using var host = new HostBuilder()
             .UseSystemd()
             .ConfigureLogging(l => l

@@ -1,5 +1,6 @@
 using System.Globalization;
 using BufferActors.Native;
+using BufferActors.Native.Linux;
 
 namespace BufferActors.Host.Daemon;
 
@@ -27,6 +28,9 @@ public sealed class ServeConfiguration
 
     /// <summary>Permission bits of the socket file, octal.</summary>
     public string Mode { get; set; } = "660";
+
+    /// <summary>Group of the socket file (a name or a gid); the daemon's own group when null.</summary>
+    public string? Group { get; set; }
 
     /// <summary>Simulator: frontend domains.</summary>
     public int Frontends { get; set; } = 2;
@@ -68,6 +72,7 @@ public sealed class ServeConfiguration
         if (string.IsNullOrEmpty(Socket)) problems.Add("Socket (--socket) is required");
         if (Device is not ("linux" or "simulator")) problems.Add($"Device (--device) is {Device}, not linux or simulator");
         if (!IsOctal(Mode)) problems.Add($"Mode (--mode) {Mode} is not octal permission bits");
+        if (Group is not null && GroupProblem(Group) is { } group) problems.Add(group);
         if (Journal is not null && Postgres is not null) problems.Add("Journal (--journal) and Postgres (--postgres) exclude each other");
         if (Frontends is < 1 or > 64) problems.Add("Frontends (--frontends) must be 1..64");
         if (Pages is < 1 or > 65536) problems.Add("Pages (--pages) must be 1..65536");
@@ -75,6 +80,21 @@ public sealed class ServeConfiguration
         if (MaxInFlight < 1 || MaxLifecycles < 1 || MaxPages < 1 || MaxLifecyclesPerUid < 1 || MaxPagesPerUid < 1) problems.Add("every Max* limit must be at least 1");
         if (SendTimeoutMs < 1) problems.Add("SendTimeoutMs must be at least 1");
         return problems;
+    }
+
+    /// <summary>The socket file's group id, when <see cref="Group"/> names one.</summary>
+    public int? GroupId => Group is null ? null : LinuxProcess.GroupId(Group);
+
+    private static string? GroupProblem(string group)
+    {
+        try
+        {
+            return group.Length > 0 && LinuxProcess.GroupId(group) is not null ? null : $"Group (--group) {group}: no such group";
+        }
+        catch (NativeCallException e)
+        {
+            return $"Group (--group) {group}: {e.Message}";
+        }
     }
 
     /// <summary>The socket file's permission bits.</summary>

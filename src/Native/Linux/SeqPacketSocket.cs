@@ -26,15 +26,16 @@ public sealed class SeqPacketSocket : IDisposable
     public PeerCredentials Peer { get; } = new(-1, -1, -1);
 
     /// <summary>
-    /// A socket listening at <paramref name="path"/>, its file given <paramref name="mode"/> (e.g. <c>0660</c>)
-    /// before any client can connect. A stale socket file nobody listens on is replaced; anything else at the path is not.
+    /// A socket listening at <paramref name="path"/>, its file given <paramref name="group"/> (if any) and
+    /// <paramref name="mode"/> (e.g. <c>0660</c>) before it is announced. A stale socket file nobody listens on is replaced; anything else at the path is not.
     /// </summary>
     /// <exception cref="UnixSocketException">The path is taken, too long, or the socket cannot be bound.</exception>
-    public static SeqPacketSocket Listen(string path, int backlog, int mode)
+    public static SeqPacketSocket Listen(string path, int backlog, int mode, int? group = null)
     {
         int fd = UnixSocketInterop.Listen(path, backlog, SOCK_SEQPACKET);
         try
         {
+            if (group is { } gid) UnixSocketInterop.ChangeGroup(path, gid); // before the mode opens it to the group
             UnixSocketInterop.ChangeMode(path, mode);
         }
         catch (UnixSocketException)

@@ -297,6 +297,13 @@ internal static unsafe class UnixSocketInterop
         fixed (byte* p = bytes) Check(chmod(p, (mode_t)mode), "chmod", $"cannot set the mode of {path}");
     }
 
+    /// <summary>chown(2) of the group only (the owner stays): who may connect to a socket of mode 0660.</summary>
+    public static void ChangeGroup(string path, int gid)
+    {
+        var bytes = Encoding.UTF8.GetBytes(path + "\0");
+        fixed (byte* p = bytes) Check(chown(p, unchecked((uid_t)uint.MaxValue), (gid_t)unchecked((uint)gid)), "chown", $"cannot give {path} to group {gid}");
+    }
+
     /// <summary>
     /// shutdown(2). Both directions wake a thread blocked receiving on <paramref name="fd"/> with end of
     /// stream; <paramref name="writeOnly"/> only tells the peer we are done sending. Errors are ignored

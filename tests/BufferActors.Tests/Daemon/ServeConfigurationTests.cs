@@ -58,6 +58,16 @@ public sealed class ServeConfigurationTests : IDisposable
         Assert.Contains(problems, p => p.StartsWith("Pages", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.StartsWith("Journal", StringComparison.Ordinal));
         Assert.Throws<FormatException>(() => ServeCommand.Configure(null, [new("Serve:Socket", "/s"), new("Serve:Allow:0", "1000:32752")]).Policy());
+        Assert.Contains(ServeCommand.Configure(null, [new("Serve:Socket", "/s"), new("Serve:Group", "no-such-group-here")]).Problems(),
+            p => p.StartsWith("Group (--group) no-such-group-here: no such group", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void TheSocketsGroupIsANameOrAGid()
+    {
+        Assert.Equal(0, ServeCommand.Configure(null, [new("Serve:Socket", "/s"), new("Serve:Group", "root")]).GroupId);
+        Assert.Equal(65534, ServeCommand.Configure(null, [new("Serve:Socket", "/s"), new("Serve:Group", "65534")]).GroupId);
+        Assert.Null(ServeCommand.Configure(null, [new("Serve:Socket", "/s")]).GroupId);
     }
 
     [Fact]

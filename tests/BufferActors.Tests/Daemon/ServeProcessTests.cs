@@ -35,4 +35,15 @@ public sealed class ServeProcessTests : IDisposable
         Assert.True(daemon.ExitCode == 0, $"exit {daemon.ExitCode}: {daemon.Log}");
         Assert.False(File.Exists(daemon.Socket));
     }
+
+    [RootFact]
+    public async Task TheSocketFileHasTheConfiguredGroupAndMode()
+    {
+        using var daemon = await ServeProcess.StartAsync(Path.Combine(_folder, "serve.sock"), "--frontends", "1", "--pages", "1", "--group", "65534", "--mode", "660");
+        using var stat = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%g %a", daemon.Socket]) { RedirectStandardOutput = true })!;
+        string owner = (await stat.StandardOutput.ReadToEndAsync()).Trim();
+        await stat.WaitForExitAsync();
+        Assert.Equal("65534 660", owner);
+        await daemon.StopAsync();
+    }
 }
