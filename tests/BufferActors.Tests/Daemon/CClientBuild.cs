@@ -11,14 +11,33 @@ public sealed class CClientBuild : IDisposable
 {
     private readonly string _root = Directory.CreateTempSubdirectory("ba-client-c-").FullName;
 
+    private readonly Exception? _absent;
+
     public CClientBuild()
     {
         Plain = Path.Combine(_root, "build");
         Sanitized = Path.Combine(_root, "asan");
+        try
+        {
+            Needs.Gcc();
+            Needs.Make();
+        }
+        catch (Exception e) when (e is SkipException or Xunit.Sdk.XunitException)
+        {
+            _absent = e; // each test that runs a C program reports it (Require)
+            return;
+        }
         Make($"BUILD={Plain}");
         Make($"BUILD={Sanitized}", "SANITIZE=1");
         // Programs run as another uid by some tests must be reachable by it.
         File.SetUnixFileMode(_root, (UnixFileMode)Convert.ToInt32("755", 8));
+    }
+
+    /// <summary>Skips (or fails, with BUFFERACTORS_REQUIRE_ALL=1) the calling test when the client could not be built for want of a tool.</summary>
+    public void Require()
+    {
+        if (_absent is SkipException) throw new SkipException(_absent.Message);
+        if (_absent is not null) throw new Xunit.Sdk.XunitException(_absent.Message);
     }
 
     /// <summary>The folder of the plain build (libbufferactors.a, .so, display-backend, golden-frames, peer-probe).</summary>
@@ -43,8 +62,12 @@ public sealed class CClientBuild : IDisposable
     public void Dispose() => Directory.Delete(_root, recursive: true);
 }
 
-/// <summary>A fact that needs root (to run a client as another uid with setpriv); skipped, visibly, otherwise.</summary>
-public sealed class RootFactAttribute : FactAttribute
+/// <summary>
+/// A fact that needs root (to run a client as another uid with setpriv); skipped, visibly, otherwise. Like a
+/// SkippableFact, it may also skip itself for want of a tool (<see cref="Needs"/>).
+/// </summary>
+[Xunit.Sdk.XunitTestCaseDiscoverer("Xunit.Sdk.SkippableFactDiscoverer", "Xunit.SkippableFact")]
+public sealed class RootFactAttribute : SkippableFactAttribute
 {
     public RootFactAttribute()
     {

@@ -19,7 +19,7 @@ public sealed class ClientExampleTests(CClientBuild build) : IClassFixture<CClie
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(false)]
     [InlineData(true)]
     public async Task TheCClientWritesAndReadsEveryGoldenFrameOfTheProtocolDocument(bool sanitized)
@@ -29,7 +29,7 @@ public sealed class ClientExampleTests(CClientBuild build) : IClassFixture<CClie
         Assert.Contains("29 frames agree", output, StringComparison.Ordinal);
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(false)]
     [InlineData(true)]
     public async Task TheDisplayBackendExampleExportsReleasesAndWaits_AndTheDaemonEndsAsItBegan(bool sanitized)
@@ -50,7 +50,7 @@ public sealed class ClientExampleTests(CClientBuild build) : IClassFixture<CClie
         Assert.Equal(before.Simulator, after.Simulator);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task AClientKilledWithSigkill_HasItsLifecyclesEnded_AndTheLedgerReturnsToItsStart()
     {
         using var daemon = await ServeProcess.StartAsync(Path.Combine(_folder, "s.sock"), "--frontends", "1", "--pages", "4");
@@ -71,7 +71,7 @@ public sealed class ClientExampleTests(CClientBuild build) : IClassFixture<CClie
         Assert.Equal(before.Simulator, after.Simulator);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task TheDotNetClientRunsTheSameBackendSteps()
     {
         using var daemon = await ServeProcess.StartAsync(Path.Combine(_folder, "s.sock"), "--frontends", "1", "--pages", "4");
@@ -170,7 +170,11 @@ public sealed class ClientExampleTests(CClientBuild build) : IClassFixture<CClie
 
     private void OpenToEveryone() => File.SetUnixFileMode(_folder, (UnixFileMode)Convert.ToInt32("755", 8));
 
-    private string Program(string name, bool sanitized) => Path.Combine(sanitized ? build.Sanitized : build.Plain, name);
+    private string Program(string name, bool sanitized)
+    {
+        build.Require();
+        return Path.Combine(sanitized ? build.Sanitized : build.Plain, name);
+    }
 
     private static Process Start(string file, params string[] args)
     {

@@ -27,7 +27,7 @@ public sealed class TagTableJournalFileTests(PostgresFixture postgres)
         akka.persistence.query.journal.sql.tag-read-mode = TagTable
         """).WithFallback(JournalSystem.StockWriter);
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(JournalBackends.All), MemberType = typeof(JournalBackends))]
     public async Task ReplayReadsAnOldJournalWithoutChangingIt(string backend)
     {
@@ -38,7 +38,7 @@ public sealed class TagTableJournalFileTests(PostgresFixture postgres)
         Assert.False(JournalDatabase.HasTagsColumn(journal.Storage));
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(JournalBackends.All), MemberType = typeof(JournalBackends))]
     public async Task PrepareUpgradesAnOldJournal_ThenTheJournalRecoversAppendsAndFindsOldAndNewEventsByTag(string backend)
     {

@@ -10,7 +10,7 @@ namespace BufferActors.Tests.Replay;
 [Collection(PostgresFixture.Collection)]
 public sealed class ReplayPostgresTests(PostgresFixture postgres)
 {
-    [Fact]
+    [SkippableFact]
     public async Task TheDemoJournalInPostgresReplaysLikeTheSqliteOne()
     {
         await using var database = await postgres.CreateDatabaseAsync();
@@ -30,7 +30,7 @@ public sealed class ReplayPostgresTests(PostgresFixture postgres)
         Assert.DoesNotContain("Password", output.ToString(), StringComparison.OrdinalIgnoreCase);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task ADatabaseWithoutAJournalIsUnreadable_AndGetsNoTables()
     {
         await using var database = await postgres.CreateDatabaseAsync();
