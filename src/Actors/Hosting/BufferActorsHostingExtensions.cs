@@ -30,12 +30,13 @@ public static class BufferActorsHostingExtensions
         services.AddSingleton(options);
         services.AddSingleton<IGrantDevice>(sp => options.DeviceFactory?.Invoke(sp) ?? LinuxGrantDevice.Open(options.DevicePath));
         services.AddSingleton(sp => new DeviceSession(sp.GetRequiredService<IGrantDevice>()));
+        services.AddSingleton(sp => new Diagnostics.BufferActorsMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.AddAkka(systemName, (builder, sp) =>
         {
             // The journal is proven writable before the device is opened: a host never starts half-way.
             options.Journal?.Prepare();
             configure?.Invoke(builder);
-            builder.WithBufferActors(sp.GetRequiredService<DeviceSession>(), options, journalPrepared: true);
+            builder.WithBufferActors(sp.GetRequiredService<DeviceSession>(), options, journalPrepared: true, sp.GetRequiredService<Diagnostics.BufferActorsMetrics>());
         });
         services.AddSingleton(sp => new BufferActorsClient(sp.GetRequiredService<ActorSystem>(),
             sp.GetRequiredService<IRequiredActor<BufferManagerKey>>().GetAsync().GetAwaiter().GetResult(), options.RequestTimeout));
@@ -47,7 +48,8 @@ public static class BufferActorsHostingExtensions
     public static AkkaConfigurationBuilder WithBufferActors(this AkkaConfigurationBuilder builder, DeviceSession session, BufferActorsOptions options) =>
         builder.WithBufferActors(session, options, journalPrepared: false);
 
-    private static AkkaConfigurationBuilder WithBufferActors(this AkkaConfigurationBuilder builder, DeviceSession session, BufferActorsOptions options, bool journalPrepared)
+    private static AkkaConfigurationBuilder WithBufferActors(this AkkaConfigurationBuilder builder, DeviceSession session, BufferActorsOptions options, bool journalPrepared,
+        Diagnostics.BufferActorsMetrics? metrics = null)
     {
         if (options.Journal is { } journal)
         {
@@ -59,8 +61,8 @@ public static class BufferActorsHostingExtensions
         if (options.InlineDispatch) builder.AddHocon(InlineDispatchConfig("buffers"), HoconAddMode.Prepend);
         return builder.WithActors((system, registry) =>
         {
-            var journalActor = options.Journal is null ? null : system.ActorOf(LifecycleJournal.SupervisedProps(options.JournalSettings), "journal");
-            var services = new LifecycleServices(session, journalActor, TimeProvider.System, options.JournalTimeout);
+            var journalActor = options.Journal is null ? null : system.ActorOf(LifecycleJournal.SupervisedProps(options.JournalSettings with { Metrics = metrics }), "journal");
+            var services = new LifecycleServices(session, journalActor, TimeProvider.System, options.JournalTimeout) { Metrics = metrics };
             registry.Register<BufferManagerKey>(system.ActorOf(
                 BufferManager.Props(services, new BufferManager.Settings(options.Quotas, options.Export)), "buffers"));
         });

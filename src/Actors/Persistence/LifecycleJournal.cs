@@ -45,7 +45,11 @@ public static class LifecycleJournal
     /// behave exactly like a rejection or a storage failure reported by the plugin, and nothing is written.
     /// </param>
     public sealed record Settings(string PersistenceId = "bufferactors-lifecycles", int SnapshotEvery = 10_000, int MaxBatch = 2_000,
-        Func<IReadOnlyList<LifecycleEvent>, JournalWriteFault>? Faults = null);
+        Func<IReadOnlyList<LifecycleEvent>, JournalWriteFault>? Faults = null)
+    {
+        /// <summary>Where the journal's writes are measured (duration and events per write); none when null.</summary>
+        public Diagnostics.BufferActorsMetrics? Metrics { get; init; }
+    }
 
     /// <summary>The journal's state in a snapshot: only what is still live, so recovery cost follows live lifecycles, not history.</summary>
     public sealed record Snapshot(LifecycleRecord[] Live, long NextSequence);

@@ -102,10 +102,12 @@ public sealed class LifecycleJournalActor : ReceivePersistentActor
                 return;
         }
         int remaining = events.Count;
+        long startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         PersistAllAsync(events, e =>
         {
             Apply(e);
             if (--remaining > 0) return;
+            _settings.Metrics?.JournalWritten(System.Diagnostics.Stopwatch.GetElapsedTime(startedAt), events.Count);
             foreach (var (r, sender) in batch) sender.Tell(new Recorded(r.Correlation));
             Context.System.EventStream.Publish(new Written(events));
             _inFlight = null;

@@ -20,6 +20,8 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
     private readonly Dictionary<DomainId, IActorRef> _supervisors = []; // they live as long as the manager
     private long _nextSequence = 1;
     private RecoveryReport _report = RecoveryReport.Empty;
+    private readonly Diagnostics.BufferActorsMetrics? _ownMetrics; // made here when the host gave none: ended with the manager
+    private readonly long _startedAt = Diagnostics.BufferActorsMetrics.Now();
 
     /// <summary>Creates the manager. With a journal it first recovers, stashing requests until then.</summary>
     public BufferManagerActor(LifecycleServices services, BufferManager.Settings settings)
@@ -30,6 +32,7 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
         _services = services.Journal is { } journal && services.Outbox is null
             ? services with { Outbox = Context.ActorOf(JournalOutbox.Props(journal, services.JournalTimeout), JournalOutbox.ChildName) }
             : services;
+        if (_services.Metrics is null) _services = _services with { Metrics = _ownMetrics = new Diagnostics.BufferActorsMetrics() };
         // Every lifecycle below this manager names the compact mailbox, so its system must know it.
         if (!Context.System.Settings.Config.HasPath(LifecycleMailbox.Id))
             Context.System.Settings.InjectTopLevelFallback(LifecycleMailbox.Configuration);
@@ -47,6 +50,8 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
     /// <inheritdoc />
     protected override void PreStart()
     {
+        var session = Session;
+        _services.Metrics!.ObserveDeferred(() => session.Deferred);
         Context.ActorOf(Akka.Actor.Props.Create(() => new DeadLetterAnswerer()), "dead-letter-answerer");
         if (_services.Journal is { } journal)
         {
@@ -121,6 +126,7 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
         }
         if (events.Count > 0) JournaledLifecycleActor.OweJournal(_services, events);
         _report = new RecoveryReport(live.EventsRecovered, live.FromSnapshot, adopted, reclaimed, [.. tell.Select(d => new DomainId(d))]) { Deferred = deferred };
+        _services.Metrics!.Recovered(System.Diagnostics.Stopwatch.GetElapsedTime(_startedAt));
     }
 
     /// <summary>Ready: requests are validated and routed.</summary>
@@ -146,6 +152,14 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
     {
         Session.ReapParkedNumbers();
         foreach (var import in Session.ReapEndedAccess()) Context.System.EventStream.Publish(new BufferManager.AccessEnded(import));
+    }
+
+    /// <inheritdoc />
+    protected override void PostStop()
+    {
+        _services.Metrics!.ObserveDeferred(null);
+        _ownMetrics?.Dispose();
+        base.PostStop();
     }
 
     /// <inheritdoc />

@@ -67,6 +67,7 @@ public sealed class DomainSupervisorActor : UntypedActor
         _routes.Add(id, child);
         if (_kinds.Of(id.Kind).IsBuffer) _buffers++;
         _pages += pages;
+        _services.Metrics?.LifecycleStarted(id, pages);
     }
 
     /// <summary>Forgets a live lifecycle; false if <paramref name="child"/> runs none.</summary>
@@ -76,6 +77,7 @@ public sealed class DomainSupervisorActor : UntypedActor
         _routes.Remove(gone.Id);
         if (_kinds.Of(gone.Id.Kind).IsBuffer) _buffers--;
         _pages -= gone.Pages;
+        _services.Metrics?.LifecycleEnded(gone.Id, gone.Pages);
         return true;
     }
 

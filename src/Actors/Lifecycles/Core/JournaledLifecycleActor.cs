@@ -29,7 +29,8 @@ public abstract class JournaledLifecycleActor : UntypedActor, IWithUnboundedStas
     {
         Id = id;
         Services = context;
-        Record = adopted ?? LifecycleRecord.Start(id, context.Clock.GetUtcNow());
+        _record = adopted ?? LifecycleRecord.Start(id, context.Clock.GetUtcNow());
+        context.Metrics?.RecordChanged(null, _record);
         _journaled = adopted is not null;
     }
 
@@ -42,8 +43,19 @@ public abstract class JournaledLifecycleActor : UntypedActor, IWithUnboundedStas
     /// <summary>The device session.</summary>
     protected DeviceSession Session => Services.Session;
 
-    /// <summary>The fold of this lifecycle's events so far.</summary>
-    protected LifecycleRecord Record { get; private set; }
+    /// <summary>The fold of this lifecycle's events so far; the instruments follow every change.</summary>
+    protected LifecycleRecord Record
+    {
+        get => _record;
+        private set
+        {
+            Services.Metrics?.RecordChanged(_record, value);
+            _record = value;
+        }
+    }
+
+    private LifecycleRecord _record;
+    private long _releaseAskedAt; // when ReleaseRequested was applied (a stopwatch timestamp), for the release's duration
 
     /// <inheritdoc />
     public IStash Stash { get; set; } = null!;
@@ -67,6 +79,7 @@ public abstract class JournaledLifecycleActor : UntypedActor, IWithUnboundedStas
         {
             Id = m.Id;
             Record = LifecycleRecord.Start(m.Id, Now);
+            _releaseAskedAt = 0;
             _journaled = false;
             _writing = _endWriting = false;
             Timers.CancelAll();
@@ -189,7 +202,16 @@ public abstract class JournaledLifecycleActor : UntypedActor, IWithUnboundedStas
     protected void Persist(LifecycleEvent e, Action then, IActorRef? caller) => Persist([e], then, caller);
 
     /// <summary>Applies a durable event to <see cref="Record"/>; the only place it changes.</summary>
-    protected virtual void Apply(LifecycleEvent e) => Record = Record.Apply(e);
+    protected virtual void Apply(LifecycleEvent e)
+    {
+        Record = Record.Apply(e);
+        if (e is ReleaseRequested) _releaseAskedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        else if (e.IsTerminal && _releaseAskedAt != 0)
+        {
+            Services.Metrics?.ReleaseEnded(Id.Kind, System.Diagnostics.Stopwatch.GetElapsedTime(_releaseAskedAt));
+            _releaseAskedAt = 0;
+        }
+    }
 
     /// <summary>
     /// The normal behaviour: <see cref="Retire"/> stops the lifecycle, <see cref="Handle"/> takes the
@@ -242,6 +264,7 @@ public abstract class JournaledLifecycleActor : UntypedActor, IWithUnboundedStas
             AnswerRequester(new OperationFailed(ErrorCode.Stopped, $"{Id}: stopped by a failure before it answered the start; nothing is held"));
             _caller?.Tell(new OperationFailed(ErrorCode.Stopped, $"{Id}: stopped by a failure while handling the request; what it held was released"));
             _caller = null;
+            Services.Metrics?.RecordChanged(_record, null); // what it counted for goes with it
         }
     }
 

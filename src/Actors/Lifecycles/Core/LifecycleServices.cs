@@ -11,6 +11,9 @@ namespace BufferActors.Actors.Lifecycles;
 /// </param>
 public sealed record LifecycleServices(DeviceSession Session, IActorRef? Journal, TimeProvider Clock, TimeSpan JournalTimeout, IActorRef? Outbox = null)
 {
+    /// <summary>The instruments lifecycles and supervisors move; the manager makes (and ends) its own when none is given.</summary>
+    public Diagnostics.BufferActorsMetrics? Metrics { get; init; }
+
     /// <summary>A context without a journal.</summary>
     public static LifecycleServices Unjournaled(DeviceSession session) => new(session, null, TimeProvider.System, TimeSpan.FromSeconds(10));
 }

@@ -97,6 +97,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
 
     private void Export(Export request)
     {
+        long startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         // With a journal, one copy of the caller's refs, so that the journal records exactly what the device
         // exported whatever the caller does with its array afterwards; without one, nothing reads them later.
         var refs = Services.Journal is null && request.Refs is uint[] callers ? callers : request.Refs.ToArray();
@@ -127,7 +128,11 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         var events = new List<LifecycleEvent> { requested, new Events.Exported(Id, now, export.Fd, export.PageCount, Session.InstanceId) };
         if ((export.Flags & (DmaBufFlags.WriteCombine | DmaBufFlags.Coherent)) != 0) events.Add(new Events.ReservationDecreased(Id, now, export.PageCount));
         Persist(events,
-            () => AnswerRequester(new Exported(Id, export.Fd, export.PageCount, export.Flags) { Shared = shared }),
+            () =>
+            {
+                Services.Metrics?.Exported(System.Diagnostics.Stopwatch.GetElapsedTime(startedAt));
+                AnswerRequester(new Exported(Id, export.Fd, export.PageCount, export.Flags) { Shared = shared });
+            },
             reason =>
             {
                 shared?.Dispose(); // never handed over: the lifecycle is lost and releases the buffer

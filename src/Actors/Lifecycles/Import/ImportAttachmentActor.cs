@@ -48,6 +48,7 @@ public sealed class ImportAttachmentActor : JournaledLifecycleActor
     /// </summary>
     protected override void Start(object request)
     {
+        long startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         var asked = (Import)request;
         _request = asked;
         int? own = null;
@@ -69,7 +70,11 @@ public sealed class ImportAttachmentActor : JournaledLifecycleActor
         _importedFd = own;
         _refs = [.. import!.Refs];
         Persist([requested, new Events.Granted(Id, Now, _refs, Session.InstanceId)], // an event owns its array, and nothing writes to _refs
-            () => AnswerRequester(new Imported(Id, asked.Fd, import.Refs)),
+            () =>
+            {
+                Services.Metrics?.Imported(System.Diagnostics.Stopwatch.GetElapsedTime(startedAt));
+                AnswerRequester(new Imported(Id, asked.Fd, import.Refs));
+            },
             reason => JournalLost(TakeRequester(), reason));
     }
 
