@@ -11,6 +11,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
 
 namespace BufferActors.Host.Daemon;
 
@@ -42,12 +43,13 @@ internal static class ServeCommand
             Description = "A uid that may use the daemon, and the frontend domains it may act for: UID (any domain) or UID:DOMID,DOMID,... Repeatable; the daemon's own uid is always allowed.",
         };
         var operators = new Option<int[]>("--operator") { Description = "A uid that may read the daemon's status (bufferactors status). Repeatable; the daemon's own uid always may." };
+        var metricsListen = new Option<string>("--metrics-listen") { Description = "HOST:PORT of a Prometheus scrape endpoint (http://HOST:PORT/metrics) for the BufferActors meter (default: none)." };
         var grace = new Option<int>("--grace") { Description = "Seconds a stop waits for clients' lifecycles to end (default 10)." };
         var command = new Command("serve", "Serve BufferActors to C/C++ backends over a Unix socket (docs/protocol.md, docs/operations.md).");
         var keys = new (Option Option, string Key)[]
         {
             (socket, "Socket"), (device, "Device"), (devicePath, "DevicePath"), (journal, "Journal"), (postgres, "Postgres"), (mode, "Mode"), (group, "Group"),
-            (frontends, "Frontends"), (pages, "Pages"), (allow, "Allow"), (operators, "Operators"), (grace, "Grace"),
+            (frontends, "Frontends"), (pages, "Pages"), (allow, "Allow"), (operators, "Operators"), (grace, "Grace"), (metricsListen, "MetricsListen"),
         };
         command.Options.Add(config);
         foreach (var (o, _) in keys) command.Options.Add(o);
@@ -90,7 +92,7 @@ internal static class ServeCommand
             }
             var storage = settings.Journal is { } file ? new JournalStorage.Sqlite(file) : settings.Postgres is { } conn ? JournalStorage.Parse(conn) : null;
             return await RunAsync(settings.Socket!, settings.Device == "simulator", settings.DevicePath, storage, (settings.ModeBits, settings.GroupId), policy,
-                settings.Frontends, settings.Pages, TimeSpan.FromSeconds(settings.Grace), ct).ConfigureAwait(false);
+                settings.Frontends, settings.Pages, TimeSpan.FromSeconds(settings.Grace), settings.MetricsListen, ct).ConfigureAwait(false);
         });
         return command;
     }
@@ -129,7 +131,7 @@ internal static class ServeCommand
         }
     }
 
-    private static async Task<int> RunAsync(string socket, bool simulator, string devicePath, JournalStorage? journal, (int Bits, int? Group) mode, DaemonPolicy policy, int frontends, int pages, TimeSpan grace, CancellationToken ct)
+    private static async Task<int> RunAsync(string socket, bool simulator, string devicePath, JournalStorage? journal, (int Bits, int? Group) mode, DaemonPolicy policy, int frontends, int pages, TimeSpan grace, string? metricsListen, CancellationToken ct)
     {
         using var sim = simulator ? new XenSimulator(new SimulatorOptions()) : null;
         var options = new BufferActorsOptions { DevicePath = devicePath, Journal = journal };
@@ -171,6 +173,17 @@ internal static class ServeCommand
                 }));
                 services.AddSingleton(settings);
                 services.AddHostedService<DaemonService>();
+                if (metricsListen is not null)
+                {
+                    services.AddOpenTelemetry().WithMetrics(metrics => metrics
+                        .AddMeter(BufferActors.Actors.Diagnostics.BufferActorsMetrics.MeterName)
+                        .AddPrometheusHttpListener(o =>
+                        {
+                            int colon = metricsListen.LastIndexOf(':');
+                            o.Host = metricsListen[..colon];
+                            o.Port = int.Parse(metricsListen[(colon + 1)..], CultureInfo.InvariantCulture);
+                        }));
+                }
             })
             .Build();
         try

@@ -32,6 +32,9 @@ public sealed class ServeConfiguration
     /// <summary>Group of the socket file (a name or a gid); the daemon's own group when null.</summary>
     public string? Group { get; set; }
 
+    /// <summary><c>HOST:PORT</c> of a Prometheus scrape endpoint (<c>/metrics</c>) for the BufferActors meter; none when null.</summary>
+    public string? MetricsListen { get; set; }
+
     /// <summary>Simulator: frontend domains.</summary>
     public int Frontends { get; set; } = 2;
 
@@ -73,6 +76,7 @@ public sealed class ServeConfiguration
         if (Device is not ("linux" or "simulator")) problems.Add($"Device (--device) is {Device}, not linux or simulator");
         if (!IsOctal(Mode)) problems.Add($"Mode (--mode) {Mode} is not octal permission bits");
         if (Group is not null && GroupProblem(Group) is { } group) problems.Add(group);
+        if (MetricsListen is not null && !IsHostAndPort(MetricsListen)) problems.Add($"MetricsListen (--metrics-listen) {MetricsListen} is not HOST:PORT (e.g. 127.0.0.1:9464)");
         if (Journal is not null && Postgres is not null) problems.Add("Journal (--journal) and Postgres (--postgres) exclude each other");
         if (Frontends is < 1 or > 64) problems.Add("Frontends (--frontends) must be 1..64");
         if (Pages is < 1 or > 65536) problems.Add("Pages (--pages) must be 1..65536");
@@ -137,6 +141,13 @@ public sealed class ServeConfiguration
             domains[uid] = ids;
         }
         return owner with { DomainsByUid = domains, Operators = new HashSet<int>(owner.Operators.Concat(Operators)) };
+    }
+
+    private static bool IsHostAndPort(string listen)
+    {
+        int colon = listen.LastIndexOf(':');
+        return colon > 0 && ushort.TryParse(listen.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out ushort port) && port > 0
+            && !listen.AsSpan(0, colon).ContainsAny("/ ");
     }
 
     private static bool IsOctal(string mode) => mode.Length is > 0 and <= 4 && mode.All(c => c is >= '0' and <= '7');

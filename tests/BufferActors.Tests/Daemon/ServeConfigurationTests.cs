@@ -58,6 +58,12 @@ public sealed class ServeConfigurationTests : IDisposable
         Assert.Contains(problems, p => p.StartsWith("Pages", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.StartsWith("Journal", StringComparison.Ordinal));
         Assert.Throws<FormatException>(() => ServeCommand.Configure(null, [new("Serve:Socket", "/s"), new("Serve:Allow:0", "1000:32752")]).Policy());
+        foreach (var listen in new[] { "9464", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:70000", "http://x:1" })
+        {
+            Assert.Contains(ServeCommand.Configure(null, [new("Serve:Socket", "/s"), new("Serve:MetricsListen", listen)]).Problems(),
+                p => p.StartsWith("MetricsListen (--metrics-listen)", StringComparison.Ordinal));
+        }
+        Assert.Empty(ServeCommand.Configure(null, [new("Serve:Socket", "/s"), new("Serve:MetricsListen", "127.0.0.1:9464")]).Problems());
         Assert.Contains(ServeCommand.Configure(null, [new("Serve:Socket", "/s"), new("Serve:Group", "no-such-group-here")]).Problems(),
             p => p.StartsWith("Group (--group) no-such-group-here: no such group", StringComparison.Ordinal));
     }

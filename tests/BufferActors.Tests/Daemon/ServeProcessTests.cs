@@ -36,6 +36,42 @@ public sealed class ServeProcessTests : IDisposable
         Assert.False(File.Exists(daemon.Socket));
     }
 
+    [Fact]
+    public async Task TheMetricsEndpointShowsTheMeter_AsTheLifecyclesMove()
+    {
+        int port;
+        using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        }
+        using var daemon = await ServeProcess.StartAsync(Path.Combine(_folder, "serve.sock"), "--frontends", "1", "--pages", "3", "--metrics-listen", $"127.0.0.1:{port}");
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+        using var c = WireClient.Connect(daemon.Socket);
+        c.Hello();
+        var (reply, fd) = c.Call(new ExportRequest(1, 0x1, daemon.Frontends[1])); // write-combining: lowers the reservation
+        var exported = Assert.IsType<ExportedReply>(reply);
+
+        string held = await http.GetStringAsync("metrics");
+        Assert.Contains("bufferactors_lifecycles_live{otel_scope_name=\"BufferActors\",domain=\"1\",kind=\"export\"} 1", held, StringComparison.Ordinal);
+        Assert.Contains("bufferactors_pages{otel_scope_name=\"BufferActors\",domain=\"1\",kind=\"export\"} 3", held, StringComparison.Ordinal);
+        Assert.Contains("bufferactors_reservation_pages{otel_scope_name=\"BufferActors\",domain=\"1\"} 3", held, StringComparison.Ordinal);
+        Assert.Contains("bufferactors_export_duration_seconds_count{otel_scope_name=\"BufferActors\"} 1", held, StringComparison.Ordinal);
+
+        c.Call(new HandleRequest(WireOpcode.Release, exported.Handle));
+        fd!.Dispose();
+        Assert.NotEqual(HandleReply.TimedOut, Assert.IsType<HandleReply>(c.Call(new WaitReleasedRequest(exported.Handle, 5000)).Reply).Value);
+        string after = "";
+        for (int i = 0; i < 50 && !after.Contains("kind=\"export\"} 0", StringComparison.Ordinal); i++)
+        {
+            await Task.Delay(100); // the exporter caches a scrape briefly
+            after = await http.GetStringAsync("metrics");
+        }
+        Assert.Contains("bufferactors_lifecycles_live{otel_scope_name=\"BufferActors\",domain=\"1\",kind=\"export\"} 0", after, StringComparison.Ordinal);
+        Assert.Contains("bufferactors_reservation_pages{otel_scope_name=\"BufferActors\",domain=\"1\"} 0", after, StringComparison.Ordinal);
+        await daemon.StopAsync();
+    }
+
     [RootFact]
     public async Task TheSocketFileHasTheConfiguredGroupAndMode()
     {

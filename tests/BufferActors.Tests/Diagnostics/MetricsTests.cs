@@ -41,8 +41,13 @@ public sealed class MetricsTests : Akka.TestKit.Xunit2.TestKit
 
     private MetricCollector<long> Collect(string instrument) => new(_metrics.Meter, instrument);
 
-    private static long Sum(MetricCollector<long> c, params (string Key, object Value)[] tags) =>
-        c.GetMeasurementSnapshot().Where(m => tags.All(t => Equals(m.Tags[t.Key], t.Value))).Sum(m => m.Value);
+    /// <summary>The instrument's value now, summed over the series whose tags match (observed at this call).</summary>
+    private static long Sum(MetricCollector<long> c, params (string Key, object Value)[] tags)
+    {
+        c.Clear();
+        c.RecordObservableInstruments();
+        return c.GetMeasurementSnapshot().Where(m => tags.All(t => Equals(m.Tags[t.Key], t.Value))).Sum(m => m.Value);
+    }
 
     [Fact]
     public async Task LiveLifecyclesPagesReservationAndWaits_MoveWithTheLifecycles_AndReturnToZero()
