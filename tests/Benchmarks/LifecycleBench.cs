@@ -1,9 +1,12 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Configuration;
 using BufferActors.Actors;
 using BufferActors.Actors.Api;
+using BufferActors.Actors.Diagnostics;
+using BufferActors.Actors.Lifecycles;
 using BufferActors.Actors.Supervision;
 using BufferActors.Native;
 using BufferActors.Native.Simulation;
@@ -145,12 +148,15 @@ internal sealed class LifecycleBench
         foreach (var dispatcher in dispatchers)
         {
             _output.WriteLine();
-            var (system, client) = StartActors(dispatcher);
+            var (system, client, bare, listener) = StartActors(dispatcher);
             if (await Sequential(dispatcher, client).ConfigureAwait(false) is { } means) hd.Add((dispatcher, means.Actors, means.Direct));
+            await MetricsCost(dispatcher, client, bare).ConfigureAwait(false);
             if (_concurrent.Count > 0) await Concurrent(dispatcher, client).ConfigureAwait(false);
             // Every lifecycle has finished: no live actor, then the system goes.
             int live = await LedgerCheck.WaitUntilNoneLive(client, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            live += await LedgerCheck.WaitUntilNoneLive(bare, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
             await system.Terminate().ConfigureAwait(false);
+            listener.Dispose();
             if (live > 0) problems.Add($"{dispatcher}: {live} lifecycle(s) still live");
         }
 
@@ -169,12 +175,73 @@ internal sealed class LifecycleBench
         return 0;
     }
 
-    private (ActorSystem System, BufferActorsClient Client) StartActors(string dispatcher)
+    /// <summary>
+    /// The phase's actor system with two managers: the measured one, with its metrics (<see cref="BufferActorsMetrics"/>)
+    /// listened to as an exporter would, and a second one without metrics, for their cost.
+    /// </summary>
+    private (ActorSystem System, BufferActorsClient Client, BufferActorsClient Bare, IDisposable Listener) StartActors(string dispatcher)
     {
         var config = ConfigurationFactory.ParseString("akka.loglevel = WARNING\nakka.stdout-loglevel = WARNING");
-        if (dispatcher == "inline") config = BufferActors.Actors.Hosting.BufferActorsHostingExtensions.InlineDispatchConfig("buffers").WithFallback(config);
+        if (dispatcher == "inline")
+        {
+            config = BufferActors.Actors.Hosting.BufferActorsHostingExtensions.InlineDispatchConfig("buffers")
+                .WithFallback(BufferActors.Actors.Hosting.BufferActorsHostingExtensions.InlineDispatchConfig("bare")).WithFallback(config);
+        }
         var system = ActorSystem.Create($"bench-{dispatcher}", config);
-        return (system, new BufferActorsClient(system, system.ActorOf(BufferManager.Props(new DeviceSession(_gntdev)), "buffers")));
+        var metrics = new BufferActorsMetrics();
+        var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) => { if (ReferenceEquals(instrument.Meter, metrics.Meter)) l.EnableMeasurementEvents(instrument); },
+        };
+        listener.SetMeasurementEventCallback<double>((_, value, _, _) => Volatile.Write(ref _lastMeasured, value));
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Volatile.Write(ref _lastMeasured, value));
+        listener.Start();
+        var metered = LifecycleServices.Unjournaled(new DeviceSession(_gntdev)) with { Metrics = metrics };
+        var bare = LifecycleServices.Unjournaled(new DeviceSession(_gntdev)) with { Metrics = BufferActorsMetrics.Disabled };
+        return (system,
+            new BufferActorsClient(system, system.ActorOf(BufferManager.Props(metered), "buffers")),
+            new BufferActorsClient(system, system.ActorOf(BufferManager.Props(bare), "bare")),
+            new Disposables(listener, metrics));
+    }
+
+    private double _lastMeasured; // where the listener puts what it is told, as an exporter aggregates it
+
+    private sealed class Disposables(params IDisposable[] all) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var d in all) d.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The cost of metrics: 1080p lifecycles on the manager with metrics (listened to) against the same on the manager
+    /// without, in blocks whose order alternates, after a warm-up of both.
+    /// </summary>
+    private async Task MetricsCost(string dispatcher, BufferActorsClient metered, BufferActorsClient bare)
+    {
+        var refs = _sized[Array.IndexOf(_s.Pages, _s.Pages.Contains(HdPages) ? HdPages : _s.Pages[0])];
+        var clients = new[] { bare, metered };
+        for (int i = 0; i < Math.Max(_s.Warmup, 100); i++)
+            foreach (var c in clients)
+                await Actors(c, _frontend.Id, refs).ConfigureAwait(false);
+        var micros = new[] { new List<double>(), new List<double>() };
+        for (int done = 0, round = 0; done < _s.Iterations; round++, done += BlockSize)
+            for (int slot = 0; slot < 2; slot++)
+            {
+                int path = (round + slot) % 2;
+                for (int k = 0; k < BlockSize; k++)
+                {
+                    long t0 = Stopwatch.GetTimestamp();
+                    await Actors(clients[path], _frontend.Id, refs).ConfigureAwait(false);
+                    micros[path].Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+                }
+            }
+        var (without, with) = (LatencySummary.Of(micros[0]), LatencySummary.Of(micros[1]));
+        string size = BenchReport.SizeName(refs.Length), on = BenchReport.DispatcherName(dispatcher);
+        _output.WriteLine($"  metrics, {refs.Length} pages: with {with.Mean:F1} us, without {without.Mean:F1} us, ratio {with.Mean / without.Mean:F3} (target <= 1.02)");
+        _report.Add($"lifecycle_no_metrics_us_{size}_{on}", without.Mean, "us");
+        _report.Add($"metrics_cost_{size}_{on}", with.Mean / without.Mean, "ratio", $"lifecycle_no_metrics_us_{size}_{on}");
     }
 
     private void Direct(DomainId domain, uint[] refs)

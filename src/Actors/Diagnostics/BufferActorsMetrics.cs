@@ -32,6 +32,19 @@ public sealed class BufferActorsMetrics : IDisposable
     private readonly Histogram<double> _recovery;
     private Func<IReadOnlyList<DeferredGrants>>? _deferredSource;
 
+    private readonly bool _enabled = true;
+
+    /// <summary>Metrics that count nothing and publish no instrument (what <c>bench lifecycle</c> compares the cost of metrics against).</summary>
+    public static BufferActorsMetrics Disabled { get; } = new(enabled: false);
+
+    private BufferActorsMetrics(bool enabled)
+    {
+        _enabled = enabled;
+        Meter = new Meter(MeterName + ".Disabled");
+        _export = _import = _held = _journalWrite = _recovery = Meter.CreateHistogram<double>("disabled");
+        _journalBatch = Meter.CreateHistogram<long>("disabled.batch");
+    }
+
     /// <summary>Creates the instruments on a new meter (from <paramref name="factory"/> when given: a host's DI).</summary>
     public BufferActorsMetrics(IMeterFactory? factory = null)
     {
@@ -64,6 +77,7 @@ public sealed class BufferActorsMetrics : IDisposable
 
     internal void LifecycleStarted(LifecycleId id, int pages)
     {
+        if (!_enabled) return;
         var totals = _byKind.GetOrAdd((id.Kind, id.Domain.Value), static _ => new Totals());
         Interlocked.Increment(ref totals.Live);
         Interlocked.Add(ref totals.Pages, pages);
@@ -71,6 +85,7 @@ public sealed class BufferActorsMetrics : IDisposable
 
     internal void LifecycleEnded(LifecycleId id, int pages)
     {
+        if (!_enabled) return;
         var totals = _byKind.GetOrAdd((id.Kind, id.Domain.Value), static _ => new Totals());
         Interlocked.Decrement(ref totals.Live);
         Interlocked.Add(ref totals.Pages, -pages);
@@ -79,6 +94,7 @@ public sealed class BufferActorsMetrics : IDisposable
     /// <summary>A lifecycle's record went from <paramref name="before"/> to <paramref name="after"/> (null: it is gone).</summary>
     internal void RecordChanged(LifecycleRecord? before, LifecycleRecord? after)
     {
+        if (!_enabled) return;
         var (r0, q0, w0) = Share(before);
         var (r1, q1, w1) = Share(after);
         if (r0 == r1 && q0 == q1 && w0 == w1) return;
