@@ -80,15 +80,14 @@ internal static class ServeCommand
                 foreach (var p in problems) Console.Error.WriteLine($"serve: {p}");
                 return 2;
             }
-            if (settings.Device == "linux")
+            // The checks of `bufferactors doctor`, for the mode configured: a daemon that cannot serve does not start.
+            var doctor = Doctor.DoctorReport.Evaluate(Doctor.MachineProbe.Probe(settings.DevicePath, settings.Journal), settings.Device);
+            if (!doctor.CanRun)
             {
-                var findings = GntdevCheck.Run(settings.DevicePath);
-                if (findings.Any(f => !f.Holds))
-                {
-                    Console.Error.WriteLine($"serve: the device {settings.DevicePath} cannot serve:");
-                    foreach (var f in findings) Console.Error.WriteLine($"  [{(f.Holds ? "ok" : "FAILED")}] {f.Check}: {f.Evidence}");
-                    return 2;
-                }
+                Console.Error.WriteLine($"serve: --device {settings.Device} cannot run here (bufferactors doctor):");
+                foreach (var f in doctor.Findings.Where(f => f.Outcome is Doctor.DoctorReport.Outcome.Ok or Doctor.DoctorReport.Outcome.Failed))
+                    Console.Error.WriteLine($"  [{(f.Outcome == Doctor.DoctorReport.Outcome.Ok ? "ok" : "FAILED")}] {f.Check}: {f.Evidence}{(f.Hint is null ? "" : $" ({f.Hint})")}");
+                return 2;
             }
             var storage = settings.Journal is { } file ? new JournalStorage.Sqlite(file) : settings.Postgres is { } conn ? JournalStorage.Parse(conn) : null;
             return await RunAsync(settings.Socket!, settings.Device == "simulator", settings.DevicePath, storage, (settings.ModeBits, settings.GroupId), policy,

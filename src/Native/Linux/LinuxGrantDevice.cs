@@ -228,6 +228,17 @@ public sealed unsafe class LinuxGrantDevice : IGrantDevice
         }
     }
 
+    /// <summary>
+    /// DMABUF_EXP_FROM_REFS with no argument (a null pointer), which exports nothing and changes nothing: the driver
+    /// answers EFAULT when it goes on to read the argument (exports are possible), EINVAL when it refuses before
+    /// (a PV domain, whose grant maps are made by PTE), ENOTTY when it has no dma-buf ioctls.
+    /// </summary>
+    public Errno ProbeExport()
+    {
+        ThrowIfDisposed();
+        return TryIoctl(IOCTL_GNTDEV_DMABUF_EXP_FROM_REFS, null);
+    }
+
     /// <inheritdoc />
     public ExportedDmaBuf ExportDmaBuf(DmaBufFlags flags, DomainId domain, ReadOnlySpan<uint> refs)
     {
