@@ -64,6 +64,17 @@ internal static partial class Comparison
                 Console.WriteLine($"FAIL scenario: {scenario.ToJsonString()}");
             }
         }
+        if (Option(args, "--doctor") is { } doctorLines)
+        {
+            var doctor = DoctorRun.Verdict(File.ReadAllLines(doctorLines).Where(l => l.Length > 0));
+            root["doctor"] = doctor;
+            if (doctor["clean"]?.GetValue<bool>() == true) passed++;
+            else
+            {
+                failed++;
+                Console.WriteLine($"FAIL doctor: {doctor["problems"]!.ToJsonString()}");
+            }
+        }
         if (dmesg is not null)
         {
             var log = KernelLogVerdict(dmesg);

@@ -6,6 +6,7 @@ using BufferActors.Native;
 //
 //   BufferActors.Conformance [--device linux|simulator] [--case NAME] [--scenario]
 //   BufferActors.Conformance --list
+//   BufferActors.Conformance --doctor MODULE      (doctor's probe of this machine, one BA-DOCTOR line)
 //   BufferActors.Conformance compare --kernel K.jsonl --simulator S.jsonl --deliberate docs/simulator.md --out results.json [...]
 try
 {
@@ -16,6 +17,7 @@ try
         return 0;
     }
 
+    if (Option(args, "--doctor") is { } module) return DoctorRun.Run(module, Console.Out);
     string device = Option(args, "--device") ?? "simulator";
     string? only = Option(args, "--case");
     using ConformanceTarget target = device switch

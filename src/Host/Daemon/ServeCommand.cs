@@ -81,12 +81,12 @@ internal static class ServeCommand
                 return 2;
             }
             // The checks of `bufferactors doctor`, for the mode configured: a daemon that cannot serve does not start.
-            var doctor = Doctor.DoctorReport.Evaluate(Doctor.MachineProbe.Probe(settings.DevicePath, settings.Journal), settings.Device);
+            var doctor = BufferActors.Actors.Diagnostics.DoctorReport.Evaluate(BufferActors.Actors.Diagnostics.MachineProbe.Probe(settings.DevicePath, settings.Journal), settings.Device);
             if (!doctor.CanRun)
             {
                 Console.Error.WriteLine($"serve: --device {settings.Device} cannot run here (bufferactors doctor):");
-                foreach (var f in doctor.Findings.Where(f => f.Outcome is Doctor.DoctorReport.Outcome.Ok or Doctor.DoctorReport.Outcome.Failed))
-                    Console.Error.WriteLine($"  [{(f.Outcome == Doctor.DoctorReport.Outcome.Ok ? "ok" : "FAILED")}] {f.Check}: {f.Evidence}{(f.Hint is null ? "" : $" ({f.Hint})")}");
+                foreach (var f in doctor.Findings.Where(f => f.Outcome is BufferActors.Actors.Diagnostics.DoctorReport.Outcome.Ok or BufferActors.Actors.Diagnostics.DoctorReport.Outcome.Failed))
+                    Console.Error.WriteLine($"  [{(f.Outcome == BufferActors.Actors.Diagnostics.DoctorReport.Outcome.Ok ? "ok" : "FAILED")}] {f.Check}: {f.Evidence}{(f.Hint is null ? "" : $" ({f.Hint})")}");
                 return 2;
             }
             var storage = settings.Journal is { } file ? new JournalStorage.Sqlite(file) : settings.Postgres is { } conn ? JournalStorage.Parse(conn) : null;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using BufferActors.Actors.Diagnostics;
 using BufferActors.Native.Linux;
 using Spectre.Console;
 

@@ -1,5 +1,5 @@
-using BufferActors.Host.Doctor;
-using static BufferActors.Host.Doctor.DoctorReport;
+using BufferActors.Actors.Diagnostics;
+using static BufferActors.Actors.Diagnostics.DoctorReport;
 
 namespace BufferActors.Tests.Doctor;
 

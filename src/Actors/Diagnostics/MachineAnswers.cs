@@ -1,4 +1,4 @@
-namespace BufferActors.Host.Doctor;
+namespace BufferActors.Actors.Diagnostics;
 
 /// <summary>
 /// What a machine answered to <c>doctor</c>'s questions, raw: files read, device nodes opened, and the errno of the

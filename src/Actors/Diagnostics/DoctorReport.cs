@@ -1,4 +1,4 @@
-namespace BufferActors.Host.Doctor;
+namespace BufferActors.Actors.Diagnostics;
 
 /// <summary>What <c>doctor</c> found: one line per check with its evidence, and whether the configured mode can run.</summary>
 /// <param name="Device">The mode asked about: <c>linux</c> or <c>simulator</c>.</param>

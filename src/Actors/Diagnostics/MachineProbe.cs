@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using BufferActors.Native;
 using BufferActors.Native.Linux;
 
-namespace BufferActors.Host.Doctor;
+namespace BufferActors.Actors.Diagnostics;
 
 /// <summary>
 /// Asks this machine <c>doctor</c>'s questions: it reads files, opens the device nodes read-write (and closes them),
