@@ -320,12 +320,13 @@ internal sealed class ClientConnection
         return null;
     }
 
-    /// <summary>The events this daemon sends (a quarantine is not).</summary>
-    private const WireEvents Sent = WireEvents.Released | WireEvents.AccessEnded | WireEvents.FrontendDied;
+    /// <summary>The events this daemon sends: all of them.</summary>
+    private const WireEvents Sent = WireEvents.Released | WireEvents.AccessEnded | WireEvents.Quarantined | WireEvents.FrontendDied;
 
     /// <summary>
     /// A notice of the actors: the deferred grants of an import this connection released ended (<c>ACCESS_ENDED</c>),
-    /// or a frontend it has lifecycles of died (<c>FRONTEND_DIED</c>); sent if the connection subscribed.
+    /// an export of it was quarantined (<c>QUARANTINED</c>), or a frontend it has lifecycles of died
+    /// (<c>FRONTEND_DIED</c>); sent if the connection subscribed.
     /// </summary>
     public void Notify(object notice)
     {
@@ -334,6 +335,10 @@ internal sealed class ClientConnection
         {
             case BufferManager.AccessEnded ended when _releasedImports.TryRemove(ended.Import, out ulong handle):
                 if ((_subscribed & WireEvents.AccessEnded) != 0) Send(WireCodec.Encode(0, new HandleEvent(WireOpcode.AccessEndedEvent, handle)), null);
+                break;
+            case ExportedBuffer.QuarantineNotice quarantined when (_subscribed & WireEvents.Quarantined) != 0
+                && _owned.TryGetValue((ulong)quarantined.Id.Sequence, out var owned) && owned.Id == quarantined.Id:
+                Send(WireCodec.Encode(0, new QuarantinedEvent((ulong)quarantined.Id.Sequence, (uint)Math.Min(quarantined.HeldFor.TotalMilliseconds, uint.MaxValue))), null);
                 break;
             case DomainLifecycles.FrontendDied died when (_subscribed & WireEvents.FrontendDied) != 0 && _owned.Values.Any(o => o.Id.Domain == died.Domain):
                 Send(WireCodec.Encode(0, new FrontendDiedEvent(died.Domain.Value)), null);

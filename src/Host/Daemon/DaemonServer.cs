@@ -46,6 +46,7 @@ public sealed class DaemonServer : IDisposable
         [
             client.Subscribe<BufferActors.Actors.Supervision.BufferManager.AccessEnded>(Tell),
             client.Subscribe<BufferActors.Actors.Supervision.DomainLifecycles.FrontendDied>(Tell),
+            client.Subscribe<BufferActors.Actors.Lifecycles.ExportedBuffer.QuarantineNotice>(Tell),
         ];
         _acceptor = new Thread(AcceptLoop) { IsBackground = true, Name = "bufferactors serve accept" };
         _acceptor.Start();

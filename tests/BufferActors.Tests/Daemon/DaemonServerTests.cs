@@ -1,4 +1,5 @@
 using BufferActors.Actors.Api;
+using BufferActors.Actors.Lifecycles;
 using BufferActors.Actors.Supervision;
 using BufferActors.Host.Daemon;
 using BufferActors.Host.Daemon.Protocol;
@@ -87,7 +88,7 @@ public sealed class DaemonServerTests : Akka.TestKit.Xunit2.TestKit, IDisposable
     {
         using var c = WireClient.Connect(_server.Path);
         Assert.True(c.Hello(WireCapabilities.Export | WireCapabilities.Events).Capabilities.HasFlag(WireCapabilities.Events));
-        Assert.Equal(WireEvents.Released, Assert.IsType<SubscribedReply>(c.Call(new SubscribeRequest(WireEvents.Released | WireEvents.Quarantined)).Reply).Events);
+        Assert.Equal(WireEvents.Released, Assert.IsType<SubscribedReply>(c.Call(new SubscribeRequest(WireEvents.Released | (WireEvents)0x100)).Reply).Events); // no such event: not granted
         var (reply, fd) = c.Call(new ExportRequest(1, 0, _grants.Share(1)));
         ulong handle = Assert.IsType<ExportedReply>(reply).Handle;
         c.Call(new HandleRequest(WireOpcode.Release, handle));
@@ -128,6 +129,32 @@ public sealed class DaemonServerTests : Akka.TestKit.Xunit2.TestKit, IDisposable
         }
         Assert.Equal(new HandleEvent(WireOpcode.AccessEndedEvent, imported.Handle), ended?.Message);
         c.Dispose();
+        await AssertLedgerAtBaseline();
+    }
+
+    [Fact]
+    public async Task ASubscriberIsToldWhenAnExportItReleasedIsQuarantined_ThenWhenItIsReleased()
+    {
+        // A manager of its own whose exports are quarantined after 300 ms still held.
+        var settings = BufferManager.Settings.Default with { Export = new ExportSettings(TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(300)) };
+        var client = new BufferActorsClient(Sys, Sys.ActorOf(BufferManager.Props(new BufferActors.Actors.DeviceSession(_gntdev), settings), "quick"), Bound);
+        using var server = new DaemonServer(Path.Combine(_folder, "quick.sock"), Convert.ToInt32("600", 8), client, _gntdev, WireDevice.Simulator, DaemonPolicy.OwnerOnly(), NullLogger.Instance);
+        using var c = WireClient.Connect(server.Path);
+        c.Hello(WireCapabilities.Export | WireCapabilities.Events);
+        Assert.Equal(WireEvents.Released | WireEvents.Quarantined, Assert.IsType<SubscribedReply>(c.Call(new SubscribeRequest(WireEvents.Released | WireEvents.Quarantined)).Reply).Events);
+        var (reply, fd) = c.Call(new ExportRequest(1, 0, _grants.Share(2)));
+        ulong handle = Assert.IsType<ExportedReply>(reply).Handle;
+        c.Call(new HandleRequest(WireOpcode.Release, handle)); // the client's descriptor goes on holding the buffer
+
+        var quarantined = Assert.IsType<QuarantinedEvent>((c.Next(Bound) ?? throw new InvalidOperationException("no event")).Message);
+        Assert.Equal(handle, quarantined.Handle);
+        Assert.InRange(quarantined.HeldMs, 300u, 10_000u);
+        Assert.True(Assert.IsType<StatusReply>(c.Call(new HandleRequest(WireOpcode.Query, handle)).Reply).Quarantined);
+
+        fd!.Dispose(); // the holder lets go at last
+        Assert.Equal(new HandleEvent(WireOpcode.ReleasedEvent, handle), (c.Next(Bound) ?? throw new InvalidOperationException("no event")).Message);
+        c.Dispose();
+        await AwaitAssertAsync(async () => Assert.Equal(0, (await client.SnapshotAsync()).LiveLifecycles), Bound);
         await AssertLedgerAtBaseline();
     }
 

@@ -44,6 +44,13 @@ public static class ExportedBuffer
     /// <summary>Release accepted; it completes when <paramref name="PendingAttachments"/> reaches zero.</summary>
     public sealed record ReleaseAccepted(LifecycleId Id, int PendingAttachments);
 
+    /// <summary>
+    /// Published on the event stream when a released export is quarantined: a holder (a device, another process) has
+    /// kept it <paramref name="HeldFor"/> after the backend let go, past <see cref="ExportSettings.QuarantineAfter"/>.
+    /// It stays live and polled; a daemon tells the client that owns it.
+    /// </summary>
+    public sealed record QuarantineNotice(LifecycleId Id, int PageCount, TimeSpan HeldFor);
+
     /// <summary>The longest wait the kernel's WAIT_RELEASED takes (its time-out is a u32 of milliseconds); longer ones wait without a timer.</summary>
     public static readonly TimeSpan LongestTimedWait = TimeSpan.FromMilliseconds(uint.MaxValue);
 

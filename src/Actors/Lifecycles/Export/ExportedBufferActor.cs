@@ -316,8 +316,12 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         {
             Context.GetLogger().Warning("{0}: fd {1} still held after {2}; quarantined, still polling", Id, _export.Fd, _settings.QuarantineAfter);
             // The journal says so too: a quarantined buffer is live, and replay shows since when and why.
-            Persist(new Events.Quarantined(Id, Now, Now - _closedAt),
-                () => Timers.StartSingleTimer("probe", new ProbeRelease(), _probeDelay), caller: null);
+            var heldFor = Now - _closedAt;
+            Persist(new Events.Quarantined(Id, Now, heldFor), () =>
+            {
+                Context.System.EventStream.Publish(new QuarantineNotice(Id, _export.PageCount, heldFor));
+                Timers.StartSingleTimer("probe", new ProbeRelease(), _probeDelay);
+            }, caller: null);
             return;
         }
         Timers.StartSingleTimer("probe", new ProbeRelease(), _probeDelay);
