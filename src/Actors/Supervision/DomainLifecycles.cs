@@ -10,8 +10,17 @@ public static class DomainLifecycles
     /// <param name="MaxPages">Pages over all live lifecycles.</param>
     public sealed record Quotas(int MaxBuffers, long MaxPages)
     {
-        /// <summary>64 buffers, 1 Mi pages (4 GiB).</summary>
+        /// <summary>64 buffers, 1 Mi pages (4 GiB); 16 quarantined exports or 256 Ki quarantined pages (1 GiB).</summary>
         public static Quotas Default { get; } = new(64, 1 << 20);
+
+        /// <summary>
+        /// Quarantined exports (released, still held past the quarantine time) a domain may have: at this many, its new
+        /// exports are refused until some are released or the domain is destroyed.
+        /// </summary>
+        public int MaxQuarantinedBuffers { get; init; } = 16;
+
+        /// <summary>Pages of quarantined exports a domain may have, as <see cref="MaxQuarantinedBuffers"/>.</summary>
+        public long MaxQuarantinedPages { get; init; } = 1 << 18;
     }
 
     /// <summary>Start a lifecycle of <paramref name="Request"/>'s kind under a fresh id.</summary>

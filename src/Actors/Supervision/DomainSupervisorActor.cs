@@ -18,6 +18,7 @@ public sealed class DomainSupervisorActor : UntypedActor
 {
     private readonly DomainId _domain;
     private readonly LifecycleServices _services;
+    private readonly Dictionary<LifecycleId, int> _quarantined = []; // live lifecycles quarantined, and their pages
     private readonly Quotas _quotas;
     private readonly LifecycleKinds _kinds;
     private readonly Dictionary<IActorRef, (LifecycleId Id, int Pages)> _live = [];
@@ -53,6 +54,7 @@ public sealed class DomainSupervisorActor : UntypedActor
             case Terminated t: OnTerminated(t); break;
             case Adopt m: OnAdopt(m); break;
             case DomainDied: OnDomainDied(); break;
+            case LifecycleQuarantined m when _live.ContainsKey(Sender): _quarantined[m.Id] = m.PageCount; break;
             case GetStatus: Sender.Tell(new DomainStatus(_domain, _dead, _buffers, _pages, _live.Values.Select(v => v.Id).OrderBy(i => i.Sequence).ToList())); break;
             default:
                 // Lifecycles answer the cleanup messages sent to them; nothing else is expected from a child.
@@ -75,6 +77,7 @@ public sealed class DomainSupervisorActor : UntypedActor
     {
         if (!_live.Remove(child, out var gone)) return false;
         _routes.Remove(gone.Id);
+        _quarantined.Remove(gone.Id);
         if (_kinds.Of(gone.Id.Kind).IsBuffer) _buffers--;
         _pages -= gone.Pages;
         _services.Metrics?.LifecycleEnded(gone.Id, gone.Pages);
@@ -95,6 +98,13 @@ public sealed class DomainSupervisorActor : UntypedActor
         if (kind.IsBuffer && _buffers + 1 > _quotas.MaxBuffers)
         {
             Sender.Tell(new OperationFailed(ErrorCode.QuotaExceeded, $"{_domain} already has {_buffers} buffers (quota {_quotas.MaxBuffers})"));
+            return;
+        }
+        if (kind.CanBeQuarantined && (_quarantined.Count >= _quotas.MaxQuarantinedBuffers || _quarantined.Values.Sum() >= _quotas.MaxQuarantinedPages))
+        {
+            Sender.Tell(new OperationFailed(ErrorCode.QuotaExceeded,
+                $"{_domain} has {_quarantined.Count} quarantined export(s) of {_quarantined.Values.Sum()} pages, still held after their release " +
+                $"(cap {_quotas.MaxQuarantinedBuffers} exports / {_quotas.MaxQuarantinedPages} pages): new exports are refused until they are released or the domain is destroyed"));
             return;
         }
         if (_pages + m.PageCount > _quotas.MaxPages)

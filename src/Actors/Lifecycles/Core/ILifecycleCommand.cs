@@ -32,3 +32,9 @@ public sealed record Retire
     /// <summary>The one instance.</summary>
     public static Retire Instance { get; } = new();
 }
+
+/// <summary>
+/// From a lifecycle to its domain supervisor: it was quarantined (held by someone else past its release), and holds
+/// <paramref name="PageCount"/> pages until it ends; the supervisor counts it against the domain's quarantine cap.
+/// </summary>
+public sealed record LifecycleQuarantined(LifecycleId Id, int PageCount);

@@ -18,6 +18,12 @@ public interface ILifecycleKind
     /// <summary>True when a lifecycle of this kind counts against <c>Quotas.MaxBuffers</c> (a dma-buf); all count pages.</summary>
     bool IsBuffer { get; }
 
+    /// <summary>
+    /// True when a lifecycle of this kind can be quarantined (held by someone else past its release): a domain whose
+    /// quarantined lifecycles reach <c>Quotas.MaxQuarantinedBuffers</c> or <c>MaxQuarantinedPages</c> gets no new ones.
+    /// </summary>
+    bool CanBeQuarantined => false;
+
     /// <summary>How many finished actors of this kind a domain supervisor keeps to run its next lifecycles (0: a new actor each time).</summary>
     int ReusedActors { get; }
 

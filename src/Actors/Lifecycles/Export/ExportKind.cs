@@ -16,6 +16,10 @@ public sealed class ExportKind(ExportSettings settings) : ILifecycleKind
     public bool IsBuffer => true;
 
     /// <inheritdoc />
+    /// <remarks>A released export a device or another process still holds past <see cref="ExportSettings.QuarantineAfter"/>.</remarks>
+    public bool CanBeQuarantined => true;
+
+    /// <inheritdoc />
     public int ReusedActors => settings.ReusedActors;
 
     /// <inheritdoc />

@@ -316,10 +316,11 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         {
             Context.GetLogger().Warning("{0}: fd {1} still held after {2}; quarantined, still polling", Id, _export.Fd, _settings.QuarantineAfter);
             // The journal says so too: a quarantined buffer is live, and replay shows since when and why.
-            var heldFor = Now - _closedAt;
-            Persist(new Events.Quarantined(Id, Now, heldFor), () =>
+            var notice = new QuarantineNotice(Id, _export.PageCount, Now - _closedAt);
+            Persist(new Events.Quarantined(Id, Now, notice.HeldFor), () =>
             {
-                Context.System.EventStream.Publish(new QuarantineNotice(Id, _export.PageCount, heldFor));
+                Context.Parent.Tell(new LifecycleQuarantined(Id, notice.PageCount)); // the domain's cap on quarantined exports
+                Context.System.EventStream.Publish(notice);
                 Timers.StartSingleTimer("probe", new ProbeRelease(), _probeDelay);
             }, caller: null);
             return;
