@@ -28,7 +28,8 @@ public sealed class BufferActorsClient(ActorSystem system, IActorRef manager, Ti
 
     /// <summary>
     /// Calls <paramref name="notice"/> with every <typeparamref name="T"/> the actors publish
-    /// (<see cref="Supervision.BufferManager.AccessEnded"/>, <see cref="Supervision.DomainLifecycles.FrontendDied"/>) until
+    /// (<see cref="Supervision.BufferManager.AccessEnded"/>, <see cref="Supervision.DomainLifecycles.FrontendDied"/>,
+    /// <see cref="Lifecycles.ExportedBuffer.QuarantineNotice"/>) until
     /// the returned subscription is disposed. It runs on an actor's thread, one notice at a time: keep it short.
     /// </summary>
     public IDisposable Subscribe<T>(Action<T> notice) => NoticeSubscription.Start(system, notice);

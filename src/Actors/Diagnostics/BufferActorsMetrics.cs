@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using BufferActors.Actors.Persistence;
 
@@ -59,7 +58,7 @@ public sealed class BufferActorsMetrics : IDisposable
         _export = Seconds("bufferactors.export.duration", "From an export's request to its answer (device call and journal).");
         _import = Seconds("bufferactors.import.duration", "From an import's request to its answer (device call and journal).");
         _held = Seconds("bufferactors.release.duration", "From the backend's release to the lifecycle's end, by kind: for an export, how long its holders kept the buffer after the backend let go; for an import, until every grant ended.");
-        _journalWrite = Seconds("bufferactors.journal.write.duration", "One journal write, from its first queued record to its acknowledgement.");
+        _journalWrite = Seconds("bufferactors.journal.write.duration", "One journal write, from its start to its acknowledgement.");
         _journalBatch = Meter.CreateHistogram<long>("bufferactors.journal.batch.size", "{event}", "Events in one journal write.", tags: null,
             new InstrumentAdvice<long> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048] });
         _recovery = Seconds("bufferactors.recovery.duration", "From a manager's start to the end of its recovery from the journal.");
@@ -75,20 +74,16 @@ public sealed class BufferActorsMetrics : IDisposable
     /// <summary>The meter: listen to it (a <c>MeterListener</c>, OpenTelemetry, <c>MetricCollector</c>) by instance or by name.</summary>
     public Meter Meter { get; }
 
-    internal void LifecycleStarted(LifecycleId id, int pages)
-    {
-        if (!_enabled) return;
-        var totals = _byKind.GetOrAdd((id.Kind, id.Domain.Value), static _ => new Totals());
-        Interlocked.Increment(ref totals.Live);
-        Interlocked.Add(ref totals.Pages, pages);
-    }
+    internal void LifecycleStarted(LifecycleId id, int pages) => CountLifecycle(id, 1, pages);
 
-    internal void LifecycleEnded(LifecycleId id, int pages)
+    internal void LifecycleEnded(LifecycleId id, int pages) => CountLifecycle(id, -1, -pages);
+
+    private void CountLifecycle(LifecycleId id, int lifecycles, int pages)
     {
         if (!_enabled) return;
         var totals = _byKind.GetOrAdd((id.Kind, id.Domain.Value), static _ => new Totals());
-        Interlocked.Decrement(ref totals.Live);
-        Interlocked.Add(ref totals.Pages, -pages);
+        Interlocked.Add(ref totals.Live, lifecycles);
+        Interlocked.Add(ref totals.Pages, pages);
     }
 
     /// <summary>A lifecycle's record went from <paramref name="before"/> to <paramref name="after"/> (null: it is gone).</summary>
@@ -151,9 +146,6 @@ public sealed class BufferActorsMetrics : IDisposable
         public long Quarantined;
         public long Waits;
     }
-
-    /// <summary>A stopwatch start for the durations above.</summary>
-    internal static long Now() => Stopwatch.GetTimestamp();
 
     /// <summary>Ends the meter: its instruments stop reporting.</summary>
     public void Dispose() => Meter.Dispose();

@@ -14,15 +14,19 @@ public static class MachineProbe
 {
     private const string Balloon = "/sys/devices/system/xen_memory/xen_memory0/info/current_kb";
 
-    /// <summary>The answers, for the grant device at <paramref name="gntdev"/> and, when named, the journal file <paramref name="journal"/>.</summary>
-    public static MachineAnswers Probe(string gntdev, string? journal)
+    /// <summary>
+    /// The answers, for the grant device at <paramref name="gntdev"/> and, when named, the journal file
+    /// <paramref name="journal"/>; without <paramref name="askDevice"/> (a mode that does not use it) the device is
+    /// not asked its ioctls and makes no export.
+    /// </summary>
+    public static MachineAnswers Probe(string gntdev, string? journal, bool askDevice = true)
     {
         string? capabilities = Read("/proc/xen/capabilities");
         string? wait = null, export = null;
         DmaBackingAnswer? dma = null;
         var gntdevNode = Node(gntdev);
         var gntallocNode = Node(LinuxGrantAllocator.DefaultPath);
-        if (gntdevNode.Exists && gntdevNode.OpenError is null)
+        if (askDevice && gntdevNode.Exists && gntdevNode.OpenError is null)
         {
             try
             {

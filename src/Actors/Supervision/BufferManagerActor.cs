@@ -21,7 +21,7 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
     private long _nextSequence = 1;
     private RecoveryReport _report = RecoveryReport.Empty;
     private readonly Diagnostics.BufferActorsMetrics? _ownMetrics; // made here when the host gave none: ended with the manager
-    private readonly long _startedAt = Diagnostics.BufferActorsMetrics.Now();
+    private readonly long _startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
 
     /// <summary>Creates the manager. With a journal it first recovers, stashing requests until then.</summary>
     public BufferManagerActor(LifecycleServices services, BufferManager.Settings settings)

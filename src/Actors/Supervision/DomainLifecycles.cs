@@ -33,10 +33,10 @@ public static class DomainLifecycles
     public sealed record DomainDied(DomainId Domain);
 
     /// <summary>
-    /// Published on the event stream, once, when the supervisor learns its domain died: the lifecycles it is about to
-    /// end (a daemon tells the clients that own them).
+    /// Published on the event stream, once, when the supervisor learns its domain died, before it ends the domain's
+    /// lifecycles (a daemon tells the clients that own some).
     /// </summary>
-    public sealed record FrontendDied(DomainId Domain, IReadOnlyList<LifecycleId> Lifecycles);
+    public sealed record FrontendDied(DomainId Domain);
 
     /// <summary>Acknowledges <see cref="DomainDied"/>; the cleanup runs on.</summary>
     public sealed record DomainCleanupStarted(DomainId Domain, int Lifecycles);

@@ -19,6 +19,7 @@ public sealed class DomainSupervisorActor : UntypedActor
     private readonly DomainId _domain;
     private readonly LifecycleServices _services;
     private readonly Dictionary<LifecycleId, int> _quarantined = []; // live lifecycles quarantined, and their pages
+    private long _quarantinedPages;
     private readonly Quotas _quotas;
     private readonly LifecycleKinds _kinds;
     private readonly Dictionary<IActorRef, (LifecycleId Id, int Pages)> _live = [];
@@ -54,7 +55,7 @@ public sealed class DomainSupervisorActor : UntypedActor
             case Terminated t: OnTerminated(t); break;
             case Adopt m: OnAdopt(m); break;
             case DomainDied: OnDomainDied(); break;
-            case LifecycleQuarantined m when _live.ContainsKey(Sender): _quarantined[m.Id] = m.PageCount; break;
+            case LifecycleQuarantined m when _live.ContainsKey(Sender) && _quarantined.TryAdd(m.Id, m.PageCount): _quarantinedPages += m.PageCount; break;
             case GetStatus: Sender.Tell(new DomainStatus(_domain, _dead, _buffers, _pages, _live.Values.Select(v => v.Id).OrderBy(i => i.Sequence).ToList())); break;
             default:
                 // Lifecycles answer the cleanup messages sent to them; nothing else is expected from a child.
@@ -77,7 +78,7 @@ public sealed class DomainSupervisorActor : UntypedActor
     {
         if (!_live.Remove(child, out var gone)) return false;
         _routes.Remove(gone.Id);
-        _quarantined.Remove(gone.Id);
+        if (_quarantined.Remove(gone.Id, out int quarantinedPages)) _quarantinedPages -= quarantinedPages;
         if (_kinds.Of(gone.Id.Kind).IsBuffer) _buffers--;
         _pages -= gone.Pages;
         _services.Metrics?.LifecycleEnded(gone.Id, gone.Pages);
@@ -100,10 +101,10 @@ public sealed class DomainSupervisorActor : UntypedActor
             Sender.Tell(new OperationFailed(ErrorCode.QuotaExceeded, $"{_domain} already has {_buffers} buffers (quota {_quotas.MaxBuffers})"));
             return;
         }
-        if (kind.CanBeQuarantined && (_quarantined.Count >= _quotas.MaxQuarantinedBuffers || _quarantined.Values.Sum() >= _quotas.MaxQuarantinedPages))
+        if (kind.CanBeQuarantined && (_quarantined.Count >= _quotas.MaxQuarantinedBuffers || _quarantinedPages >= _quotas.MaxQuarantinedPages))
         {
             Sender.Tell(new OperationFailed(ErrorCode.QuotaExceeded,
-                $"{_domain} has {_quarantined.Count} quarantined export(s) of {_quarantined.Values.Sum()} pages, still held after their release " +
+                $"{_domain} has {_quarantined.Count} quarantined export(s) of {_quarantinedPages} pages, still held after their release " +
                 $"(cap {_quotas.MaxQuarantinedBuffers} exports / {_quotas.MaxQuarantinedPages} pages): new exports are refused until they are released or the domain is destroyed"));
             return;
         }
@@ -178,7 +179,7 @@ public sealed class DomainSupervisorActor : UntypedActor
         Sender.Tell(new DomainCleanupStarted(_domain, _live.Count));
         if (_dead) return;
         _dead = true;
-        Context.System.EventStream.Publish(new FrontendDied(_domain, _live.Values.Select(v => v.Id).ToList()));
+        Context.System.EventStream.Publish(new FrontendDied(_domain));
         foreach (var idle in _idle.Values)
         {
             idle.ForEach(actor => actor.Tell(Retire.Instance));

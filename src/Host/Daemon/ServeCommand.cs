@@ -81,7 +81,7 @@ internal static class ServeCommand
                 return 2;
             }
             // The checks of `bufferactors doctor`, for the mode configured: a daemon that cannot serve does not start.
-            var doctor = BufferActors.Actors.Diagnostics.DoctorReport.Evaluate(BufferActors.Actors.Diagnostics.MachineProbe.Probe(settings.DevicePath, settings.Journal), settings.Device);
+            var doctor = BufferActors.Actors.Diagnostics.DoctorReport.Evaluate(BufferActors.Actors.Diagnostics.MachineProbe.Probe(settings.DevicePath, settings.Journal, askDevice: settings.Device == "linux"), settings.Device);
             if (!doctor.CanRun)
             {
                 Console.Error.WriteLine($"serve: --device {settings.Device} cannot run here (bufferactors doctor):");
@@ -91,7 +91,7 @@ internal static class ServeCommand
             }
             var storage = settings.Journal is { } file ? new JournalStorage.Sqlite(file) : settings.Postgres is { } conn ? JournalStorage.Parse(conn) : null;
             return await RunAsync(settings.Socket!, settings.Device == "simulator", settings.DevicePath, storage, (settings.ModeBits, settings.GroupId), policy,
-                settings.Frontends, settings.Pages, TimeSpan.FromSeconds(settings.Grace), settings.MetricsListen, ct).ConfigureAwait(false);
+                settings.Frontends, settings.Pages, TimeSpan.FromSeconds(settings.Grace), settings.MetricsEndpoint, ct).ConfigureAwait(false);
         });
         return command;
     }
@@ -130,7 +130,7 @@ internal static class ServeCommand
         }
     }
 
-    private static async Task<int> RunAsync(string socket, bool simulator, string devicePath, JournalStorage? journal, (int Bits, int? Group) mode, DaemonPolicy policy, int frontends, int pages, TimeSpan grace, string? metricsListen, CancellationToken ct)
+    private static async Task<int> RunAsync(string socket, bool simulator, string devicePath, JournalStorage? journal, (int Bits, int? Group) mode, DaemonPolicy policy, int frontends, int pages, TimeSpan grace, (string Host, int Port)? metricsListen, CancellationToken ct)
     {
         using var sim = simulator ? new XenSimulator(new SimulatorOptions()) : null;
         var options = new BufferActorsOptions { DevicePath = devicePath, Journal = journal };
@@ -178,9 +178,8 @@ internal static class ServeCommand
                         .AddMeter(BufferActors.Actors.Diagnostics.BufferActorsMetrics.MeterName)
                         .AddPrometheusHttpListener(o =>
                         {
-                            int colon = metricsListen.LastIndexOf(':');
-                            o.Host = metricsListen[..colon];
-                            o.Port = int.Parse(metricsListen[(colon + 1)..], CultureInfo.InvariantCulture);
+                            o.Host = metricsListen.Value.Host;
+                            o.Port = metricsListen.Value.Port;
                         }));
                 }
             })

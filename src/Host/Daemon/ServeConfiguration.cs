@@ -76,7 +76,7 @@ public sealed class ServeConfiguration
         if (Device is not ("linux" or "simulator")) problems.Add($"Device (--device) is {Device}, not linux or simulator");
         if (!IsOctal(Mode)) problems.Add($"Mode (--mode) {Mode} is not octal permission bits");
         if (Group is not null && GroupProblem(Group) is { } group) problems.Add(group);
-        if (MetricsListen is not null && !IsHostAndPort(MetricsListen)) problems.Add($"MetricsListen (--metrics-listen) {MetricsListen} is not HOST:PORT (e.g. 127.0.0.1:9464)");
+        if (MetricsListen is not null && MetricsEndpoint is null) problems.Add($"MetricsListen (--metrics-listen) {MetricsListen} is not HOST:PORT (e.g. 127.0.0.1:9464)");
         if (Journal is not null && Postgres is not null) problems.Add("Journal (--journal) and Postgres (--postgres) exclude each other");
         if (Frontends is < 1 or > 64) problems.Add("Frontends (--frontends) must be 1..64");
         if (Pages is < 1 or > 65536) problems.Add("Pages (--pages) must be 1..65536");
@@ -143,11 +143,17 @@ public sealed class ServeConfiguration
         return owner with { DomainsByUid = domains, Operators = new HashSet<int>(owner.Operators.Concat(Operators)) };
     }
 
-    private static bool IsHostAndPort(string listen)
+    /// <summary><see cref="MetricsListen"/> as host and port; null when it is none, or not <c>HOST:PORT</c>.</summary>
+    public (string Host, int Port)? MetricsEndpoint
     {
-        int colon = listen.LastIndexOf(':');
-        return colon > 0 && ushort.TryParse(listen.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out ushort port) && port > 0
-            && !listen.AsSpan(0, colon).ContainsAny("/ ");
+        get
+        {
+            if (MetricsListen is not { } listen) return null;
+            int colon = listen.LastIndexOf(':');
+            if (colon <= 0 || listen.AsSpan(0, colon).ContainsAny("/ ")) return null;
+            return ushort.TryParse(listen.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out ushort port) && port > 0
+                ? (listen[..colon], port) : null;
+        }
     }
 
     private static bool IsOctal(string mode) => mode.Length is > 0 and <= 4 && mode.All(c => c is >= '0' and <= '7');

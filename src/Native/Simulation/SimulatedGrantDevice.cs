@@ -64,19 +64,10 @@ public sealed class SimulatedGrantDevice : IGrantDevice
     /// <inheritdoc />
     public GrantMapping MapGrantRefs(DomainId domain, ReadOnlySpan<uint> refs, bool readOnly = false)
     {
-        const string op = "MAP_GRANT_REF";
         var refArray = refs.ToArray();
         using (_sim.Gate.Enter())
         {
-            EnsureOpen(op);
-            Inject(FaultSite.MapGrantRefs, op);
-            CheckCount(op, refArray.Length);
-            domain.EnsureReal(op);
-            var map = new GrantMap(_sim, domain, Domain, refArray, readOnly);
-            FailIfPartial(op, map, map.MapAll());
-            ulong index = _nextIndex;
-            _nextIndex += (ulong)refArray.Length * PageView.PageSize;
-            _maps.Add(index, map);
+            ulong index = AddMap(domain, refArray, readOnly, forPeer: false, out var map);
             var pages = new FramePageView(_sim.Domain(domain).Memory, map.Frames, readOnly);
             return new GrantMapping(index, domain, refArray, readOnly, pages);
         }
@@ -85,37 +76,48 @@ public sealed class SimulatedGrantDevice : IGrantDevice
     /// <inheritdoc />
     public void UnmapGrantRefs(GrantMapping mapping)
     {
-        const string op = "UNMAP_GRANT_REF";
-        using (_sim.Gate.Enter())
-        {
-            EnsureOpen(op);
-            if (!_maps.TryGetValue(mapping.Index, out var map) || map.PeerCopy is not null)
-                throw new GntdevException(op, Errno.ENOENT, $"no map at index {mapping.Index}");
-            Inject(FaultSite.UnmapGrantRefs, op);
-            map.UnmapAll();
-            _maps.Remove(mapping.Index);
-        }
+        using (_sim.Gate.Enter()) RemoveMap(mapping.Index, map => map.PeerCopy is null, "map");
     }
 
     /// <inheritdoc />
     /// <remarks>
     /// The file is a memfd holding a copy of the pages as they are at the map; a writable map's copy is written back
     /// to the granter's pages at the unmap, a read-only map's is sealed against writes (so it cannot be mmapped
-    /// writable, as the kernel refuses). The kernel's file aliases the granted pages themselves: writes on either
-    /// side during the map are seen at once there (docs/simulator.md, deliberate differences).
+    /// writable). The kernel's file aliases the granted pages themselves: writes on either side during the map are
+    /// seen at once there, and its one mmap's protection decides read-only (docs/simulator.md, deliberate differences).
     /// </remarks>
     public PeerGrantMapping MapGrantRefsForPeer(DomainId domain, ReadOnlySpan<uint> refs, bool readOnly = false)
     {
-        const string op = "MAP_GRANT_REF";
         var refArray = refs.ToArray();
         using (_sim.Gate.Enter())
         {
-            EnsureOpen(op);
-            Inject(FaultSite.MapGrantRefs, op);
-            CheckCount(op, refArray.Length);
-            domain.EnsureReal(op);
-            var map = new GrantMap(_sim, domain, Domain, refArray, readOnly);
-            FailIfPartial(op, map, map.MapAll());
+            ulong index = AddMap(domain, refArray, readOnly, forPeer: true, out var map);
+            return new PeerGrantMapping(index, domain, refArray, readOnly, map.PeerCopy!, 0);
+        }
+    }
+
+    /// <inheritdoc />
+    public void UnmapPeerGrantRefs(PeerGrantMapping mapping)
+    {
+        ArgumentNullException.ThrowIfNull(mapping);
+        using (_sim.Gate.Enter()) RemoveMap(mapping.Index, map => ReferenceEquals(map.PeerCopy, mapping.File), "map for another process");
+    }
+
+    /// <summary>
+    /// MAP_GRANT_REF under the gate: refused as the kernel refuses, every page that mapped unmapped again on any
+    /// failure; a map <paramref name="forPeer"/> gets the file of its copy. Returns the map's offset.
+    /// </summary>
+    private ulong AddMap(DomainId domain, uint[] refs, bool readOnly, bool forPeer, out GrantMap map)
+    {
+        const string op = "MAP_GRANT_REF";
+        EnsureOpen(op);
+        Inject(FaultSite.MapGrantRefs, op);
+        CheckCount(op, refs.Length);
+        domain.EnsureReal(op);
+        map = new GrantMap(_sim, domain, Domain, refs, readOnly);
+        FailIfPartial(op, map, map.MapAll());
+        if (forPeer)
+        {
             try
             {
                 map.PeerCopy = map.CopyForPeer();
@@ -125,27 +127,23 @@ public sealed class SimulatedGrantDevice : IGrantDevice
                 map.UnmapAll();
                 throw new GntdevException(op, e.Errno, $"cannot make the file of a map for another process: {e.Detail}");
             }
-            ulong index = _nextIndex;
-            _nextIndex += (ulong)refArray.Length * PageView.PageSize;
-            _maps.Add(index, map);
-            return new PeerGrantMapping(index, domain, refArray, readOnly, map.PeerCopy, 0);
         }
+        ulong index = _nextIndex;
+        _nextIndex += (ulong)refs.Length * PageView.PageSize;
+        _maps.Add(index, map);
+        return index;
     }
 
-    /// <inheritdoc />
-    public void UnmapPeerGrantRefs(PeerGrantMapping mapping)
+    /// <summary>UNMAP_GRANT_REF under the gate of the map at <paramref name="index"/>, if it is the one <paramref name="isIt"/> expects; else ENOENT.</summary>
+    private void RemoveMap(ulong index, Func<GrantMap, bool> isIt, string what)
     {
-        ArgumentNullException.ThrowIfNull(mapping);
         const string op = "UNMAP_GRANT_REF";
-        using (_sim.Gate.Enter())
-        {
-            EnsureOpen(op);
-            if (!_maps.TryGetValue(mapping.Index, out var map) || !ReferenceEquals(map.PeerCopy, mapping.File))
-                throw new GntdevException(op, Errno.ENOENT, $"no map for another process at index {mapping.Index}");
-            Inject(FaultSite.UnmapGrantRefs, op);
-            map.UnmapAll();
-            _maps.Remove(mapping.Index);
-        }
+        EnsureOpen(op);
+        if (!_maps.TryGetValue(index, out var map) || !isIt(map))
+            throw new GntdevException(op, Errno.ENOENT, $"no {what} at index {index}");
+        Inject(FaultSite.UnmapGrantRefs, op);
+        map.UnmapAll();
+        _maps.Remove(index);
     }
 
     /// <summary>
