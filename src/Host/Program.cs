@@ -10,6 +10,7 @@ root.Subcommands.Add(BufferActors.Host.Simulate.SimulateCommand.Create());
 root.Subcommands.Add(ReplayCommand.Create());
 root.Subcommands.Add(BufferActors.Host.Daemon.ServeCommand.Create());
 root.Subcommands.Add(BufferActors.Host.Daemon.StatusCommand.Create());
+root.Subcommands.Add(BufferActors.Host.Daemon.ReleaseDomainCommand.Create());
 root.Subcommands.Add(BufferActors.Host.Doctor.DoctorCommand.Create());
 // A journal that cannot be used is the operator's to fix: one line naming the path and the reason, exit 2,
 // instead of a stack trace. Any other exception is printed whole, exit 1.

@@ -12,6 +12,16 @@ internal static class HostProcess
     /// <summary>The product CLI, e.g. <c>demo</c> or <c>simulator serve</c>.</summary>
     public static Process Start(bool redirectInput, params string[] args) => Start(HostChildProcess.ProductAssemblyPath, redirectInput, args);
 
+    /// <summary>Runs the product CLI to its end: its exit code, and its standard output followed by its standard error.</summary>
+    public static async Task<(int Exit, string Output)> RunAsync(params string[] args)
+    {
+        using var process = Start(redirectInput: false, args);
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, await output + await errors);
+    }
+
     /// <summary>The rig, e.g. <c>crash-target</c>.</summary>
     public static Process StartCampaigns(bool redirectInput, params string[] args) => Start(HostChildProcess.CampaignsAssemblyPath, redirectInput, args);
 

@@ -79,6 +79,18 @@ public sealed class BufferActorsClient(ActorSystem system, IActorRef manager, Ti
     public Task<DomainLifecycles.DomainCleanupStarted> DomainDiedAsync(DomainId domain, CancellationToken ct = default) =>
         Ask<DomainLifecycles.DomainCleanupStarted>(new DomainLifecycles.DomainDied(domain), ct);
 
+    /// <summary>
+    /// Tells BufferActors a frontend domain was destroyed (an operator's command): what it still owns ends as for
+    /// <see cref="DomainDiedAsync"/>, and its accounting is released — what stays live (exports a device still holds,
+    /// lifecycles still ending) is tracked apart until it ends, no longer counted against the domain id, and a new
+    /// domain given the same id starts with empty quotas instead of being refused <c>DomainDead</c>.
+    /// </summary>
+    public Task<DomainLifecycles.DomainReleased> ReleaseDomainAsync(DomainId domain, CancellationToken ct = default)
+    {
+        _supervisors.TryRemove(domain, out _); // the id's next lifecycles get a new supervisor
+        return Ask<DomainLifecycles.DomainReleased>(new DomainLifecycles.ReleaseDomain(domain), ct);
+    }
+
     /// <summary>One lifecycle's status.</summary>
     public Task<LifecycleStatus> StatusAsync(LifecycleId id, CancellationToken ct = default) =>
         Command<LifecycleStatus>(new LifecycleStatus.Get(id), ct);

@@ -17,7 +17,12 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
     private readonly LifecycleServices _services;
     private readonly BufferManager.Settings _settings;
     private readonly LifecycleKinds _kinds;
-    private readonly Dictionary<DomainId, IActorRef> _supervisors = []; // they live as long as the manager
+    // A domain id's supervisor, and the first lifecycle sequence it owns (0 unless an earlier one was released).
+    private readonly Dictionary<DomainId, (IActorRef Supervisor, long From)> _supervisors = [];
+    // Supervisors whose domain's accounting the operator released, each with the span of sequences it owns, until
+    // their last lifecycle ends and they stop.
+    private readonly Dictionary<DomainId, List<(IActorRef Supervisor, long From, long Until)>> _released = [];
+    private long _incarnations; // names the supervisors made for a domain id whose earlier one is still ending
     private long _nextSequence = 1;
     private RecoveryReport _report = RecoveryReport.Empty;
     private readonly Diagnostics.BufferActorsMetrics? _ownMetrics; // made here when the host gave none: ended with the manager
@@ -52,6 +57,7 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
     {
         var session = Session;
         _services.Metrics!.ObserveDeferred(() => session.Deferred);
+        LiveManagers.Of(Context.System).Add(Self.Path);
         Context.ActorOf(Akka.Actor.Props.Create(() => new DeadLetterAnswerer()), "dead-letter-answerer");
         if (_services.Journal is { } journal)
         {
@@ -134,10 +140,12 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
     {
         switch (message)
         {
-            case ILifecycleCommand m: Route(m.Id.Domain, m, create: false); break; // the most frequent first
+            case ILifecycleCommand m: RouteCommand(m); break; // the most frequent first
             case ILifecycleRequest m: StartLifecycle(m); break;
             // A death is remembered even for a domain that never had a lifecycle: later requests are refused.
             case DomainLifecycles.DomainDied m: Route(m.Domain, m, create: !m.Domain.IsReserved); break;
+            case DomainLifecycles.ReleaseDomain m: ReleaseDomain(m.Domain); break;
+            case DomainLifecycles.ReleasedEmpty: ForgetReleased(Sender); break;
             case GetStatus: AggregateStatus(); break;
             case GetRecoveryReport: Sender.Tell(_report); break;
             case FlushJournal: FlushOwed(); break;
@@ -158,6 +166,7 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
     protected override void PostStop()
     {
         _services.Metrics!.ObserveDeferred(null);
+        LiveManagers.Of(Context.System).Remove(Self.Path);
         _ownMetrics?.Dispose();
         base.PostStop();
     }
@@ -198,9 +207,66 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
         Route(domain, new DomainLifecycles.Start(id, request, pages), create: true);
     }
 
+    /// <summary>
+    /// A command goes to the supervisor that owns its id: the domain id's current one, or one whose accounting was
+    /// released and that still has lifecycles ending.
+    /// </summary>
+    private void RouteCommand(ILifecycleCommand m)
+    {
+        var domain = m.Id.Domain;
+        if (_supervisors.TryGetValue(domain, out var current) && m.Id.Sequence >= current.From)
+        {
+            current.Supervisor.Forward(m);
+            return;
+        }
+        if (_released.TryGetValue(domain, out var released))
+        {
+            foreach (var (supervisor, from, until) in released)
+            {
+                if (m.Id.Sequence < from || m.Id.Sequence >= until) continue;
+                supervisor.Forward(m);
+                return;
+            }
+        }
+        Sender.Tell(m.NotFoundAnswer());
+    }
+
+    /// <summary>
+    /// The operator's word that <paramref name="domain"/> was destroyed: its supervisor ends what the domain still has,
+    /// answers what stays live, and keeps that apart until it ends; the id's next requests get a new supervisor.
+    /// </summary>
+    private void ReleaseDomain(DomainId domain)
+    {
+        if (domain.IsReserved)
+        {
+            Sender.Tell(new OperationFailed(ErrorCode.InvalidArgument, $"domain id 0x{domain.Value:X4} is reserved", Errno.EINVAL));
+            return;
+        }
+        if (!_supervisors.Remove(domain, out var current))
+        {
+            Sender.Tell(new DomainLifecycles.DomainReleased(domain, WasDead: false, Lifecycles: 0, Pages: 0));
+            return;
+        }
+        if (!_released.TryGetValue(domain, out var released)) _released[domain] = released = [];
+        released.Add((current.Supervisor, current.From, _nextSequence));
+        current.Supervisor.Forward(new DomainLifecycles.ReleaseAccounting(_nextSequence));
+    }
+
+    /// <summary>A released supervisor's last lifecycle ended: it is forgotten and stopped.</summary>
+    private void ForgetReleased(IActorRef supervisor)
+    {
+        foreach (var (domain, released) in _released)
+        {
+            if (released.RemoveAll(r => r.Supervisor.Equals(supervisor)) == 0) continue;
+            if (released.Count == 0) _released.Remove(domain);
+            Context.Stop(supervisor);
+            return;
+        }
+    }
+
     private void Route(DomainId domain, object message, bool create)
     {
-        if (!_supervisors.TryGetValue(domain, out var supervisor))
+        if (!_supervisors.TryGetValue(domain, out var entry))
         {
             if (!create)
             {
@@ -212,10 +278,13 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
                 });
                 return;
             }
-            supervisor = Context.ActorOf(DomainLifecycles.Props(domain, _services, _settings.Quotas, _kinds), $"domain-{domain.Value}");
-            _supervisors.Add(domain, supervisor);
+            // After a release, ids from the last released supervisor's end on are the new one's.
+            long from = _released.TryGetValue(domain, out var released) ? released[^1].Until : 0;
+            string name = released is null ? $"domain-{domain.Value}" : $"domain-{domain.Value}-{++_incarnations}";
+            entry = (Context.ActorOf(DomainLifecycles.Props(domain, _services, _settings.Quotas, _kinds, from), name), from);
+            _supervisors.Add(domain, entry);
         }
-        supervisor.Forward(message);
+        entry.Supervisor.Forward(message);
     }
 
     /// <summary>
@@ -263,7 +332,7 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
 
     private void AggregateStatus()
     {
-        var asks = _supervisors.Values
+        var asks = _supervisors.Values.Select(s => s.Supervisor).Concat(_released.Values.SelectMany(r => r.Select(s => s.Supervisor)))
             .Select(c => c.Ask<DomainLifecycles.DomainStatus>(new DomainLifecycles.GetStatus(), TimeSpan.FromSeconds(5)))
             .ToList();
         Task.WhenAll(asks)

@@ -1,3 +1,4 @@
+using Akka.Event;
 using BufferActors.Actors.Lifecycles;
 using static BufferActors.Actors.Supervision.DomainLifecycles;
 
@@ -10,9 +11,18 @@ namespace BufferActors.Actors.Supervision;
 /// consumers detach). It never names a kind: what it needs of one comes from <see cref="LifecycleKinds"/>.
 /// </summary>
 /// <remarks>
+/// <para>
+/// A dead domain's supervisor refuses its requests (<c>DomainDead</c>) until the operator says the domain was destroyed
+/// (<see cref="ReleaseDomain"/>): then it keeps only what is still live, no longer counted against the domain id, and
+/// is stopped when that has ended; the manager starts a new supervisor for the id's next requests. Each supervisor owns the
+/// lifecycle ids of its span of sequence numbers, and sends a command for an id outside it back to the manager, which
+/// knows whose it is (a client may still name this supervisor as its domain's route).
+/// </para>
+/// <para>
 /// An <see cref="UntypedActor"/> with one switch, like the lifecycles: every request of every lifecycle
 /// passes through here, and a ReceiveActor's handler table costs more per message than a switch
 /// (docs/performance.md, "Reused export actors").
+/// </para>
 /// </remarks>
 public sealed class DomainSupervisorActor : UntypedActor
 {
@@ -34,10 +44,15 @@ public sealed class DomainSupervisorActor : UntypedActor
     private int _buffers; // live lifecycles of buffer kinds, kept as _live changes: a Start must not count them all
     private long _pages;
     private bool _dead;
+    private readonly long _firstSequence; // the span of lifecycle ids this supervisor owns: [_firstSequence, _untilSequence)
+    private long _untilSequence = long.MaxValue;
+    private bool _released; // the operator released the domain's accounting: what is live ends, then the supervisor stops
+    private bool _toldEmpty;
 
-    /// <summary>Creates the supervisor.</summary>
-    public DomainSupervisorActor(DomainId domain, LifecycleServices services, Quotas quotas, LifecycleKinds kinds)
+    /// <summary>Creates the supervisor of the lifecycles of <paramref name="domain"/> numbered from <paramref name="firstSequence"/> on.</summary>
+    public DomainSupervisorActor(DomainId domain, LifecycleServices services, Quotas quotas, LifecycleKinds kinds, long firstSequence = 0)
     {
+        _firstSequence = firstSequence;
         _domain = domain;
         _services = services;
         _quotas = quotas;
@@ -55,8 +70,9 @@ public sealed class DomainSupervisorActor : UntypedActor
             case Terminated t: OnTerminated(t); break;
             case Adopt m: OnAdopt(m); break;
             case DomainDied: OnDomainDied(); break;
+            case ReleaseAccounting m: OnReleaseAccounting(m); break;
             case LifecycleQuarantined m when _live.ContainsKey(Sender) && _quarantined.TryAdd(m.Id, m.PageCount): _quarantinedPages += m.PageCount; break;
-            case GetStatus: Sender.Tell(new DomainStatus(_domain, _dead, _buffers, _pages, _live.Values.Select(v => v.Id).OrderBy(i => i.Sequence).ToList())); break;
+            case GetStatus: Sender.Tell(new DomainStatus(_domain, _dead, _buffers, _pages, _live.Values.Select(v => v.Id).OrderBy(i => i.Sequence).ToList()) { Released = _released }); break;
             default:
                 // Lifecycles answer the cleanup messages sent to them; nothing else is expected from a child.
                 if (!_live.ContainsKey(Sender)) Unhandled(message);
@@ -146,8 +162,10 @@ public sealed class DomainSupervisorActor : UntypedActor
             child.Forward(m);
             return;
         }
+        // Another supervisor's id (of this domain id before or after a release of its accounting): the manager knows whose.
+        if (m.Id.Sequence < _firstSequence || m.Id.Sequence >= _untilSequence) Context.Parent.Forward(m);
         // Finished lifecycles are gone: a wait on one is answered "not found", which means released.
-        Sender.Tell(m.NotFoundAnswer());
+        else Sender.Tell(m.NotFoundAnswer());
     }
 
     private void OnFinished(LifecycleFinished m)
@@ -159,6 +177,7 @@ public sealed class DomainSupervisorActor : UntypedActor
         if (wasLive && keep > 0 && !_dead && Idle(m.Id.Kind).Count < keep) Idle(m.Id.Kind).Add(Sender);
         else Sender.Tell(Retire.Instance);
         if (_dead) AdvanceCleanup();
+        StopWhenEmpty();
     }
 
     private List<IActorRef> Idle(LifecycleKind kind)
@@ -172,11 +191,47 @@ public sealed class DomainSupervisorActor : UntypedActor
         Untrack(t.ActorRef); // a lifecycle stopped by a failure never said it finished
         foreach (var idle in _idle.Values) idle.Remove(t.ActorRef); // an idle one failed on a late command of its last lifecycle: never hand it another
         if (_dead) AdvanceCleanup();
+        StopWhenEmpty();
     }
 
     private void OnDomainDied()
     {
         Sender.Tell(new DomainCleanupStarted(_domain, _live.Count));
+        Die();
+    }
+
+    /// <summary>
+    /// The domain was destroyed: its lifecycles end (if they are not ending already), and what is still live is
+    /// answered and kept until it ends; the ids from <see cref="ReleaseAccounting.UntilSequence"/> on are the next supervisor's.
+    /// </summary>
+    private void OnReleaseAccounting(ReleaseAccounting m)
+    {
+        bool wasDead = _dead;
+        Die();
+        _released = true;
+        _untilSequence = m.UntilSequence;
+        Context.GetLogger().Warning("{0} destroyed: accounting released ({1}); {2} lifecycle(s) of {3} page(s) still live, tracked until they end",
+            _domain, wasDead ? "it was known dead" : "its lifecycles are ended now", _live.Count, _pages);
+        Sender.Tell(new DomainReleased(_domain, wasDead, _live.Count, _pages));
+        StopWhenEmpty();
+    }
+
+    /// <summary>
+    /// A released supervisor is done once the last of its lifecycles ended: it tells the manager, which forgets and stops
+    /// it (never stopping itself, so the manager never asks a supervisor that is gone).
+    /// </summary>
+    private void StopWhenEmpty()
+    {
+        if (_released && _live.Count == 0 && !_toldEmpty)
+        {
+            _toldEmpty = true;
+            Context.Parent.Tell(ReleasedEmpty.Instance);
+        }
+    }
+
+    /// <summary>Marks the domain dead, once: the clients are told, idle actors retire, and the cleanup starts.</summary>
+    private void Die()
+    {
         if (_dead) return;
         _dead = true;
         Context.System.EventStream.Publish(new FrontendDied(_domain));
@@ -204,6 +259,6 @@ public sealed class DomainSupervisorActor : UntypedActor
             }
             return;
         }
-        // The supervisor stays, so later requests for the dead domain are refused with DomainDead.
+        // The supervisor stays, so later requests for the dead domain are refused with DomainDead until it is released.
     }
 }

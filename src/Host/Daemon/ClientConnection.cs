@@ -194,10 +194,11 @@ internal sealed class ClientConnection
             throw new ProtocolViolationException($"no common version in {hello.MinVersion}..{hello.MaxVersion}");
         }
         _greeted = true;
-        // Only operators read the daemon's status, which counts every client's lifecycles.
+        // Only operators read the daemon's status, which counts every client's lifecycles, and release destroyed domains.
+        const WireCapabilities operators = WireCapabilities.DaemonStatus | WireCapabilities.ReleaseDomain;
         var offered = WireCapabilities.Export | WireCapabilities.Import | WireCapabilities.Map | WireCapabilities.Events
-            | (_policy.IsOperator(Peer.Uid) ? WireCapabilities.DaemonStatus : 0);
-        if (!_policy.DomainsByUid.ContainsKey(Peer.Uid)) offered &= WireCapabilities.DaemonStatus;
+            | (_policy.IsOperator(Peer.Uid) ? operators : 0);
+        if (!_policy.DomainsByUid.ContainsKey(Peer.Uid)) offered &= operators;
         _granted = hello.Capabilities & offered;
         Reply(requestId, new HelloOk(WireCodec.Version, _deviceKind, _granted, FrameHeader.MaxPayload, (uint)_policy.MaxInFlight, (uint)Peer.Uid));
     }
@@ -304,6 +305,12 @@ internal sealed class ClientConnection
             case DaemonStatusRequest:
                 if ((_granted & WireCapabilities.DaemonStatus) == 0) return (Refused(WireErrorCode.NotPermitted, "the daemon-status capability was not granted"), null);
                 return (new DaemonStatusReport((await _daemonStatus().ConfigureAwait(false)).ToJson()), null);
+            case ReleaseDomainRequest releaseDomain:
+                if ((_granted & WireCapabilities.ReleaseDomain) == 0) return (Refused(WireErrorCode.NotPermitted, "the release-domain capability was not granted"), null);
+                var domainReleased = await _client.ReleaseDomainAsync(new DomainId(releaseDomain.Domid)).ConfigureAwait(false);
+                _log.LogWarning("operator uid {Uid} pid {Pid}: domain {Domain} destroyed, its accounting released; {Lifecycles} lifecycle(s) of {Pages} page(s) still live",
+                    Peer.Uid, Peer.Pid, releaseDomain.Domid, domainReleased.Lifecycles, domainReleased.Pages);
+                return (new DomainReleasedReply(releaseDomain.Domid, domainReleased.WasDead, (uint)domainReleased.Lifecycles, (ulong)domainReleased.Pages), null);
             default:
                 return (Refused(WireErrorCode.NotPermitted, $"{request.Opcode} needs a capability this connection was not granted"), null);
         }

@@ -85,6 +85,12 @@ public sealed class DaemonClient : IDisposable
     /// <summary>The daemon's counts (needs <see cref="WireCapabilities.DaemonStatus"/>).</summary>
     public DaemonStatus DaemonStatus() => Daemon.DaemonStatus.FromJson(((DaemonStatusReport)Call(new DaemonStatusRequest(), WireOpcode.DaemonStatusReport).Reply).Json);
 
+    /// <summary>
+    /// Says frontend <paramref name="domid"/> was destroyed: its lifecycles end and its accounting is released (needs
+    /// <see cref="WireCapabilities.ReleaseDomain"/>); the answer counts what a device still holds, tracked until it ends.
+    /// </summary>
+    public DomainReleasedReply ReleaseDomain(ushort domid) => (DomainReleasedReply)Call(new ReleaseDomainRequest(domid), WireOpcode.DomainReleased).Reply;
+
     /// <summary>The next event, if one arrived (never blocks).</summary>
     public WireMessage? NextEvent() => _events.Count > 0 ? _events.Dequeue() : null;
 

@@ -43,8 +43,12 @@ public sealed record DaemonStatus(
     /// as reclaimed (their device instance died with the old process), and the frontends whose backends must tell them.</summary>
     public sealed record RecoveryCounts(long EventsRecovered, int Adopted, int Reclaimed, IReadOnlyList<ushort> FrontendsToTell);
 
-    /// <summary>One frontend domain's lifecycles, their pages and the reservation pages its exports hold.</summary>
-    public sealed record DomainCounts(ushort Domid, bool Dead, int Exports, int Imports, int Maps, long Pages, long ReservationPages);
+    /// <summary>
+    /// One frontend domain's lifecycles, their pages and the reservation pages its exports hold; <paramref name="Released"/>
+    /// when an operator released the accounting of a destroyed domain and these are what a device still holds of it
+    /// (the same domid may then also appear unreleased: a new domain given the id).
+    /// </summary>
+    public sealed record DomainCounts(ushort Domid, bool Dead, int Exports, int Imports, int Maps, long Pages, long ReservationPages, bool Released = false);
 
     /// <summary>One import's deferred refs and their age.</summary>
     public sealed record DeferredCounts(string Lifecycle, int Refs, double AgeSeconds);
@@ -68,14 +72,14 @@ public sealed record DaemonStatus(
         ArgumentNullException.ThrowIfNull(client);
         var snapshot = await client.SnapshotAsync().ConfigureAwait(false);
         int quarantined = 0;
-        var reservation = new Dictionary<DomainId, long>();
+        var reservation = new Dictionary<LifecycleId, long>();
         foreach (var id in snapshot.Domains.SelectMany(d => d.Lifecycles).Where(id => id.Kind == LifecycleKind.Export))
         {
             try
             {
                 var status = await client.StatusAsync(id).ConfigureAwait(false);
                 if (status.Quarantined) quarantined++;
-                reservation[id.Domain] = reservation.GetValueOrDefault(id.Domain) + status.ReservationPages;
+                reservation[id] = status.ReservationPages;
             }
             catch (BufferActorsException)
             {
@@ -106,7 +110,8 @@ public sealed record DaemonStatus(
                 d.Lifecycles.Count(l => l.Kind == LifecycleKind.Import),
                 d.Lifecycles.Count(l => l.Kind == LifecycleKind.Map),
                 d.Pages,
-                reservation.GetValueOrDefault(d.Domain)))],
+                d.Lifecycles.Sum(reservation.GetValueOrDefault),
+                d.Released))],
             [.. snapshot.Deferred.Select(d => new DeferredCounts(d.Id.ToString(), d.Refs.Count, (now - d.Since).TotalSeconds))],
             lag,
             ledger,

@@ -56,7 +56,8 @@ internal static class StatusCommand
         if (s.Domains.Count > 0)
         {
             lines.Add("domid  exports  imports  maps  pages  reservation  dead");
-            lines.AddRange(s.Domains.Select(d => string.Create(c, $"{d.Domid,5}  {d.Exports,7}  {d.Imports,7}  {d.Maps,4}  {d.Pages,5}  {d.ReservationPages,11}  {(d.Dead ? "yes" : "no")}")));
+            lines.AddRange(s.Domains.Select(d => string.Create(c,
+                $"{d.Domid,5}  {d.Exports,7}  {d.Imports,7}  {d.Maps,4}  {d.Pages,5}  {d.ReservationPages,11}  {(d.Released ? "destroyed, released" : d.Dead ? "yes" : "no")}")));
         }
         lines.AddRange(s.Deferred.Select(d => string.Create(c, $"deferred {d.Lifecycle}: {d.Refs} ref(s) for {d.AgeSeconds:F0} s")));
         return string.Join(Environment.NewLine, lines);

@@ -28,6 +28,7 @@ enum {
     OP_QUERY = 0x0009,
     OP_SUBSCRIBE = 0x000A,
     OP_DAEMON_STATUS = 0x000B,
+    OP_RELEASE_DOMAIN = 0x000C,
     REPLY_BIT = 0x8000,
     OP_ERROR = 0x80FF,
     OP_EVENT_FIRST = 0x4001,
@@ -496,6 +497,23 @@ int bufferactors_daemon_status(bufferactors *ba, char *json, size_t capacity, si
     memcpy(json, f.payload, f.length);
     json[f.length] = '\0';
     return (int)f.length;
+}
+
+int bufferactors_release_domain(bufferactors *ba, uint16_t domid, struct bufferactors_domain_released *released)
+{
+    if (!ba) return -EINVAL;
+    uint8_t p[8] = {0};
+    put16(p, domid);
+    struct frame f;
+    int r = call(ba, OP_RELEASE_DOMAIN, p, sizeof p, -1, 16, 16, 0, &f);
+    if (r < 0) return r;
+    if (released) {
+        released->domid = get16(f.payload);
+        released->was_dead = f.payload[2];
+        released->lifecycles = get32(f.payload + 4);
+        released->pages = get64(f.payload + 8);
+    }
+    return 0;
 }
 
 const char *bufferactors_strerror(int code)

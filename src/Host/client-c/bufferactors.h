@@ -30,6 +30,7 @@ extern "C" {
 #define BUFFERACTORS_CAP_MAP 0x4u
 #define BUFFERACTORS_CAP_EVENTS 0x8u
 #define BUFFERACTORS_CAP_DAEMON_STATUS 0x10u
+#define BUFFERACTORS_CAP_RELEASE_DOMAIN 0x20u
 
 /* Export flags: DMA-able memory (lowers the daemon's domain reservation); not both. */
 #define BUFFERACTORS_EXPORT_WC 0x1u
@@ -106,6 +107,14 @@ struct bufferactors_status {
     uint32_t page_count;
 };
 
+/* What bufferactors_release_domain answers. */
+struct bufferactors_domain_released {
+    uint16_t domid;
+    uint8_t was_dead;       /* 1: already known dead; 0: this request ended its lifecycles */
+    uint32_t lifecycles;    /* of the domain still live (a device holds them, or they are ending), tracked until they end */
+    uint64_t pages;         /* their pages */
+};
+
 /* An event (request id 0 on the wire). */
 struct bufferactors_event {
     uint32_t type;          /* one BUFFERACTORS_EVENT_* bit */
@@ -163,6 +172,10 @@ int bufferactors_next_event(bufferactors *ba, struct bufferactors_event *event);
 /* The daemon's status as a JSON document (DAEMON_STATUS); returns its length, written NUL-terminated
  * when it fits `capacity` (else -ENOBUFS, the length needed in *needed if not NULL). */
 int bufferactors_daemon_status(bufferactors *ba, char *json, size_t capacity, size_t *needed);
+/* An operator's word that frontend `domid` was destroyed (RELEASE_DOMAIN, needs BUFFERACTORS_CAP_RELEASE_DOMAIN): its
+ * lifecycles end, and its accounting is released, so a new domain given the id is served afresh; *released (may be
+ * NULL) counts what a device still holds of it. */
+int bufferactors_release_domain(bufferactors *ba, uint16_t domid, struct bufferactors_domain_released *released);
 
 /* A description of any code these functions return. */
 const char *bufferactors_strerror(int code);

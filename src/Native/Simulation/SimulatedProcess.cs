@@ -50,8 +50,23 @@ public sealed class SimulatedProcess
         using (_sim.Gate.Enter())
         {
             var file = Lookup(fd, "dup");
-            if (file is DmaBuf buf) buf.Get();
-            else if (file is SimulatedGrantDevice device) device.GetFile();
+            TakeReference(file);
+            return Install(file);
+        }
+    }
+
+    /// <summary>
+    /// A descriptor passed over a Unix socket (<c>SCM_RIGHTS</c>): <paramref name="sender"/>'s file
+    /// <paramref name="fd"/> gets a new descriptor in this process, which holds it until it closes it or exits.
+    /// EBADF if the sender has no such descriptor.
+    /// </summary>
+    public int ReceiveFrom(SimulatedProcess sender, int fd)
+    {
+        ArgumentNullException.ThrowIfNull(sender);
+        using (_sim.Gate.Enter())
+        {
+            var file = sender.Lookup(fd, "sendmsg");
+            TakeReference(file);
             return Install(file);
         }
     }
@@ -68,8 +83,7 @@ public sealed class SimulatedProcess
             var file = Lookup(fd, "dup3");
             if (number < 0) throw new GntdevException("dup3", Errno.EBADF, $"{number} is not a descriptor number");
             if (number == fd) throw new GntdevException("dup3", Errno.EINVAL, "dup3 to the same number");
-            if (file is DmaBuf buf) buf.Get();
-            else if (file is SimulatedGrantDevice device) device.GetFile();
+            TakeReference(file);
             if (_fds.TryGetValue(number, out var previous))
             {
                 _fds[number] = file;
@@ -140,6 +154,13 @@ public sealed class SimulatedProcess
         _fds.Add(fd, file);
         _sim.FdCountChanged(+1);
         return fd;
+    }
+
+    /// <summary>A new descriptor's reference on its file (what <c>get_file</c> does for dup and descriptor passing).</summary>
+    private static void TakeReference(object file)
+    {
+        if (file is DmaBuf buf) buf.Get();
+        else if (file is SimulatedGrantDevice device) device.GetFile();
     }
 
     internal object Lookup(int fd, string op) =>

@@ -26,7 +26,7 @@ public sealed class ClientExampleTests(CClientBuild build) : IClassFixture<CClie
     {
         var (exit, output, errors) = await RunAsync(Program("golden-frames", sanitized), RepositoryFiles.Path("docs/protocol.md"));
         Assert.True(exit == 0, output + errors);
-        Assert.Contains("29 frames agree", output, StringComparison.Ordinal);
+        Assert.Contains("31 frames agree", output, StringComparison.Ordinal);
     }
 
     [SkippableTheory]
@@ -118,6 +118,7 @@ public sealed class ClientExampleTests(CClientBuild build) : IClassFixture<CClie
         Assert.True(client.WaitReleased(handle, 5000));
         Assert.Equal(WireErrorCode.NotFound, Assert.Throws<DaemonRefusedException>(() => client.Query(handle)).Error.Code);
         Assert.Equal(WireErrorCode.NotPermitted, Assert.Throws<DaemonRefusedException>(() => client.DaemonStatus()).Error.Code);
+        Assert.Equal(WireErrorCode.NotPermitted, Assert.Throws<DaemonRefusedException>(() => client.ReleaseDomain(1)).Error.Code); // not asked for
         client.Dispose();
         var after = await daemon.StatusWhenAsync(s => s.Clients == 1 && s.Simulator == before);
         Assert.Equal((0, before), (after.Live, after.Simulator));
@@ -146,9 +147,10 @@ public sealed class ClientExampleTests(CClientBuild build) : IClassFixture<CClie
 
         var (_, touch, errors) = await RunAsync("setpriv", [.. AsNobody, Program("peer-probe", false), daemon.Socket, "touch", handle.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         Assert.True(touch.Contains("connect 0", StringComparison.Ordinal), touch + errors);
-        Assert.Contains("capabilities 1", touch, StringComparison.Ordinal); // export only: no daemon status for it
+        Assert.Contains("capabilities 1", touch, StringComparison.Ordinal); // export only: no daemon status or domain release for it
         foreach (var what in new[] { "query", "wait", "release" }) Assert.Contains($"{what} -{1000 + 2}", touch, StringComparison.Ordinal); // NotFound
         Assert.Contains("daemon-status -1", touch, StringComparison.Ordinal);
+        Assert.Contains($"release-domain -{1000 + 9}", touch, StringComparison.Ordinal); // NotPermitted: domain 1 stays served
 
         var (_, foreign, _) = await RunAsync("setpriv", [.. AsNobody, Program("peer-probe", false), daemon.Socket, "export", "1", daemon.Frontends[1][0].ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         Assert.Contains($"export -{1000 + 9}", foreign, StringComparison.Ordinal); // NotPermitted: domain 1 is not its

@@ -37,6 +37,44 @@ public sealed class ServeProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task AnOperatorReleasesADestroyedDomain_WhatADeviceHoldsStaysTracked_AndTheIdServesAgain()
+    {
+        using var daemon = await ServeProcess.StartAsync(Path.Combine(_folder, "serve.sock"), "--frontends", "1", "--pages", "3");
+        var before = daemon.Status().Simulator;
+        using var c = WireClient.Connect(daemon.Socket);
+        c.Hello(WireCapabilities.Export | WireCapabilities.Events);
+        c.Call(new SubscribeRequest(WireEvents.FrontendDied));
+        var (reply, held) = c.Call(new ExportRequest(1, 0, daemon.Frontends[1]));
+        var exported = Assert.IsType<ExportedReply>(reply);
+        c.Call(new HandleRequest(WireOpcode.Release, exported.Handle)); // the client keeps the descriptor: a device holding it
+
+        var (exit, output) = await HostProcess.RunAsync("release-domain", "--socket", daemon.Socket, "1");
+        Assert.True(exit == 0, output);
+        Assert.Contains("domain 1 released (its lifecycles are ended now); 1 lifecycle(s) of 3 page(s) still held", output, StringComparison.Ordinal);
+        Assert.Equal(new FrontendDiedEvent(1), c.Next(TimeSpan.FromSeconds(5))!.Value.Message);
+
+        var status = daemon.Status();
+        var tracked = Assert.Single(status.Domains);
+        Assert.Equal((1, true, true, 1, 3L), (tracked.Domid, tracked.Dead, tracked.Released, tracked.Exports, tracked.Pages));
+        // The id serves a new domain: not refused DomainDead.
+        var (again, againFd) = c.Call(new ExportRequest(1, 0, daemon.Frontends[1]));
+        var second = Assert.IsType<ExportedReply>(again);
+        c.Call(new HandleRequest(WireOpcode.Release, second.Handle));
+        againFd!.Dispose();
+        Assert.NotEqual(HandleReply.TimedOut, Assert.IsType<HandleReply>(c.Call(new WaitReleasedRequest(second.Handle, 5000)).Reply).Value);
+
+        (exit, output) = await HostProcess.RunAsync("release-domain", "--socket", daemon.Socket, "32752", "--json");
+        Assert.True(exit == 1, output);
+        Assert.Contains("InvalidArgument", output, StringComparison.Ordinal);
+
+        held!.Dispose(); // the device lets go
+        var after = await daemon.StatusWhenAsync(s => s.Live == 0 && s.Simulator == before);
+        Assert.Empty(after.Domains);
+        Assert.Equal(before, after.Simulator);
+        await daemon.StopAsync();
+    }
+
+    [Fact]
     public async Task TheMetricsEndpointShowsTheMeter_AsTheLifecyclesMove()
     {
         int port;

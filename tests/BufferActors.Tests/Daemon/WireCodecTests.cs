@@ -36,6 +36,8 @@ public sealed class WireCodecTests
         (12, new ErrorReply(WireErrorCode.Device, 22, -1, "EXP_FROM_REFS failed")),
         (13, new DaemonStatusRequest()),
         (13, new DaemonStatusReport("{\"clients\":1}")),
+        (15, new ReleaseDomainRequest(3)),
+        (15, new DomainReleasedReply(3, true, 1, 2)),
         (0, new HandleEvent(WireOpcode.ReleasedEvent, 42)),
         (0, new HandleEvent(WireOpcode.AccessEndedEvent, 43)),
         (0, new QuarantinedEvent(42, 2000)),

@@ -12,13 +12,13 @@ public sealed class DoctorCommandTests
     public async Task WithoutXen_TheLinuxModeCannotRun_ItSaysSoAndPointsToTheSimulator_AsATableAndAsJson()
     {
         Skip.IfNot(NoXenHere, "this machine is a Xen domain");
-        var (exit, output) = await RunAsync("doctor");
+        var (exit, output) = await HostProcess.RunAsync("doctor");
         Assert.Equal(1, exit);
         Assert.Contains("not a Xen domain", output, StringComparison.Ordinal);
         Assert.Contains("--device simulator", output, StringComparison.Ordinal);
         Assert.Contains("--device linux cannot run here.", output, StringComparison.Ordinal);
 
-        (exit, output) = await RunAsync("doctor", "--json");
+        (exit, output) = await HostProcess.RunAsync("doctor", "--json");
         Assert.Equal(1, exit);
         using var json = JsonDocument.Parse(output);
         Assert.False(json.RootElement.GetProperty("canRun").GetBoolean());
@@ -32,18 +32,18 @@ public sealed class DoctorCommandTests
         string folder = Directory.CreateTempSubdirectory("ba-doctor-").FullName;
         try
         {
-            var (exit, output) = await RunAsync("doctor", "--device", "simulator", "--journal", Path.Combine(folder, "journal.db"));
+            var (exit, output) = await HostProcess.RunAsync("doctor", "--device", "simulator", "--journal", Path.Combine(folder, "journal.db"));
             Assert.True(exit == 0, output);
             Assert.Contains("--device simulator can run here.", output, StringComparison.Ordinal);
 
             // A folder the journal would create is fine; a folder that is a file, or a file where the folder should be, is not.
-            (exit, output) = await RunAsync("doctor", "--device", "simulator", "--journal", Path.Combine(folder, "new", "journal.db"));
+            (exit, output) = await HostProcess.RunAsync("doctor", "--device", "simulator", "--journal", Path.Combine(folder, "new", "journal.db"));
             Assert.True(exit == 0, output);
-            (exit, output) = await RunAsync("doctor", "--device", "simulator", "--journal", folder, "--json");
+            (exit, output) = await HostProcess.RunAsync("doctor", "--device", "simulator", "--journal", folder, "--json");
             Assert.Equal(1, exit);
             Assert.Contains("is a folder, not a file", output, StringComparison.Ordinal);
             File.WriteAllText(Path.Combine(folder, "plain"), "");
-            (exit, output) = await RunAsync("doctor", "--device", "simulator", "--journal", Path.Combine(folder, "plain", "journal.db"), "--json");
+            (exit, output) = await HostProcess.RunAsync("doctor", "--device", "simulator", "--journal", Path.Combine(folder, "plain", "journal.db"), "--json");
             Assert.Equal(1, exit);
             Assert.Contains("is a file, where a folder would be", output, StringComparison.Ordinal);
         }
@@ -51,14 +51,5 @@ public sealed class DoctorCommandTests
         {
             Directory.Delete(folder, recursive: true);
         }
-    }
-
-    private static async Task<(int Exit, string Output)> RunAsync(params string[] args)
-    {
-        using var process = HostProcess.Start(redirectInput: false, args);
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, await output + await errors);
     }
 }

@@ -29,6 +29,8 @@ public enum WireCapabilities : uint
     Events = 0x8,
     /// <summary>The daemon's status, for operators.</summary>
     DaemonStatus = 0x10,
+    /// <summary><see cref="WireOpcode.ReleaseDomain"/>, for operators.</summary>
+    ReleaseDomain = 0x20,
 }
 
 /// <summary>The events a connection subscribes to.</summary>

@@ -29,6 +29,8 @@ public enum WireOpcode : ushort
     Subscribe = 0x000A,
     /// <summary>The daemon's counts (needs the daemon-status capability).</summary>
     DaemonStatus = 0x000B,
+    /// <summary>An operator's word that a frontend domain was destroyed (needs the release-domain capability).</summary>
+    ReleaseDomain = 0x000C,
 
     /// <summary>Set on a request's opcode to make its reply's.</summary>
     ReplyBit = 0x8000,
@@ -54,6 +56,8 @@ public enum WireOpcode : ushort
     Subscribed = 0x800A,
     /// <summary>The reply to <see cref="DaemonStatus"/>: a JSON document.</summary>
     DaemonStatusReport = 0x800B,
+    /// <summary>The reply to <see cref="ReleaseDomain"/>.</summary>
+    DomainReleased = 0x800C,
     /// <summary>The reply to a refused request.</summary>
     Error = 0x80FF,
 

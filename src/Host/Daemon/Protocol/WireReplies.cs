@@ -220,3 +220,25 @@ public sealed record DaemonStatusReport(string Json) : WireMessage
 
     internal static DaemonStatusReport Read(ref WireReader r) => new(Encoding.UTF8.GetString(r.Rest()));
 }
+
+/// <summary>
+/// <c>DOMAIN_RELEASED</c>: whether the domain was already known dead, and the lifecycles (and their pages) of it still
+/// live — exports a device holds, lifecycles still ending — tracked apart until they end.
+/// </summary>
+public sealed record DomainReleasedReply(ushort Domid, bool WasDead, uint Lifecycles, ulong Pages) : WireMessage
+{
+    /// <inheritdoc />
+    public override WireOpcode Opcode => WireOpcode.DomainReleased;
+
+    /// <inheritdoc />
+    public override void Write(WireWriter w) => w.U16(Domid).U8(WasDead ? (byte)1 : (byte)0).U8(0).U32(Lifecycles).U64(Pages);
+
+    internal static DomainReleasedReply Read(ref WireReader r)
+    {
+        ushort domid = r.U16();
+        byte wasDead = r.U8();
+        if (wasDead > 1) throw new ProtocolViolationException($"DOMAIN_RELEASED: was_dead is {wasDead}, not 0 or 1");
+        r.Reserved(1);
+        return new(domid, wasDead == 1, r.U32(), r.U64());
+    }
+}

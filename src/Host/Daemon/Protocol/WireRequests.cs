@@ -125,3 +125,23 @@ public sealed record DaemonStatusRequest : WireMessage
 
     internal static DaemonStatusRequest Read(ref WireReader r) => new();
 }
+
+/// <summary>
+/// <c>RELEASE_DOMAIN</c>: the operator says frontend <paramref name="Domid"/> was destroyed — its lifecycles end, and its
+/// accounting is released (what a device still holds is tracked apart until it ends; the id serves a new domain).
+/// </summary>
+public sealed record ReleaseDomainRequest(ushort Domid) : WireMessage
+{
+    /// <inheritdoc />
+    public override WireOpcode Opcode => WireOpcode.ReleaseDomain;
+
+    /// <inheritdoc />
+    public override void Write(WireWriter w) => w.U16(Domid).U16(0).U32(0);
+
+    internal static ReleaseDomainRequest Read(ref WireReader r)
+    {
+        ushort domid = r.U16();
+        r.Reserved(6);
+        return new(domid);
+    }
+}

@@ -65,8 +65,8 @@ static void read_golden(const char *path)
         g->what[strcspn(g->what, "\n")] = '\0';
     }
     fclose(f);
-    if (frame_count != 29) {
-        fprintf(stderr, "golden-frames: %d frames in %s, expected 29\n", frame_count, path);
+    if (frame_count != 31) {
+        fprintf(stderr, "golden-frames: %d frames in %s, expected 31\n", frame_count, path);
         exit(2);
     }
 }
@@ -220,20 +220,20 @@ int main(int argc, char **argv)
     daemon_expect(daemon, 18, 0);
 
     /* Refusals: request 11 and 12 are exports the document answers with ERROR; events come between. */
-    daemon_send(daemon, 24, -1);
+    daemon_send(daemon, 26, -1);
     daemon_send(daemon, 20, -1);
     r = bufferactors_export(ba, 5, 0, (const uint32_t[]){1}, 1, &handle, &fd);
     const struct bufferactors_error *e = bufferactors_last_error(ba);
     CHECK(r == -BUFFERACTORS_ENOTPERMITTED && e->code == 9 && strcmp(e->message, "domain 5 is not yours") == 0, "refused: %s", bufferactors_strerror(r));
-    daemon_send(daemon, 25, -1);
-    daemon_send(daemon, 26, -1);
+    daemon_send(daemon, 27, -1);
+    daemon_send(daemon, 28, -1);
     daemon_send(daemon, 21, -1);
     r = bufferactors_export(ba, 1, 0, (const uint32_t[]){1}, 1, &handle, &fd);
     CHECK(r == -BUFFERACTORS_EDEVICE && e->kernel_errno == 22 && e->grant_status == -1 && strcmp(e->message, "EXP_FROM_REFS failed") == 0,
           "device error: %s", bufferactors_strerror(r));
     for (int i = 0; i < 2; i++) {
-        uint8_t skip[64];
-        CHECK(recv(daemon, skip, sizeof skip, MSG_DONTWAIT) > 0, "the refused exports were sent");
+        uint8_t refused[64];
+        CHECK(recv(daemon, refused, sizeof refused, MSG_DONTWAIT) > 0, "the refused exports were sent");
     }
 
     char json[64];
@@ -246,8 +246,17 @@ int main(int argc, char **argv)
     daemon_send(daemon, 23, -1);
     r = bufferactors_daemon_status(ba, json, sizeof json, NULL);
     CHECK(r == 13 && strcmp(json, "{\"clients\":1}") == 0, "daemon status: %d", r);
+    uint8_t skip[64];
+    CHECK(recv(daemon, skip, sizeof skip, MSG_DONTWAIT) > 0, "the second status request was sent");
 
-    daemon_send(daemon, 27, -1);
+    struct bufferactors_domain_released released;
+    daemon_send(daemon, 25, -1);
+    r = bufferactors_release_domain(ba, 3, &released);
+    CHECK(r == 0 && released.domid == 3 && released.was_dead == 1 && released.lifecycles == 1 && released.pages == 2,
+          "release domain: %s", bufferactors_strerror(r));
+    daemon_expect(daemon, 24, 0);
+
+    daemon_send(daemon, 29, -1);
     struct bufferactors_event ev[5];
     int got = 0;
     while (got < 5 && (r = bufferactors_next_event(ba, &ev[got])) == 1) got++;
@@ -257,7 +266,7 @@ int main(int argc, char **argv)
     CHECK(ev[2].type == BUFFERACTORS_EVENT_QUARANTINED && ev[2].handle == 42 && ev[2].held_ms == 2000, "QUARANTINED");
     CHECK(ev[3].type == BUFFERACTORS_EVENT_FRONTEND_DIED && ev[3].domid == 1, "FRONTEND_DIED");
 
-    daemon_send(daemon, 28, -1);
+    daemon_send(daemon, 30, -1);
     r = bufferactors_query(ba, 42, &status);
     CHECK(r == -BUFFERACTORS_EGOODBYE && e->code == 1 && strcmp(e->message, "fd_count 1 but 0 descriptor(s) arrived") == 0,
           "goodbye: %s / %s", bufferactors_strerror(r), e->message);

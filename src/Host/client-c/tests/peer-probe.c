@@ -19,7 +19,7 @@ int main(int argc, char **argv)
         return 2;
     }
     bufferactors *ba;
-    int r = bufferactors_connect(argv[1], BUFFERACTORS_CAP_EXPORT | BUFFERACTORS_CAP_DAEMON_STATUS, &ba);
+    int r = bufferactors_connect(argv[1], BUFFERACTORS_CAP_EXPORT | BUFFERACTORS_CAP_DAEMON_STATUS | BUFFERACTORS_CAP_RELEASE_DOMAIN, &ba);
     printf("connect %d\n", r);
     if (r < 0) {
         fprintf(stderr, "peer-probe: %s\n", bufferactors_strerror(r));
@@ -46,6 +46,7 @@ int main(int argc, char **argv)
     }
     char json[4096];
     printf("daemon-status %d\n", bufferactors_daemon_status(ba, json, sizeof json, NULL) < 0 ? -1 : 0);
+    printf("release-domain %d\n", bufferactors_release_domain(ba, 1, NULL));
     bufferactors_close(ba);
     return 0;
 }
