@@ -17,8 +17,9 @@ internal static class SimulateCommand
 {
     public static Command Create()
     {
-        var scenario = new Option<string>("--scenario") { Description = "display | camera | churn | fd-churn.", DefaultValueFactory = _ => "display" };
-        scenario.AcceptOnlyFromAmong("display", "camera", "churn", "fd-churn");
+        var names = Enum.GetValues<SimulationScenario>().Select(s => s.Name()).ToArray();
+        var scenario = new Option<string>("--scenario") { Description = string.Join(" | ", names) + ".", DefaultValueFactory = _ => "display" };
+        scenario.AcceptOnlyFromAmong(names);
         var domains = new Option<int>("--domains") { Description = "Frontend domains alive at once.", DefaultValueFactory = _ => 2 };
         var buffers = new Option<int>("--buffers") { Description = "Buffers per frontend.", DefaultValueFactory = _ => 3 };
         var pages = new Option<int>("--pages") { Description = "Pages per buffer.", DefaultValueFactory = _ => 64 };
@@ -27,7 +28,7 @@ internal static class SimulateCommand
         var seed = new Option<int>("--seed") { Description = "Seed of the workload and the fault plan (first seed of a campaign).", DefaultValueFactory = _ => 1 };
         var journal = new Option<string>("--journal") { Description = "'none' (default) or a new SQLite file to journal the run to (with --campaign: a folder, one file per seed, kept for failing seeds).", DefaultValueFactory = _ => "none" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object." };
-        var campaign = new Option<int>("--campaign") { Description = "Run N seeds (seed..seed+N-1), scenarios rotated.", DefaultValueFactory = _ => 0 };
+        var campaign = new Option<int>("--campaign") { Description = "Run N seeds (seed..seed+N-1): each with --scenario if given, else scenarios rotated.", DefaultValueFactory = _ => 0 };
         var dispatcher = new Option<string>("--dispatcher") { Description = "Where the actors run: inline (the default: each step on the caller's thread) or thread-pool (Akka's default dispatcher).", DefaultValueFactory = _ => "inline" };
         dispatcher.AcceptOnlyFromAmong("inline", "thread-pool");
         var everyScenario = new Option<bool>("--every-scenario") { Description = "With --campaign: run every seed with every scenario instead of rotating them." };
@@ -50,7 +51,8 @@ internal static class SimulateCommand
                 Journal = location is "none" or "" ? null : JournalStorage.Parse(location),
             };
             int n = r.GetValue(campaign);
-            return n > 0 ? CampaignAsync(settings, n, r.GetValue(json), Console.Out, r.GetValue(everyScenario)) : RunAsync(settings, r.GetValue(json), Console.Out);
+            bool givenOnly = r.GetResult(scenario) is { Implicit: false };
+            return n > 0 ? CampaignAsync(settings, n, r.GetValue(json), Console.Out, r.GetValue(everyScenario), givenOnly) : RunAsync(settings, r.GetValue(json), Console.Out);
         });
         return command;
     }
@@ -96,19 +98,23 @@ internal static class SimulateCommand
     /// <summary>Seeds run at once in a campaign.</summary>
     internal static int Parallelism { get; set; } = 1;
 
-    internal static async Task<int> CampaignAsync(SimulationSettings s, int seeds, bool json, TextWriter output, bool everyScenario = false)
+    /// <summary>
+    /// <paramref name="seeds"/> seeds from <paramref name="s"/>'s: each with every scenario (<paramref name="everyScenario"/>),
+    /// with <paramref name="s"/>'s scenario only (<paramref name="givenOnly"/>), or with the scenarios rotated from it.
+    /// </summary>
+    internal static async Task<int> CampaignAsync(SimulationSettings s, int seeds, bool json, TextWriter output, bool everyScenario = false, bool givenOnly = false)
     {
         string? journalProblem = s.Journal is null or JournalStorage.Sqlite ? null : "--journal: a campaign journals to SQLite files in a folder";
         if ((Invalid(s) ?? journalProblem) is { } error) { output.WriteLine($"simulate: {error}"); return 2; }
         var clock = Stopwatch.StartNew();
-        var scenarios = Enum.GetValues<SimulationScenario>();
+        var scenarios = givenOnly && !everyScenario ? [s.Scenario] : Enum.GetValues<SimulationScenario>();
         int start = Array.IndexOf(scenarios, s.Scenario);
         int perSeed = everyScenario ? scenarios.Length : 1;
         int runs = seeds * perSeed;
         var failures = new List<(SimulationResult Result, SimulationResult Shortest)>();
         int operations = 0, faults = 0, crashes = 0, actorFaults = 0;
         var outcomes = new SortedDictionary<string, int>(StringComparer.Ordinal);
-        if (!json) output.WriteLine($"simulate campaign: {seeds} seeds from {s.Seed}, {(everyScenario ? "every scenario for each" : $"scenarios rotated from {s.Scenario.Name()}")}, " +
+        if (!json) output.WriteLine($"simulate campaign: {seeds} seeds from {s.Seed}, {(everyScenario ? "every scenario for each" : givenOnly ? $"each {s.Scenario.Name()}" : $"scenarios rotated from {s.Scenario.Name()}")}, " +
             $"{s.Domains} domains x {s.Buffers} buffers x {s.Pages} pages, {s.Operations} operations, fault rate {s.FaultRate.ToString(CultureInfo.InvariantCulture)}");
         if (!json) output.WriteLine($"  {s.FaultKnobs()}");
         // Seeds are independent (each has its own simulator and actor system) and mostly wait on messages: run a few at once.

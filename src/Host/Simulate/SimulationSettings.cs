@@ -17,13 +17,23 @@ internal enum SimulationScenario
     /// caller closes its fd right after importing, exports released and re-exported, across frontends.
     /// </summary>
     FdChurn,
+    /// <summary>
+    /// A device that never lets go of a share of the buffers it is given: their releases are quarantined, the domain's
+    /// cap refuses its new exports once it is reached, and now and then the device's process dies and lets go of them.
+    /// </summary>
+    StuckDevice,
 }
 
 /// <summary>The command-line names of <see cref="SimulationScenario"/>.</summary>
 internal static class SimulationScenarioNames
 {
-    /// <summary>display, camera, churn, fd-churn.</summary>
-    public static string Name(this SimulationScenario scenario) => scenario == SimulationScenario.FdChurn ? "fd-churn" : scenario.ToString().ToLowerInvariant();
+    /// <summary>display, camera, churn, fd-churn, stuck-device.</summary>
+    public static string Name(this SimulationScenario scenario) => scenario switch
+    {
+        SimulationScenario.FdChurn => "fd-churn",
+        SimulationScenario.StuckDevice => "stuck-device",
+        _ => scenario.ToString().ToLowerInvariant(),
+    };
 
     /// <summary>The scenario named <paramref name="name"/> on the command line.</summary>
     public static SimulationScenario Parse(string name) => Enum.Parse<SimulationScenario>(name.Replace("-", "", StringComparison.Ordinal), ignoreCase: true);
@@ -54,6 +64,9 @@ internal sealed record SimulationSettings
 
     /// <summary>Test hook: the let-go phase leaves the first device attachment attached (proves the checker fails).</summary>
     public bool BrokenSkipOneDetach { get; init; }
+
+    /// <summary>Test hook: stuck-device's actors get a cap on quarantined exports one above what the driver checks (proves the checker fails).</summary>
+    public bool BrokenQuarantineCap { get; init; }
 
     /// <summary>Every fault probability this run derives from <see cref="FaultRate"/> (docs/fault-model.md).</summary>
     public string FaultKnobs()

@@ -4,8 +4,10 @@ using Akka.Hosting;
 using BufferActors.Actors;
 using BufferActors.Actors.Api;
 using BufferActors.Actors.Hosting;
+using BufferActors.Actors.Lifecycles;
 using BufferActors.Actors.Persistence;
 using BufferActors.Actors.Persistence.Replay;
+using BufferActors.Actors.Supervision;
 using BufferActors.Native;
 using BufferActors.Native.Simulation;
 using Microsoft.Extensions.DependencyInjection;
@@ -40,6 +42,7 @@ internal sealed class WorkloadDriver
         public int Fd { get; } = fd;
         public DmaBufAttachment? Scanout { get; set; }
         public bool Recorded { get; set; } // the actor knows the display is attached
+        public bool Quarantined { get; set; } // held by the stuck device past its release, and the actors said so
     }
 
     private sealed class ImportEntry(Frontend owner, int deviceFd, LifecycleId id, IReadOnlyList<uint> refs)
@@ -61,6 +64,10 @@ internal sealed class WorkloadDriver
     private const string Display = "display";
     private static readonly TimeSpan WaitTimeout = TimeSpan.FromSeconds(2);
 
+    // The stuck-device scenario: a domain's cap on quarantined exports, and how soon a held release is quarantined.
+    private const int QuarantineCap = 2;
+    private static readonly ExportSettings StuckDeviceTiming = new(TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(2), TimeSpan.FromMilliseconds(4));
+
     private readonly SimulationSettings _s;
     private readonly Random _rng;
     private readonly Random _actorFaultRng;
@@ -68,6 +75,8 @@ internal sealed class WorkloadDriver
     private readonly List<ExportEntry> _exports = [];
     private readonly List<ImportEntry> _imports = [];
     private readonly List<MapEntry> _maps = [];
+    private readonly List<ExportEntry> _held = []; // released exports the stuck device still holds
+    private SimulatedProcess? _stuck; // the stuck device's process: it holds what it was given until it dies
     private readonly List<string> _trace = [];
     private readonly Dictionary<string, int> _opsByKind = [];
     private readonly Dictionary<string, int> _outcomes = [];
@@ -116,6 +125,10 @@ internal sealed class WorkloadDriver
                         RequestTimeout = TimeSpan.FromSeconds(10),
                         InlineDispatch = _s.InlineDispatch,
                         JournalSettings = new LifecycleJournal.Settings(Faults: _journalFaults.Decide),
+                        Quotas = _s.Scenario == SimulationScenario.StuckDevice
+                            ? DomainLifecycles.Quotas.Default with { MaxQuarantinedBuffers = QuarantineCap + (_s.BrokenQuarantineCap ? 1 : 0) }
+                            : DomainLifecycles.Quotas.Default,
+                        Export = _s.Scenario == SimulationScenario.StuckDevice ? StuckDeviceTiming : ExportSettings.Default,
                     },
                     akka => akka.AddHocon("akka.loglevel = OFF\nakka.stdout-loglevel = OFF\nakka.loggers = []", HoconAddMode.Append),
                     systemName: $"simulate-{_s.Seed}");
@@ -130,8 +143,11 @@ internal sealed class WorkloadDriver
         _session = host.Services.GetRequiredService<DeviceSession>();
         _display = sim.AddDevice(Display);
         _camera = sim.AddDevice("camera");
+        if (_s.Scenario == SimulationScenario.StuckDevice) _stuck = sim.StartProcess("stuck-device");
         var baseline = sim.Ledger();
         var plan = new FaultPlan(_s.Seed).WithRandomFaults(_s.FaultRate);
+        // Held exports are probed on timers, as often as time allows: their EXP_WAIT_RELEASED calls must not draw on the seed.
+        if (_s.Scenario == SimulationScenario.StuckDevice) plan.WithoutRandomFaultsAt(FaultSite.WaitReleased);
         sim.Faults = plan;
         _actorFaultsArmed = _s.FaultRate > 0;
         _journalFaults.Armed = _s.FaultRate > 0;
@@ -280,6 +296,7 @@ internal sealed class WorkloadDriver
             SimulationScenario.Display => await DisplayStepAsync(live).ConfigureAwait(false),
             SimulationScenario.Camera => await CameraStepAsync(live).ConfigureAwait(false),
             SimulationScenario.FdChurn => await FdChurnStepAsync(live).ConfigureAwait(false),
+            SimulationScenario.StuckDevice => await StuckDeviceStepAsync(live).ConfigureAwait(false),
             _ => await ChurnStepAsync(live).ConfigureAwait(false),
         };
     }
@@ -374,6 +391,111 @@ internal sealed class WorkloadDriver
         }
     }
 
+    /// <summary>
+    /// Displays as in <see cref="DisplayStepAsync"/>, and a device that never lets go: some exports are handed to it
+    /// (their descriptor passed to its process) and released; the driver waits until each is quarantined, so that the
+    /// cap's effect on the next export does not depend on timing; now and then the device's process dies.
+    /// </summary>
+    private async Task<string> StuckDeviceStepAsync(List<Frontend> live)
+    {
+        int choice = _rng.Next(100);
+        var attached = _exports.Where(e => e.Scanout is not null).ToList();
+        var idle = _exports.Where(e => e.Scanout is null).ToList();
+        if (choice < 30)
+        {
+            var f = Pick(live);
+            if (_exports.Count(e => e.Owner == f) < _s.Buffers) { await ShareUnderCapAsync(f).ConfigureAwait(false); return "share"; }
+        }
+        if (choice < 55 && idle.Count > 0) { await HandToStuckDeviceAsync(Pick(idle)).ConfigureAwait(false); return "stuck-release"; }
+        if (choice < 62 && idle.Count > 0) { await AttachAsync(Pick(idle)).ConfigureAwait(false); return "attach"; }
+        if (choice < 68 && attached.Count > 0) { Flip(Pick(attached)); return "flip"; }
+        if (choice < 74 && attached.Count > 0) { await DetachAsync(Pick(attached)).ConfigureAwait(false); return "detach"; }
+        if (choice < 92 && _exports.Count > 0) { await ReleaseExportAsync(Pick(_exports)).ConfigureAwait(false); return "release"; }
+        if (choice < 94 && _held.Count > 0) { await StuckDeviceDiesAsync(restart: true).ConfigureAwait(false); return "device-dies"; }
+        if (live.Count > 1 || _s.Domains == 1) { await DisconnectAsync(Pick(live)).ConfigureAwait(false); return "disconnect"; }
+        await ShareUnderCapAsync(Pick(live)).ConfigureAwait(false);
+        return "share";
+    }
+
+    /// <summary>An export of <paramref name="f"/>, which the cap must refuse (QuotaExceeded) exactly when the domain has <see cref="QuarantineCap"/> quarantined exports.</summary>
+    private async Task ShareUnderCapAsync(Frontend f)
+    {
+        int quarantined = _held.Count(e => e.Owner == f && e.Quarantined);
+        var (export, outcome) = await TryShareAsync(f).ConfigureAwait(false);
+        if (quarantined >= QuarantineCap && outcome != "refused-QuotaExceeded")
+            _checker.Fail($"op {_op}: {f.Domain.Id} has {quarantined} quarantined exports (cap {QuarantineCap}), but its new export was {(export is null ? outcome : "served")}");
+        if (quarantined < QuarantineCap && outcome == "refused-QuotaExceeded")
+            _checker.Fail($"op {_op}: {f.Domain.Id} has {quarantined} quarantined exports (cap {QuarantineCap}), but its new export was refused QuotaExceeded");
+    }
+
+    /// <summary>The export's descriptor is passed to the stuck device's process, which keeps it; the export is released and quarantined.</summary>
+    private async Task HandToStuckDeviceAsync(ExportEntry e)
+    {
+        _stuck!.ReceiveFrom(_backend, e.Fd);
+        _exports.Remove(e);
+        _held.Add(e);
+        var (_, outcome) = await Call(e.Id, () => _client.ReleaseAsync(e.Id)).ConfigureAwait(false);
+        if (outcome == "ok") _acked.Add(e.Id, "release");
+        // Quarantine comes from a timer; the driver waits for it, so that the next steps see the same state every run.
+        e.Quarantined = outcome == "ok" && await AwaitQuarantinedAsync(e.Id).ConfigureAwait(false);
+        Trace($"#{_op} stuck-release {e.Id} -> {outcome}{(e.Quarantined ? ", quarantined" : "")}");
+        Outcome("export", outcome == "ok" ? "held" : outcome);
+    }
+
+    /// <summary>True once the lifecycle says it is quarantined; false if it ended first (a seeded actor fault stopped it).</summary>
+    private async Task<bool> AwaitQuarantinedAsync(LifecycleId id)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            try
+            {
+                if ((await _client.StatusAsync(id).ConfigureAwait(false)).Quarantined) return true;
+            }
+            catch (BufferActorsException e) when (e.Code == ErrorCode.NotFound)
+            {
+                return false;
+            }
+            await Task.Delay(2).ConfigureAwait(false);
+        }
+        _checker.Fail($"op {_op}: {id} released and held by a device, but not quarantined within 5 s (quarantine after {StuckDeviceTiming.QuarantineAfter.TotalMilliseconds} ms)");
+        return false;
+    }
+
+    /// <summary>
+    /// The stuck device's process dies, closing what it held: every held export is released by the kernel, its lifecycle
+    /// ends, and its frontend can end its grants. Fault-free, as several lifecycles end at once.
+    /// </summary>
+    private async Task StuckDeviceDiesAsync(bool restart)
+    {
+        Trace($"#{_op} the stuck device's process dies, letting go of {_held.Count} export(s)");
+        var plan = _sim.Faults;
+        bool armed = _actorFaultsArmed;
+        _sim.Faults = FaultPlan.None;
+        _actorFaultsArmed = false;
+        _journalFaults.Armed = false;
+        try
+        {
+            _stuck!.Exit();
+            foreach (var e in _held)
+            {
+                var wait = _client.WaitReleasedAsync(e.Id, WaitTimeout);
+                _checker.TrackWait(e.Id.ToString(), wait);
+                if (await wait.ConfigureAwait(false) == WaitReleasedResult.TimedOut)
+                    _checker.Fail($"op {_op}: {e.Id} not released after the process holding it died");
+                EndGrants(e.Owner, e.Refs, e.Id.ToString());
+            }
+            _held.Clear();
+            _stuck = restart ? _sim.StartProcess("stuck-device") : null;
+        }
+        finally
+        {
+            _sim.Faults = plan;
+            _actorFaultsArmed = armed;
+            _journalFaults.Armed = armed;
+        }
+    }
+
     /// <summary>A lifecycle command's outcome when the lifecycle failed handling it: answered Stopped, or (a failure after the handler) not at all.</summary>
     private static bool LifecycleFailed(string outcome) => outcome is "stopped" or "no-reply";
 
@@ -434,7 +556,9 @@ internal sealed class WorkloadDriver
         }
     }
 
-    private async Task<ExportEntry?> ShareAsync(Frontend f)
+    private async Task<ExportEntry?> ShareAsync(Frontend f) => (await TryShareAsync(f).ConfigureAwait(false)).Export;
+
+    private async Task<(ExportEntry? Export, string Outcome)> TryShareAsync(Frontend f)
     {
         uint first = f.Domain.AllocatePages(_s.Pages);
         var refs = f.Domain.GrantPages(DomainId.Dom0, first, _s.Pages);
@@ -445,12 +569,12 @@ internal sealed class WorkloadDriver
         {
             Outcome("export", outcome);
             EndGrants(f, refs, "refused export");
-            return null;
+            return (null, outcome);
         }
         var e = new ExportEntry(f, first, refs, reply.Id, reply.Fd);
         _exports.Add(e);
         _acked.Add(e.Id, "export");
-        return e;
+        return (e, outcome);
     }
 
     private async Task AttachAsync(ExportEntry e)
@@ -666,6 +790,7 @@ internal sealed class WorkloadDriver
             foreach (var i in _unmapLater.Where(i => i.Owner == f).ToList()) { _unmapLater.Remove(i); i.Handles.Clear(); }
             foreach (var m in _maps.Where(m => m.Owner == f).ToList()) { _maps.Remove(m); Outcome("map", "domain-died"); EndGrants(f, m.Refs, m.Id.ToString()); }
             Trace($"#{_op} crash {f.Domain.Id} cleaned up");
+            await ReleaseDestroyedDomainAsync(f).ConfigureAwait(false);
         }
         finally
         {
@@ -676,10 +801,30 @@ internal sealed class WorkloadDriver
         return "crash";
     }
 
+    /// <summary>
+    /// The operator releases the destroyed domain's accounting: the answer must count exactly what is still live of it
+    /// (only exports the stuck device holds, once the cleanup drained), all of which stays tracked until it ends.
+    /// </summary>
+    private async Task ReleaseDestroyedDomainAsync(Frontend f)
+    {
+        var before = await _client.SnapshotAsync().ConfigureAwait(false);
+        int live = before.Domains.Where(d => d.Domain == f.Domain.Id).Sum(d => d.Lifecycles.Count);
+        var released = await _client.ReleaseDomainAsync(f.Domain.Id).ConfigureAwait(false);
+        Trace($"#{_op} operator releases {f.Domain.Id}: {released.Lifecycles} lifecycle(s) still held");
+        if (!released.WasDead || released.Lifecycles != live)
+            _checker.Fail($"op {_op}: releasing destroyed {f.Domain.Id} answered {released}, with {live} lifecycle(s) of it live");
+        var after = await _client.SnapshotAsync().ConfigureAwait(false);
+        int tracked = after.Domains.Where(d => d.Domain == f.Domain.Id && d.Released).Sum(d => d.Lifecycles.Count);
+        if (tracked != released.Lifecycles && after.LiveLifecycles == before.LiveLifecycles)
+            _checker.Fail($"op {_op}: {released.Lifecycles} lifecycle(s) of released {f.Domain.Id} still live, but {tracked} tracked apart");
+    }
+
+    /// <summary>Live lifecycles (of <paramref name="domain"/>, or all), except those of exports the stuck device holds.</summary>
     private async Task<int> LiveLifecyclesAsync(DomainId? domain = null)
     {
         var status = await _client.SnapshotAsync().ConfigureAwait(false);
-        return domain is { } d ? status.Domains.Where(x => x.Domain == d).Sum(x => x.Lifecycles.Count) : status.LiveLifecycles;
+        var held = _held.Select(e => e.Id).ToHashSet();
+        return status.Domains.Where(x => domain is not { } d || x.Domain == d).SelectMany(x => x.Lifecycles).Count(id => !held.Contains(id));
     }
 
     private async Task<int> DrainDomainAsync(DomainId? domain, double seconds = 5)
@@ -696,6 +841,7 @@ internal sealed class WorkloadDriver
     {
         _op = _s.Operations + 1;
         Trace($"#{_op} let go: {_exports.Count} exports, {_imports.Count} imports, {_maps.Count} maps");
+        if (_stuck is not null) await StuckDeviceDiesAsync(restart: false).ConfigureAwait(false);
         bool skipped = false;
         foreach (var e in _exports.ToList())
         {
