@@ -2,6 +2,7 @@ using BufferActors.Actors.Api;
 using BufferActors.Actors.Diagnostics;
 using BufferActors.Actors.Hosting;
 using BufferActors.Actors.Persistence;
+using BufferActors.Actors.Persistence.Replay;
 using BufferActors.Native;
 using BufferActors.Native.Simulation;
 using Microsoft.Extensions.DependencyInjection;
@@ -23,11 +24,13 @@ public sealed class HostedMetricsTests
         string folder = Directory.CreateTempSubdirectory("ba-metrics-").FullName;
         using var sim = new XenSimulator(new SimulatorOptions { Seed = 4 });
         var frontend = sim.CreateDomain(1);
+        var baseline = sim.Ledger();
+        var journal = new JournalStorage.Sqlite(Path.Combine(folder, "journal.db"));
         var refs = frontend.GrantPages(DomainId.Dom0, frontend.AllocatePages(2), 2);
-        using var host = new HostBuilder().ConfigureServices(s => s.AddBufferActors(new BufferActorsOptions
+        var host = new HostBuilder().ConfigureServices(s => s.AddBufferActors(new BufferActorsOptions
         {
             DeviceFactory = _ => sim.OpenGrantDevice(),
-            Journal = new JournalStorage.Sqlite(Path.Combine(folder, "journal.db")),
+            Journal = journal,
         })).Build();
         var metrics = host.Services.GetRequiredService<BufferActorsMetrics>();
         using var recovery = new MetricCollector<double>(metrics.Meter, "bufferactors.recovery.duration");
@@ -50,9 +53,19 @@ public sealed class HostedMetricsTests
         finally
         {
             await host.StopAsync();
+            host.Dispose(); // its gntdev instance with it
+        }
+        try
+        {
+            Assert.Empty((await JournalReader.ReadTimelineAsync(journal)).Live); // the journal's live set: the ledger's, empty
+        }
+        finally
+        {
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
             Directory.Delete(folder, recursive: true);
         }
         Assert.True(frontend.EndAccess(refs[0]) && frontend.EndAccess(refs[1]));
+        Assert.Empty(sim.Violations);
+        Assert.Empty(sim.Ledger().DifferencesFrom(baseline));
     }
 }
