@@ -25,6 +25,7 @@ internal static class BenchCommand
         yield return ScaleBenchCommand.Create();
         foreach (var command in JournalBenchCommand.Create()) yield return command;
         yield return SocketBench.Create();
+        yield return JournaledLifecycleBench.Create();
     }
 
     /// <summary>
