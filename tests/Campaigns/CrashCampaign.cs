@@ -31,7 +31,8 @@ namespace BufferActors.Campaigns;
 internal sealed class CrashCampaign
 {
     /// <summary>Settings of a campaign.</summary>
-    internal sealed record Settings(int Points, int Seed, string? Journal, int MaxAcksPerRun = 40, int Domains = 2, int BuffersPerDomain = 6, int Pages = 4);
+    internal sealed record Settings(int Points, int Seed, string? Journal, int MaxAcksPerRun = 40, int Domains = 2, int BuffersPerDomain = 6, int Pages = 4,
+        JournalDurability Durability = JournalDurability.Process);
 
     /// <summary>What a campaign found.</summary>
     internal sealed record Result(Settings Settings, string Journal, int Kills, int Acks, int Reclaimed, long EventsInJournal, IReadOnlyList<string> Violations, double ElapsedMs)
@@ -109,7 +110,8 @@ internal sealed class CrashCampaign
     private async Task RunOnceAsync(int run, string socket, string journal, string poolFile, int operations, (int Acks, int DelayMs)? kill)
     {
         using var child = HostChildProcess.Start(HostChildProcess.CampaignsAssemblyPath, redirectInput: false, "crash-workload", "--socket", socket, "--journal", journal, "--pool", poolFile,
-            "--seed", (_s.Seed * 1000 + run).ToString(CultureInfo.InvariantCulture), "--operations", operations.ToString(CultureInfo.InvariantCulture));
+            "--seed", (_s.Seed * 1000 + run).ToString(CultureInfo.InvariantCulture), "--operations", operations.ToString(CultureInfo.InvariantCulture),
+            "--durability", _s.Durability.ToString().ToLowerInvariant());
         var lines = Channel.CreateUnbounded<string>();
         child.OutputDataReceived += (_, e) => { if (e.Data is { } line) lines.Writer.TryWrite(line); else lines.Writer.TryComplete(); };
         var stderr = new System.Text.StringBuilder();

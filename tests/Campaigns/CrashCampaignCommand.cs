@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using BufferActors.Actors.Persistence;
 
 namespace BufferActors.Campaigns;
 
@@ -16,9 +17,14 @@ internal static class CrashCampaignCommand
         var seed = new Option<int>("--seed") { Description = "The seed: the only input of the campaign.", DefaultValueFactory = _ => 1 };
         var journal = new Option<string?>("--journal") { Description = "A new SQLite file for the journal (a temporary one by default)." };
         var json = new Option<bool>("--json") { Description = "One JSON object instead of the summary." };
+        var durability = new Option<string>("--durability") { Description = "The journal's durability: process (the default) or power.", DefaultValueFactory = _ => "process" };
+        durability.AcceptOnlyFromAmong("process", "power");
         var command = new Command("crash", "The crash campaign: SIGKILL a journaled host at N seeded points, restarting it on the same journal each time.");
-        foreach (var o in new Option[] { points, seed, journal, json }) command.Options.Add(o);
-        command.SetAction(r => RunAsync(new CrashCampaign.Settings(r.GetValue(points), r.GetValue(seed), r.GetValue(journal)), r.GetValue(json), Console.Out));
+        foreach (var o in new Option[] { points, seed, journal, json, durability }) command.Options.Add(o);
+        command.SetAction(r => RunAsync(new CrashCampaign.Settings(r.GetValue(points), r.GetValue(seed), r.GetValue(journal))
+        {
+            Durability = r.GetValue(durability) == "power" ? JournalDurability.Power : JournalDurability.Process,
+        }, r.GetValue(json), Console.Out));
         return command;
     }
 
@@ -31,7 +37,7 @@ internal static class CrashCampaignCommand
             output.WriteLine($"crash: --journal {path}: the crash campaign needs a new SQLite file");
             return 2;
         }
-        if (!json) output.WriteLine($"crash campaign: {s.Points} SIGKILLs of a journaled host, seed {s.Seed}, " +
+        if (!json) output.WriteLine($"crash campaign: {s.Points} SIGKILLs of a journaled host (journal durability {s.Durability.ToString().ToLowerInvariant()}), seed {s.Seed}, " +
             $"{s.Domains} frontends x {s.BuffersPerDomain} buffers x {s.Pages} pages per run, kill after 1..{s.MaxAcksPerRun} acknowledged steps");
         var r = await new CrashCampaign(s).RunAsync(json ? TextWriter.Null : output).ConfigureAwait(false);
         if (json)

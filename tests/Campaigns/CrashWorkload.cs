@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using BufferActors.Actors;
 using BufferActors.Actors.Api;
+using BufferActors.Actors.Persistence;
 using BufferActors.Native;
 using BufferActors.Native.Simulation.Remote;
 using Microsoft.Extensions.DependencyInjection;
@@ -41,15 +42,17 @@ internal static class CrashWorkload
         var journal = new Option<string>("--journal") { Required = true, Description = "The SQLite journal shared by every run of the campaign." };
         var pool = new Option<string>("--pool") { Required = true, Description = "File of buffers: one line per buffer, 'domain ref,ref,...'." };
         var seed = new Option<int>("--seed") { Required = true, Description = "Seed of this run's steps." };
+        var durability = new Option<string>("--durability") { DefaultValueFactory = _ => "process", Description = "The journal's durability: process or power." };
         var operations = new Option<int>("--operations") { DefaultValueFactory = _ => -1, Description = "Steps to run then stop cleanly; -1 runs until killed; 0 only recovers." };
         var command = new Command("crash-workload", "Crash campaign helper: a journaled host running lifecycles until it is killed.") { Hidden = true };
-        foreach (var o in new Option[] { socket, journal, pool, seed, operations }) command.Options.Add(o);
+        foreach (var o in new Option[] { socket, journal, pool, seed, operations, durability }) command.Options.Add(o);
         command.SetAction(async (r, ct) =>
         {
             try
             {
                 var buffers = ReadPool(r.GetRequiredValue(pool));
-                return await RunAsync(r.GetRequiredValue(socket), r.GetRequiredValue(journal), buffers, r.GetValue(seed), r.GetValue(operations), Console.Out, ct);
+                var mode = r.GetValue(durability) == "power" ? JournalDurability.Power : JournalDurability.Process;
+                return await RunAsync(r.GetRequiredValue(socket), r.GetRequiredValue(journal), mode, buffers, r.GetValue(seed), r.GetValue(operations), Console.Out, ct);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -70,10 +73,10 @@ internal static class CrashWorkload
                 parts[1].Split(',').Select(x => uint.Parse(x, CultureInfo.InvariantCulture)).ToArray());
         })];
 
-    private static async Task<int> RunAsync(string socket, string journal, List<(DomainId Domain, uint[] Refs)> buffers, int seed, int operations,
+    private static async Task<int> RunAsync(string socket, string journal, JournalDurability durability, List<(DomainId Domain, uint[] Refs)> buffers, int seed, int operations,
         TextWriter output, CancellationToken ct)
     {
-        using var host = RemoteJournaledHost.Build(socket, journal, Akka.Event.LogLevel.ErrorLevel);
+        using var host = RemoteJournaledHost.Build(socket, journal, Akka.Event.LogLevel.ErrorLevel, durability);
         await host.StartAsync(ct);
         var client = host.Services.GetRequiredService<BufferActorsClient>();
         var report = await client.RecoveryReportAsync(ct);

@@ -53,7 +53,8 @@ public sealed record BufferActorsOptions
 
     /// <summary>
     /// Reads options from configuration keys (e.g. the <c>BufferActors</c> section):
-    /// <c>DevicePath</c>, <c>Journal</c> (SQLite path, PostgreSQL connection string, or "none"), <c>MaxBuffersPerDomain</c>, <c>MaxPagesPerDomain</c>,
+    /// <c>DevicePath</c>, <c>Journal</c> (SQLite path, PostgreSQL connection string, or "none"), <c>JournalDurability</c> (process | power, for
+    /// a SQLite journal), <c>MaxBuffersPerDomain</c>, <c>MaxPagesPerDomain</c>,
     /// <c>RequestTimeoutSeconds</c>, <c>JournalTimeoutSeconds</c>, <c>InlineDispatch</c> (true | false). Absent keys keep their defaults; an invalid value throws with the key's name.
     /// </summary>
     public static BufferActorsOptions FromConfiguration(Func<string, string?> get)
@@ -62,6 +63,12 @@ public sealed record BufferActorsOptions
         if (get("DevicePath") is { } path) o = o with { DevicePath = path };
         if (get("Journal") is { } journal)
             o = o with { Journal = journal is "" or "none" ? null : Persistence.JournalStorage.Parse(journal) };
+        if (get("JournalDurability") is { } durability)
+        {
+            var mode = Enum.TryParse<Persistence.JournalDurability>(durability, ignoreCase: true, out var m) && !int.TryParse(durability, out _) ? m
+                : throw new ArgumentException($"BufferActors:JournalDurability must be 'process' or 'power', not '{durability}'");
+            if (o.Journal is Persistence.JournalStorage.Sqlite sqlite) o = o with { Journal = sqlite with { Durability = mode } };
+        }
         int buffers = ReadInt(get, "MaxBuffersPerDomain") ?? o.Quotas.MaxBuffers;
         long pages = ReadInt(get, "MaxPagesPerDomain") ?? o.Quotas.MaxPages;
         o = o with { Quotas = new DomainLifecycles.Quotas(buffers, pages) };

@@ -11,7 +11,11 @@ namespace BufferActors.Actors.Persistence;
 public abstract record JournalStorage
 {
     /// <summary>An embedded SQLite file (the default). Tables are created automatically.</summary>
-    public sealed record Sqlite(string Path) : JournalStorage;
+    public sealed record Sqlite(string Path) : JournalStorage
+    {
+        /// <summary>What an acknowledged write survives: <see cref="JournalDurability.Process"/> by default.</summary>
+        public JournalDurability Durability { get; init; } = JournalDurability.Process;
+    }
 
     /// <summary>A PostgreSQL database, by Npgsql connection string. Tables are created automatically.</summary>
     public sealed record PostgreSql(string ConnectionString) : JournalStorage;
@@ -40,7 +44,7 @@ public abstract record JournalStorage
             Sqlite s => ("sql", "sql",
                 // Tags go in the journal row (Csv), written by SqliteBatchWriteJournal's prepared statements: the
                 // tag-table rows and the plugin's per-event inserts were most of the journal's cost (docs/performance.md).
-                $"class = {Hocon(typeof(SqliteBatchWriteJournal))}\ntag-write-mode = Csv",
+                $"class = {Hocon(typeof(SqliteBatchWriteJournal))}\ntag-write-mode = Csv\n{SqliteBatchWriteJournal.DurabilityKey} = {s.Durability.ToString().ToLowerInvariant()}",
                 // SQLite has one writer: one connection at a time; batches do the rest.
                 $"connection-string = {Hocon(SqliteConnectionString(s.Path))}\nprovider-name = \"SQLite.MS\"\nparallelism = 1\nauto-initialize = on",
                 "tag-read-mode = Csv"),

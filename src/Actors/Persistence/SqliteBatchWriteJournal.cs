@@ -48,9 +48,15 @@ public class SqliteBatchWriteJournal : SqlWriteJournal
         _defaultSerializer = config.DefaultSerializer;
         _tagSeparator = config.PluginConfig.TagSeparator;
         var table = config.TableConfig;
+        string durability = journalConfig.GetString(DurabilityKey, "process");
+        if (!Enum.TryParse<JournalDurability>(durability, ignoreCase: true, out var mode))
+            throw new ConfigurationException($"{DurabilityKey} is 'process' or 'power', not '{durability}'");
         // Like the plugin: one uuid per journal instance, when the table has the column.
-        _writer = new SqliteJournalWriter(config.ConnectionString, table, table.EventJournalTable.UseWriterUuidColumn ? Guid.NewGuid().ToString("N") : null);
+        _writer = new SqliteJournalWriter(config.ConnectionString, table, table.EventJournalTable.UseWriterUuidColumn ? Guid.NewGuid().ToString("N") : null, mode);
     }
+
+    /// <summary>The journal section's key naming its <see cref="JournalDurability"/> (<c>process</c> or <c>power</c>).</summary>
+    internal const string DurabilityKey = "bufferactors-durability";
 
     /// <inheritdoc />
     protected override Task<IImmutableList<Exception>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)

@@ -14,6 +14,7 @@ internal sealed class SqliteJournalWriter : IDisposable
     private readonly string _connectionString;
     private readonly string _insertSql;
     private readonly string? _writerUuid;
+    private readonly JournalDurability _durability;
     private SqliteConnection? _connection;
     private SqliteCommand? _insert;
     private SqliteParameter _created = null!, _persistenceId = null!, _sequenceNr = null!, _message = null!, _manifest = null!, _identifier = null!, _tags = null!;
@@ -22,8 +23,10 @@ internal sealed class SqliteJournalWriter : IDisposable
     /// <param name="connectionString">The plugin's connection string (the same file, same settings).</param>
     /// <param name="table">The plugin's table configuration.</param>
     /// <param name="writerUuid">The <c>writer_uuid</c> of every row, or null when the table has no such column.</param>
-    public SqliteJournalWriter(string connectionString, JournalTableConfig table, string? writerUuid)
+    /// <param name="durability">What a commit survives once <see cref="Write"/> returns.</param>
+    public SqliteJournalWriter(string connectionString, JournalTableConfig table, string? writerUuid, JournalDurability durability = JournalDurability.Process)
     {
+        _durability = durability;
         _connectionString = connectionString;
         _writerUuid = writerUuid;
         var c = table.EventJournalTable.ColumnNames;
@@ -91,6 +94,7 @@ internal sealed class SqliteJournalWriter : IDisposable
             busy.CommandText = "PRAGMA busy_timeout = 30000;";
             busy.ExecuteNonQuery();
         }
+        ApplyDurability(_connection, _durability);
         _insert = _connection.CreateCommand();
         _insert.CommandText = _insertSql;
         _created = Add("$created", SqliteType.Integer);
@@ -103,6 +107,18 @@ internal sealed class SqliteJournalWriter : IDisposable
         if (_writerUuid is not null) Add("$writer", SqliteType.Text).Value = _writerUuid;
         _insert.Prepare();
         return _insert;
+    }
+
+    /// <summary>
+    /// Sets what a commit on <paramref name="connection"/> survives. In WAL mode <c>synchronous = NORMAL</c> syncs the WAL
+    /// only at checkpoints: a commit is in the page cache, which a process's crash does not lose; <c>FULL</c> syncs it at
+    /// every commit, which a power loss does not lose either.
+    /// </summary>
+    internal static void ApplyDurability(SqliteConnection connection, JournalDurability durability)
+    {
+        using var pragma = connection.CreateCommand();
+        pragma.CommandText = durability == JournalDurability.Power ? "PRAGMA synchronous = FULL;" : "PRAGMA synchronous = NORMAL;";
+        pragma.ExecuteNonQuery();
     }
 
     private SqliteParameter Add(string name, SqliteType type) => _insert!.Parameters.Add(name, type);

@@ -34,6 +34,7 @@ internal static class ServeCommand
         var devicePath = new Option<string>("--device-path") { Description = "The gntdev node (linux; default /dev/xen/gntdev)." };
         var journal = new Option<string>("--journal") { Description = "SQLite journal file: lifecycles survive a crash of the daemon." };
         var postgres = new Option<string>("--postgres") { Description = "PostgreSQL connection string for the journal." };
+        var durability = new Option<string>("--journal-durability") { Description = "What an acknowledged write of the SQLite journal survives: process (a crash of the daemon; the default) or power (a power loss too: one fsync per group commit)." };
         var mode = new Option<string>("--mode") { Description = "Permission bits of the socket file, octal (default 660)." };
         var group = new Option<string>("--group") { Description = "Group of the socket file, a name or a gid (default: the daemon's group); with mode 660 its members may connect." };
         var frontends = new Option<int>("--frontends") { Description = "Simulator: frontend domains (ids 1..N, default 2), each granting --pages pages to the daemon." };
@@ -48,7 +49,7 @@ internal static class ServeCommand
         var command = new Command("serve", "Serve BufferActors to C/C++ backends over a Unix socket (docs/protocol.md, docs/operations.md).");
         var keys = new (Option Option, string Key)[]
         {
-            (socket, "Socket"), (device, "Device"), (devicePath, "DevicePath"), (journal, "Journal"), (postgres, "Postgres"), (mode, "Mode"), (group, "Group"),
+            (socket, "Socket"), (device, "Device"), (devicePath, "DevicePath"), (journal, "Journal"), (postgres, "Postgres"), (durability, "JournalDurability"), (mode, "Mode"), (group, "Group"),
             (frontends, "Frontends"), (pages, "Pages"), (allow, "Allow"), (operators, "Operators"), (grace, "Grace"), (metricsListen, "MetricsListen"),
         };
         command.Options.Add(config);
@@ -89,7 +90,9 @@ internal static class ServeCommand
                     Console.Error.WriteLine($"  [{(f.Outcome == BufferActors.Actors.Diagnostics.DoctorReport.Outcome.Ok ? "ok" : "FAILED")}] {f.Check}: {f.Evidence}{(f.Hint is null ? "" : $" ({f.Hint})")}");
                 return 2;
             }
-            var storage = settings.Journal is { } file ? new JournalStorage.Sqlite(file) : settings.Postgres is { } conn ? JournalStorage.Parse(conn) : null;
+            var storage = settings.Journal is { } file
+                ? new JournalStorage.Sqlite(file) { Durability = settings.JournalDurability == "power" ? JournalDurability.Power : JournalDurability.Process }
+                : settings.Postgres is { } conn ? JournalStorage.Parse(conn) : null;
             return await RunAsync(settings.Socket!, settings.Device == "simulator", settings.DevicePath, storage, (settings.ModeBits, settings.GroupId), policy,
                 settings.Frontends, settings.Pages, TimeSpan.FromSeconds(settings.Grace), settings.MetricsEndpoint, ct).ConfigureAwait(false);
         });

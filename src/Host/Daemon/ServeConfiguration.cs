@@ -26,6 +26,9 @@ public sealed class ServeConfiguration
     /// <summary>PostgreSQL connection string for the journal.</summary>
     public string? Postgres { get; set; }
 
+    /// <summary>What an acknowledged write of the SQLite journal survives: <c>process</c> (a crash of the daemon) or <c>power</c> (a power loss too).</summary>
+    public string JournalDurability { get; set; } = "process";
+
     /// <summary>Permission bits of the socket file, octal.</summary>
     public string Mode { get; set; } = "660";
 
@@ -78,6 +81,7 @@ public sealed class ServeConfiguration
         if (Group is not null && GroupProblem(Group) is { } group) problems.Add(group);
         if (MetricsListen is not null && MetricsEndpoint is null) problems.Add($"MetricsListen (--metrics-listen) {MetricsListen} is not HOST:PORT (e.g. 127.0.0.1:9464)");
         if (Journal is not null && Postgres is not null) problems.Add("Journal (--journal) and Postgres (--postgres) exclude each other");
+        if (JournalDurability is not ("process" or "power")) problems.Add($"JournalDurability (--journal-durability) is {JournalDurability}, not process or power");
         if (Frontends is < 1 or > 64) problems.Add("Frontends (--frontends) must be 1..64");
         if (Pages is < 1 or > 65536) problems.Add("Pages (--pages) must be 1..65536");
         if (Grace < 0) problems.Add("Grace (--grace) must not be negative");

@@ -47,6 +47,12 @@ public sealed class HostingTests
         Assert.False(BufferActorsOptions.FromConfiguration(k => k == "InlineDispatch" ? "false" : null).InlineDispatch);
         var bad = Assert.Throws<ArgumentException>(() => BufferActorsOptions.FromConfiguration(k => k == "InlineDispatch" ? "sometimes" : null));
         Assert.Contains("InlineDispatch", bad.Message);
+        var journal = Assert.IsType<BufferActors.Actors.Persistence.JournalStorage.Sqlite>(BufferActorsOptions.FromConfiguration(_ => null).Journal);
+        Assert.Equal(BufferActors.Actors.Persistence.JournalDurability.Process, journal.Durability);
+        var power = BufferActorsOptions.FromConfiguration(k => k switch { "Journal" => "j.db", "JournalDurability" => "power", _ => null });
+        Assert.Equal(BufferActors.Actors.Persistence.JournalDurability.Power, Assert.IsType<BufferActors.Actors.Persistence.JournalStorage.Sqlite>(power.Journal).Durability);
+        foreach (string wrong in new[] { "sometimes", "1" })
+            Assert.Contains("JournalDurability", Assert.Throws<ArgumentException>(() => BufferActorsOptions.FromConfiguration(k => k == "JournalDurability" ? wrong : null)).Message);
     }
 
     [Theory]

@@ -52,7 +52,9 @@ public sealed class ServeConfigurationTests : IDisposable
         Assert.Contains("Sockt", Assert.Throws<InvalidOperationException>(() => ServeCommand.Configure(File("""{ "Serve": { "Sockt": "x" } }"""), [])).Message, StringComparison.Ordinal);
         Assert.Throws<InvalidOperationException>(() => ServeCommand.Configure(null, [new("Serve:Pages", "many")]));
 
-        var problems = ServeCommand.Configure(null, [new("Serve:Mode", "999"), new("Serve:Pages", "0"), new("Serve:Journal", "j.db"), new("Serve:Postgres", "Host=x")]).Problems();
+        var problems = ServeCommand.Configure(null, [new("Serve:Mode", "999"), new("Serve:Pages", "0"), new("Serve:Journal", "j.db"), new("Serve:Postgres", "Host=x"),
+            new("Serve:JournalDurability", "sometimes")]).Problems();
+        Assert.Contains(problems, p => p.StartsWith("JournalDurability", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.StartsWith("Socket", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.StartsWith("Mode", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.StartsWith("Pages", StringComparison.Ordinal));

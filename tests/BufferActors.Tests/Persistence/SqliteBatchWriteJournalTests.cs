@@ -38,6 +38,24 @@ public sealed class SqliteBatchWriteJournalTests : IDisposable
         Assert.Equal("Csv", config.GetString("akka.persistence.query.journal.sql.tag-read-mode"));
     }
 
+    [Theory]
+    [InlineData(JournalDurability.Process, "process", 1)] // synchronous = NORMAL: a commit survives the process's crash
+    [InlineData(JournalDurability.Power, "power", 2)]     // synchronous = FULL: a commit is synced before it is acknowledged
+    public void TheDurabilityReachesTheWritersConnection(JournalDurability durability, string key, long synchronous)
+    {
+        var storage = Storage($"{key}.db") with { Durability = durability };
+        Assert.Equal(key, storage.ToConfig().GetString($"akka.persistence.journal.sql.{SqliteBatchWriteJournal.DurabilityKey}"));
+        using var connection = new SqliteConnection($"Data Source={Path.Combine(_folder, key + ".db")}");
+        connection.Open();
+        SqliteJournalWriter.ApplyDurability(connection, durability);
+        using var read = connection.CreateCommand();
+        read.CommandText = "PRAGMA synchronous;";
+        Assert.Equal(synchronous, (long)read.ExecuteScalar()!);
+    }
+
+    [Fact]
+    public void TheDefaultDurabilityIsProcess() => Assert.Equal(JournalDurability.Process, new JournalStorage.Sqlite("x.db").Durability);
+
     [Fact]
     public async Task ItWritesTheRowsTheStockPluginWrites()
     {
