@@ -469,6 +469,7 @@ internal static class JournalBenchCommand
             output.WriteLine($"  cold start, this process (JIT warm): {warm.TotalMilliseconds:N0} ms; {live.EventsRecovered:N0} events replayed, snapshot used: {live.FromSnapshot}, {live.Lifecycles.Count:N0} live");
             bool met = child.InsideMs < 5_000;
             report?.Add("recovery_cold_start_ms", child.InsideMs, "ms");
+            if (events >= 1_000_000) report?.Add("cold_start_1m_s", child.InsideMs / 1000, "s"); // the issue's name for the 1M-event figure
             report?.Add("recovery_warm_start_ms", warm.TotalMilliseconds, "ms");
             if (s.Stock)
             {
@@ -477,7 +478,7 @@ internal static class JournalBenchCommand
                 output.WriteLine($"  full replay, no snapshot (stock recovery): {full.TotalSeconds:F1} s for {fullLive.EventsRecovered:N0} events = " +
                     $"{fullLive.EventsRecovered / full.TotalSeconds:N0} events/s; same live index as from the snapshot: {(same ? "yes" : "NO")}");
                 output.WriteLine($"  snapshot + tail vs full replay: {full.TotalMilliseconds / warm.TotalMilliseconds:F0}x faster");
-                report?.Add("replay_events_per_s", fullLive.EventsRecovered / full.TotalSeconds, "events/s");
+                report?.Add("full_replay_events_per_s", fullLive.EventsRecovered / full.TotalSeconds, "events/s");
                 report?.Add("recovery_full_replay_ms", full.TotalMilliseconds, "ms", "recovery_warm_start_ms");
                 if (!same) met = false;
             }

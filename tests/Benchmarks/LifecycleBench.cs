@@ -367,7 +367,7 @@ internal sealed class LifecycleBench
         double actorsRate = _concurrent.Count * roundTimes[1].Count / roundTimes[1].Sum();
         _report.Add(baseline, directRate, "lifecycles/s");
         _report.Add($"concurrent_actors_per_s_{on}", actorsRate, "lifecycles/s", baseline);
-        _report.Add($"concurrent_ratio_{on}", actorsRate / directRate, "ratio", baseline);
+        _report.Add($"concurrent_vs_direct_{on}", actorsRate / directRate, "ratio", baseline);
     }
 
     /// <summary>One path's timings in a phase, with the CPU time and bytes of its blocks.</summary>

@@ -96,7 +96,7 @@ internal static class ScaleBenchCommand
         {
             report.Add("scale_sim_bytes_per_lifecycle", Per(Math.Max(simulator.ManagedHeap, simulator.Resident)), "B");
             report.Add("scale_bytes_per_lifecycle", whole, "B", "scale_sim_bytes_per_lifecycle");
-            report.Add("scale_bytes_per_lifecycle_with_wait", Per(Math.Max(actors.WithWaiters.ManagedHeap, actors.WithWaiters.Resident)), "B", "scale_sim_bytes_per_lifecycle");
+            report.Add("bytes_per_lifecycle_waiting", Per(Math.Max(actors.WithWaiters.ManagedHeap, actors.WithWaiters.Resident)), "B", "scale_sim_bytes_per_lifecycle");
             void Percentiles(string name, LatencySummary? summary)
             {
                 if (summary is not { } latency) return;

@@ -44,7 +44,7 @@ public sealed class LifecycleBenchCommandTests
                 // The report rounds every figure: the ratio and the means it came from agree to their rounding (1%).
                 Assert.Equal(expected, ratio.GetProperty("value").GetDouble(), tolerance: expected * 0.01);
             }
-            Assert.True(figures[$"concurrent_ratio_{path}"].GetProperty("value").GetDouble() > 0);
+            Assert.True(figures[$"concurrent_vs_direct_{path}"].GetProperty("value").GetDouble() > 0);
         }
     }
 }
