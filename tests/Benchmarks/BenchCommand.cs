@@ -26,6 +26,7 @@ internal static class BenchCommand
         foreach (var command in JournalBenchCommand.Create()) yield return command;
         yield return SocketBench.Create();
         yield return JournaledLifecycleBench.Create();
+        yield return StartupBench.Create();
     }
 
     /// <summary>

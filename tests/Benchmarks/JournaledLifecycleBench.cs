@@ -1,8 +1,10 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Runtime.InteropServices;
 using Akka.Hosting;
 using BufferActors.Actors.Api;
+using BufferActors.Actors.Diagnostics;
 using BufferActors.Actors.Hosting;
 using BufferActors.Actors.Lifecycles;
 using BufferActors.Actors.Persistence;
@@ -16,7 +18,7 @@ using Microsoft.Extensions.Hosting;
 namespace BufferActors.Benchmarks;
 
 /// <summary>What <c>bench journaled-lifecycle</c> runs; see <see cref="JournaledLifecycleBench"/>.</summary>
-internal sealed record JournaledLifecycleSettings(int[] Concurrency, int Pages, int Rounds, string? Journal);
+internal sealed record JournaledLifecycleSettings(int[] Concurrency, int Pages, int Rounds, string? Journal, JournalDurability Durability = JournalDurability.Process);
 
 /// <summary>
 /// <c>bench journaled-lifecycle</c>: the full export lifecycle (export, a display attaches and maps, detaches, the backend
@@ -47,13 +49,16 @@ internal sealed class JournaledLifecycleBench
         };
         var pages = new Option<int>("--pages") { DefaultValueFactory = _ => 16, Description = "Pages per buffer." };
         var rounds = new Option<int>("--rounds") { DefaultValueFactory = _ => 20, Description = "Timed rounds per concurrency and host (after one warm-up round each)." };
+        var durability = new Option<string>("--durability") { DefaultValueFactory = _ => "process", Description = "A SQLite journal's durability: process (the default) or power." };
+        durability.AcceptOnlyFromAmong("process", "power");
         var journal = new Option<string?>("--journal") { Description = "The journal: a connection string (PostgreSQL, e.g. 'Host=localhost;Username=...') or a new SQLite file; a SQLite file in a scratch folder when absent." };
         var command = new Command("journaled-lifecycle", "The export lifecycle on a journaled host versus an unjournaled one, 1 / 64 / 1,000 at once: throughput and release -> waiter latency.")
         {
-            concurrency, pages, rounds, journal,
+            concurrency, pages, rounds, journal, durability,
         };
         command.SetAction(r => BenchReport.Run(r, (output, report) =>
-            RunAsync(new JournaledLifecycleSettings(r.GetValue(concurrency)!, r.GetValue(pages), r.GetValue(rounds), r.GetValue(journal)), output, report)));
+            RunAsync(new JournaledLifecycleSettings(r.GetValue(concurrency)!, r.GetValue(pages), r.GetValue(rounds), r.GetValue(journal),
+                r.GetValue(durability) == "power" ? JournalDurability.Power : JournalDurability.Process), output, report)));
         return command;
     }
 
@@ -77,6 +82,7 @@ internal sealed class JournaledLifecycleBench
         }
         string scratch = Directory.CreateTempSubdirectory("ba-bench-journaled-").FullName;
         var storage = _s.Journal is { } given ? JournalStorage.Parse(given) : new JournalStorage.Sqlite(Path.Combine(scratch, "journal.db"));
+        if (storage is JournalStorage.Sqlite sqlite) storage = sqlite with { Durability = _s.Durability };
         int most = _s.Concurrency.Max();
         int perDomain = DomainLifecycles.Quotas.Default.MaxBuffers;
         int domains = (most + perDomain - 1) / perDomain;
@@ -95,15 +101,29 @@ internal sealed class JournaledLifecycleBench
         {
             var journaled = new Side("journaled", await StartHost(sim, storage).ConfigureAwait(false));
             var bare = new Side("unjournaled", await StartHost(sim, null).ConfigureAwait(false));
+            // The journal's own account of its writes (the meter every host has): how long one takes, from the
+            // journal actor's flush to its acknowledgement, and how many events it carries.
+            var writes = new List<(double Seconds, long Events)>();
+            var meter = journaled.Running.Services.GetRequiredService<BufferActorsMetrics>().Meter;
+            using var listener = new MeterListener
+            {
+                InstrumentPublished = (i, l) => { if (ReferenceEquals(i.Meter, meter) && i.Name.StartsWith("bufferactors.journal.", StringComparison.Ordinal)) l.EnableMeasurementEvents(i); },
+            };
+            double lastWrite = 0;
+            listener.SetMeasurementEventCallback<double>((i, v, _, _) => { if (i.Name == "bufferactors.journal.write.duration") lock (writes) lastWrite = v; });
+            listener.SetMeasurementEventCallback<long>((i, v, _, _) => { if (i.Name == "bufferactors.journal.batch.size") lock (writes) writes.Add((lastWrite, v)); });
+            listener.Start();
             var paths = new[] { journaled, bare };
             _output.WriteLine($"  {"at once",8} {"host",-12} {"lifecycles/s",13} {"ratio",6}   release -> waiter (us)");
             foreach (int c in _s.Concurrency)
             {
                 foreach (var p in paths) Clear(p);
+                lock (writes) writes.Clear();
                 for (int round = 0; round <= _s.Rounds; round++)
                     for (int slot = 0; slot < 2; slot++)
                     {
                         var p = paths[(round + slot) % 2];
+                        if (round == 1 && slot == 0) lock (writes) writes.Clear(); // the warm-up's writes do not count
                         var latencies = new double[c];
                         long t0 = Stopwatch.GetTimestamp();
                         await Task.WhenAll(buffers.Take(c).Select((b, i) => Lifecycle(p, display, b.Domain.Id, b.Refs, latencies, i))).ConfigureAwait(false);
@@ -122,6 +142,17 @@ internal sealed class JournaledLifecycleBench
                 var release = LatencySummary.Of(journaled.ReleaseMicros);
                 _report.Add($"journaled_release_p50_us_{c}", release.P50, "us", unjournaledRelease);
                 _report.Add($"journaled_release_p99_us_{c}", release.P99, "us", unjournaledRelease);
+                lock (writes)
+                {
+                    if (writes.Count > 0)
+                    {
+                        var took = LatencySummary.Of([.. writes.Select(w => w.Seconds * 1e6)]);
+                        double writeUs = took.P50, perWrite = writes.Average(w => (double)w.Events);
+                        _output.WriteLine($"  {"",8} {"",-12} journal: {writes.Count:N0} writes, from flush to acknowledgement {took}, {perWrite:F1} events each");
+                        _report.Add($"journal_write_us_{c}", writeUs, "us");
+                        _report.Add($"journal_events_per_write_{c}", perWrite, "events");
+                    }
+                }
                 // The issue's headline figure: the release → waiter p99 at 64 at once (journaled_vs_unjournaled_64 is above).
                 if (c == 64) _report.Add("journaled_release_p99_us", release.P99, "us", unjournaledRelease);
             }
@@ -182,7 +213,7 @@ internal sealed class JournaledLifecycleBench
 
     private static string Describe(JournalStorage storage) => storage switch
     {
-        JournalStorage.Sqlite s => $"SQLite (WAL) {s.Path}",
+        JournalStorage.Sqlite s => $"SQLite (WAL, durability {s.Durability.ToString().ToLowerInvariant()}) {s.Path}",
         _ => storage.GetType().Name,
     };
 }
