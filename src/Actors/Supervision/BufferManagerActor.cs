@@ -22,7 +22,8 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
     // Supervisors whose domain's accounting the operator released, each with the span of sequences it owns, until
     // their last lifecycle ends and they stop.
     private readonly Dictionary<DomainId, List<(IActorRef Supervisor, long From, long Until)>> _released = [];
-    private long _incarnations; // names the supervisors made for a domain id whose earlier one is still ending
+    // Releases per domain id: the next supervisor's name, never one a stopping supervisor may still hold.
+    private readonly Dictionary<DomainId, int> _generations = [];
     private long _nextSequence = 1;
     private RecoveryReport _report = RecoveryReport.Empty;
     private readonly Diagnostics.BufferActorsMetrics? _ownMetrics; // made here when the host gave none: ended with the manager
@@ -249,6 +250,7 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
         }
         if (!_released.TryGetValue(domain, out var released)) _released[domain] = released = [];
         released.Add((current.Supervisor, current.From, _nextSequence));
+        _generations[domain] = _generations.GetValueOrDefault(domain) + 1;
         current.Supervisor.Forward(new DomainLifecycles.ReleaseAccounting(_nextSequence));
     }
 
@@ -280,7 +282,7 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
             }
             // After a release, ids from the last released supervisor's end on are the new one's.
             long from = _released.TryGetValue(domain, out var released) ? released[^1].Until : 0;
-            string name = released is null ? $"domain-{domain.Value}" : $"domain-{domain.Value}-{++_incarnations}";
+            string name = _generations.TryGetValue(domain, out int generation) ? $"domain-{domain.Value}-{generation}" : $"domain-{domain.Value}";
             entry = (Context.ActorOf(DomainLifecycles.Props(domain, _services, _settings.Quotas, _kinds, from), name), from);
             _supervisors.Add(domain, entry);
         }

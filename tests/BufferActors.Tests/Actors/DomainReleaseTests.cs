@@ -108,6 +108,26 @@ public sealed class DomainReleaseTests : LifecycleTest
     }
 
     [Fact]
+    public async Task AnIdReleasedOverAndOver_IsServedRightAfterEachRelease()
+    {
+        // Each release with nothing held stops its supervisor at once; every next export is served by a new one, named
+        // after the id's generation, so never by a name a supervisor still stopping may hold.
+        for (int i = 0; i < 20; i++)
+        {
+            var export = await Client.ExportAsync(Dom1, Share(1));
+            await Client.ReleaseAsync(export.Id);
+            Assert.NotEqual(WaitReleasedResult.TimedOut, await Client.WaitReleasedAsync(export.Id, Bound));
+            Assert.Equal(0, (await Client.ReleaseDomainAsync(Dom1)).Lifecycles);
+        }
+        var last = await Client.ExportAsync(Dom1, Share(1));
+        Assert.Equal([last.Id], (await Client.SnapshotAsync()).Domains.Single(d => d.Lifecycles.Count > 0).Lifecycles);
+        await Client.ReleaseAsync(last.Id);
+        Assert.NotEqual(WaitReleasedResult.TimedOut, await Client.WaitReleasedAsync(last.Id, Bound));
+        await AwaitNoLiveLifecycles();
+        AssertLedgerAtBaseline();
+    }
+
+    [Fact]
     public async Task AReservedIdIsRefused_AndAnIdNeverSeenHasNothingToRelease()
     {
         var live = await Client.ExportAsync(Dom1, Share(1));
