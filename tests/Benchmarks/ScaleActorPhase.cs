@@ -34,8 +34,9 @@ internal sealed class ScaleActorPhase(ScaleBenchSettings s, TextWriter output)
     /// <param name="Batched">Release issued to waiter notified, releases issued in batches.</param>
     /// <param name="BatchedFromDevice">Device release to waiter notified, in batches.</param>
     /// <param name="Passed">Every wait answered Released, nothing left live, the ledger back at its baseline.</param>
+    /// <param name="GcPauseMax">The longest GC pause during the timed releases.</param>
     public sealed record Result(ProcessMemory Live, ProcessMemory WithWaiters, LatencySummary? Sequential, LatencySummary? SequentialFromDevice,
-        LatencySummary? Batched, LatencySummary? BatchedFromDevice, bool Passed);
+        LatencySummary? Batched, LatencySummary? BatchedFromDevice, bool Passed, TimeSpan GcPauseMax);
 
     public async Task<Result> RunAsync()
     {
@@ -97,6 +98,7 @@ internal sealed class ScaleActorPhase(ScaleBenchSettings s, TextWriter output)
         // waiters on the heap, even a gen0 collection stops every thread for far longer than a release takes.
         var collections = Enumerable.Range(0, 3).Select(GC.CollectionCount).ToArray();
         var paused = GC.GetTotalPauseDuration();
+        using var pauses = new GcPauses();
         device.Recording = true;
         var (seq, seqDevice) = await ReleaseTimed(client, device, sequential, 1, ids, fds, waits, problems).ConfigureAwait(false);
         var (bat, batDevice) = s.Batched == 0 ? default
@@ -105,6 +107,9 @@ internal sealed class ScaleActorPhase(ScaleBenchSettings s, TextWriter output)
         output.WriteLine($"  timed {s.Sample + s.Batched:N0} releases; meanwhile the GC ran {GC.CollectionCount(0) - collections[0]} gen0, " +
             $"{GC.CollectionCount(1) - collections[1]} gen1, {GC.CollectionCount(2) - collections[2]} gen2 collections, " +
             $"{(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:F0} ms paused in all");
+        await Task.Delay(200).ConfigureAwait(false); // the runtime's events reach a listener a little late
+        var gcPauseMax = pauses.Longest;
+        output.WriteLine($"  longest GC pause during the timed releases: {gcPauseMax.TotalMilliseconds:F1} ms ({pauses.Count} pauses seen)");
 
         clock.Restart();
         var timed = new HashSet<int>(sequential.Concat(batched));
@@ -131,7 +136,7 @@ internal sealed class ScaleActorPhase(ScaleBenchSettings s, TextWriter output)
         var leftovers = fronts.EndGrants();
         device.Dispose();
         bool atBaseline = LedgerCheck.Report(sim, baseline, leftovers, output);
-        return new Result(live, withWaiters, seq, seqDevice, bat, batDevice, atBaseline && problems.Count == 0);
+        return new Result(live, withWaiters, seq, seqDevice, bat, batDevice, atBaseline && problems.Count == 0, gcPauseMax);
     }
 
     /// <summary>

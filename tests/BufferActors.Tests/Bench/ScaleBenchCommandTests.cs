@@ -27,6 +27,7 @@ public sealed class ScaleBenchCommandTests
         foreach (var row in new[] { "one at a time, from ReleaseAsync issued", "one at a time, from the device's release",
                      "10 at once, from ReleaseAsync issued", "10 at once, from the device's release" })
             Assert.Matches(new Regex(Regex.Escape(row) + @":\s+p50 +[0-9.]+ +p90 +[0-9.]+ +p99 +[0-9.]+ +max +[0-9.]+ +mean +[0-9.]+ us +\(n=50\)"), text);
+        Assert.Matches(@"longest GC pause during the timed releases: [0-9.]+ ms \([0-9]+ pauses seen\)", text);
         Assert.Matches(@"target <= 4 KiB per live lifecycle, whole process \(larger of heap and resident growth\): (met|NOT met) \([0-9,-]+ bytes\)", text);
         Assert.Matches(@"target p99 <= 1 ms release -> waiter \(one at a time, from ReleaseAsync issued\): (met|NOT met) \([0-9]+ us\)", text);
     }
