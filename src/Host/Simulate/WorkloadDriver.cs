@@ -506,12 +506,7 @@ internal sealed class WorkloadDriver
     private async Task StuckDeviceDiesAsync(bool restart)
     {
         Trace($"#{_op} the stuck device's process dies, letting go of {_held.Count} export(s)");
-        var plan = _sim.Faults;
-        bool armed = _actorFaultsArmed;
-        _sim.Faults = FaultPlan.None;
-        _actorFaultsArmed = false;
-        _journalFaults.Armed = false;
-        try
+        using (FaultFree())
         {
             // The held exports' background writes (quarantine, probes' ends) may have met a journal storage failure the
             // driver did not see; their release is journaled now, and must not depend on how soon the journal is back.
@@ -536,11 +531,28 @@ internal sealed class WorkloadDriver
             _held.Clear();
             _stuck = restart ? _sim.StartProcess("stuck-device") : null;
         }
-        finally
+    }
+
+    /// <summary>
+    /// Until disposed, no fault of any kind is injected (simulator, actors, journal): for phases where several actors
+    /// touch the device at once, whose order would make the seeded faults depend on timing.
+    /// </summary>
+    private FaultFreeScope FaultFree()
+    {
+        var scope = new FaultFreeScope(this, _sim.Faults, _actorFaultsArmed);
+        _sim.Faults = FaultPlan.None;
+        _actorFaultsArmed = false;
+        _journalFaults.Armed = false;
+        return scope;
+    }
+
+    private readonly struct FaultFreeScope(WorkloadDriver driver, FaultPlan plan, bool armed) : IDisposable
+    {
+        public void Dispose()
         {
-            _sim.Faults = plan;
-            _actorFaultsArmed = armed;
-            _journalFaults.Armed = armed;
+            driver._sim.Faults = plan;
+            driver._actorFaultsArmed = armed;
+            driver._journalFaults.Armed = armed;
         }
     }
 
@@ -812,12 +824,7 @@ internal sealed class WorkloadDriver
     {
         _crashes++;
         Trace($"#{_op} crash {f.Domain.Id}");
-        var plan = _sim.Faults;
-        bool armed = _actorFaultsArmed;
-        _sim.Faults = FaultPlan.None; // the cleanup runs in several actors at once: keep it off the seeded plan
-        _actorFaultsArmed = false;
-        _journalFaults.Armed = false;
-        try
+        using (FaultFree()) // the cleanup runs in several actors at once: keep it off the seeded plan
         {
             _sim.DestroyDomain(f.Domain.Id);
             f.Alive = false;
@@ -839,12 +846,6 @@ internal sealed class WorkloadDriver
             foreach (var m in _maps.Where(m => m.Owner == f).ToList()) { _maps.Remove(m); Outcome("map", "domain-died"); EndGrants(f, m.Refs, m.Id.ToString()); }
             Trace($"#{_op} crash {f.Domain.Id} cleaned up");
             await ReleaseDestroyedDomainAsync(f).ConfigureAwait(false);
-        }
-        finally
-        {
-            _sim.Faults = plan;
-            _actorFaultsArmed = armed;
-            _journalFaults.Armed = armed;
         }
         return "crash";
     }
