@@ -81,7 +81,9 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     /// <summary>An adopted export re-checks a release that was under way (only an adopted one can be releasing before it starts).</summary>
     protected override void PreStart()
     {
-        if (Record.State == LifecycleState.Releasing && Record.Attachments.IsEmpty) GiveUpAndProbe();
+        if (Record.State != LifecycleState.Releasing || !Record.Attachments.IsEmpty) return;
+        if (GiveUp()) Finish();
+        else ProbeAgainFromTheStart();
     }
 
     /// <summary>
@@ -174,13 +176,15 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
             return;
         }
         var caller = Sender;
-        Persist(new Events.Detached(Id, Now, m.Consumer), () =>
+        var detached = new Events.Detached(Id, Now, m.Consumer);
+        if (Record.State == LifecycleState.Releasing && Record.Attachments.Count == 1 && _fdOpen)
         {
-            // The caller is answered last: if closing throws, the lifecycle stops and it hears that instead.
-            int left = Record.Attachments.Count;
-            if (Record.State == LifecycleState.Releasing && left == 0) GiveUpAndProbe();
-            caller.Tell(new Detached(Id, m.Consumer, left));
-        }, caller);
+            // The last attachment of a release went: the export's reference goes too (if that throws, the lifecycle
+            // stops and the caller hears that instead), and the release is journaled with the detach.
+            ReleaseWith(detached, () => caller.Tell(new Detached(Id, m.Consumer, 0)), caller);
+            return;
+        }
+        Persist(detached, () => caller.Tell(new Detached(Id, m.Consumer, Record.Attachments.Count)), caller);
     }
 
     private void OnRelease(Release _)
@@ -191,12 +195,33 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
             return;
         }
         var caller = Sender;
-        Persist(new Events.ReleaseRequested(Id, Now), () =>
+        var requested = new Events.ReleaseRequested(Id, Now);
+        int pending = Record.Attachments.Count;
+        if (pending > 0)
         {
-            // The caller is answered last: if closing throws, the lifecycle stops and it hears that instead.
-            int pending = Record.Attachments.Count;
-            if (pending == 0) GiveUpAndProbe();
-            caller.Tell(new ReleaseAccepted(Id, pending));
+            Persist(requested, () => caller.Tell(new ReleaseAccepted(Id, pending)), caller);
+            return;
+        }
+        ReleaseWith(requested, () => caller.Tell(new ReleaseAccepted(Id, 0)), caller);
+    }
+
+    /// <summary>
+    /// Gives up the export's own reference for the command that ends its use, <paramref name="step"/>'s, and journals
+    /// that step together with what the kernel answered: with the release when it released the buffer at once (one
+    /// write, not the step's and then the release's in a row), else alone, and probes for the holder to let go.
+    /// If giving up throws, the lifecycle stops and <paramref name="caller"/> hears that (the step is not journaled).
+    /// </summary>
+    private void ReleaseWith(LifecycleEvent step, Action answer, IActorRef caller)
+    {
+        if (GiveUp())
+        {
+            Finish(step, answer);
+            return;
+        }
+        Persist(step, () =>
+        {
+            ProbeAgainFromTheStart();
+            answer();
         }, caller);
     }
 
@@ -241,18 +266,17 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
             who);
     }
 
-    private void GiveUpAndProbe()
+    /// <summary>
+    /// Gives up the export's own reference (its number stays held by a placeholder); true when the kernel released the
+    /// buffer at once, false when someone we were not told about still holds it: then the caller polls with back-off,
+    /// never giving up silently.
+    /// </summary>
+    private bool GiveUp()
     {
         _closedAt = Now;
         _fdOpen = false; // before the call: if the probe throws after the replacement, PostStop must not give it up again
         _placeholder = true;
-        if (Session.GiveUpAndProbe(_export!.Fd) == WaitReleasedResult.TimedOut)
-        {
-            // Someone we were not told about still holds the buffer: poll with back-off, never give up silently.
-            ProbeAgainFromTheStart();
-            return;
-        }
-        Finish();
+        return Session.GiveUpAndProbe(_export!.Fd) != WaitReleasedResult.TimedOut;
     }
 
     private void ProbeNow()
@@ -328,22 +352,29 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         Timers.StartSingleTimer("probe", new ProbeRelease(), _probeDelay);
     }
 
-    /// <summary>The buffer is released: journal it with the reservation and every waiter's answer, then answer them.</summary>
-    private void Finish()
+    /// <summary>
+    /// The buffer is released: journal it — after <paramref name="step"/>, the event of the command that released it,
+    /// if any — with the reservation and every waiter's answer, then answer them and the command (<paramref name="answer"/>).
+    /// </summary>
+    private void Finish(LifecycleEvent? step = null, Action? answer = null)
     {
         _kernelReleased = true;
         FreeNumber();
-        var events = ReleaseEvents(Record, _waiters?.Keys, Now);
+        var events = ReleaseEvents(step is null ? Record : Record.Apply(step), _waiters?.Keys, Now);
+        if (step is not null) events.Insert(0, step);
         Persist(events, () =>
         {
             AnswerWaiters(WaitReleasedResult.Released);
+            answer?.Invoke();
             Finished();
         }, reason =>
         {
-            // Released in the kernel all the same: callers hear it, and the journal is owed it.
+            // Released in the kernel all the same: callers hear it (the command too: what it asked for is done), and
+            // the journal is owed it.
             Context.GetLogger().Error("{0}: released, journaled later: {1}", Id, reason);
             OweEnd(events);
             AnswerWaiters(WaitReleasedResult.Released);
+            answer?.Invoke();
             Context.Stop(Self);
         });
     }
@@ -366,9 +397,9 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
 
     /// <summary>
     /// The export's own reference is given up and the kernel has not said released: a holder it was not told about
-    /// keeps the buffer (the journaled state is still Releasing).
+    /// keeps the buffer (journaled Releasing once the step that gave it up is durable).
     /// </summary>
-    private bool AwaitingExternalRelease => Record.State == LifecycleState.Releasing && !_fdOpen && _export is not null && !_kernelReleased;
+    private bool AwaitingExternalRelease => !_fdOpen && _export is not null && !_kernelReleased;
 
     /// <summary>The state as the status names it: the journaled one, or AwaitingExternalRelease while an unknown holder keeps the buffer.</summary>
     private string StateName => AwaitingExternalRelease ? nameof(AwaitingExternalRelease) : Record.State.Name;
