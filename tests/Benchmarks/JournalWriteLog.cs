@@ -1,14 +1,16 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using Akka.Persistence;
+using BufferActors.Actors.Diagnostics;
 
 namespace BufferActors.Benchmarks;
 
 /// <summary>
-/// The events and duration of every journal write of a bench run, recorded by the counting journals
-/// (<see cref="CountingSqlWriteJournal"/>, <see cref="CountingSqliteBatchWriteJournal"/>), so the journal
-/// bench can report, and replay raw, the transaction sizes the journal actor produced.
+/// The events and duration of every journal write of a bench run, recorded by the counting journal of the stock
+/// plugin (<see cref="CountingSqlWriteJournal"/>) or, for the journal actor's own write path, by its meter
+/// (<see cref="Listen"/>), so the journal bench can report, and replay raw, the transaction sizes the journal actor produced.
 /// </summary>
 internal static class JournalWriteLog
 {
@@ -17,6 +19,23 @@ internal static class JournalWriteLog
 
     /// <summary>Forgets the writes so far.</summary>
     public static void Reset() => Writes = new();
+
+    /// <summary>
+    /// Records the writes <paramref name="metrics"/> measures (<c>bufferactors.journal.write.duration</c> then
+    /// <c>bufferactors.journal.batch.size</c>, from the journal actor's flush to its acknowledgement) until disposed.
+    /// </summary>
+    public static IDisposable Listen(BufferActorsMetrics metrics)
+    {
+        double lastSeconds = 0;
+        var listener = new MeterListener
+        {
+            InstrumentPublished = (i, l) => { if (ReferenceEquals(i.Meter, metrics.Meter) && i.Name.StartsWith("bufferactors.journal.", StringComparison.Ordinal)) l.EnableMeasurementEvents(i); },
+        };
+        listener.SetMeasurementEventCallback<double>((i, v, _, _) => { if (i.Name == "bufferactors.journal.write.duration") lastSeconds = v; });
+        listener.SetMeasurementEventCallback<long>((i, v, _, _) => { if (i.Name == "bufferactors.journal.batch.size") Writes.Enqueue(((int)v, lastSeconds * 1000)); });
+        listener.Start();
+        return listener;
+    }
 
     /// <summary>Runs <paramref name="write"/> on <paramref name="messages"/> and records its size and duration when it ends.</summary>
     public static Task<IImmutableList<Exception>> Time(IEnumerable<AtomicWrite> messages, Func<IEnumerable<AtomicWrite>, Task<IImmutableList<Exception>>> write)

@@ -9,7 +9,9 @@ namespace BufferActors.Actors.Persistence;
 /// callers only once the events are durable. Writes are group-committed: while one atomic write is in
 /// flight, new records queue up and go out together as the next write, so many lifecycles share one
 /// transaction (the baseline shows one awaited write per event is ~50x slower than batched inserts);
-/// a flush waits one thread-pool lap so records on their way join it (<see cref="ScheduleFlush"/>).
+/// a flush waits one thread-pool lap so records on their way join it (<see cref="ScheduleFlush"/>). On SQLite a
+/// write goes to the database from a writer thread of the journal's own (<see cref="SqliteJournalAppender"/>), in
+/// the journal plugin's rows; on other storage through Akka.Persistence. Recovery and snapshots are Akka.Persistence's.
 /// The state is the index of live lifecycles, changed only by <see cref="Apply"/>; snapshots of it keep
 /// recovery proportional to what is live.
 /// </summary>
@@ -25,6 +27,9 @@ public sealed class LifecycleJournalActor : ReceivePersistentActor
     private long _eventsSinceSnapshot;
     private long _eventsRecovered;
     private bool _fromSnapshot;
+    private SqliteJournalAppender? _appender; // the SQLite write path, from recovery on; null: Akka.Persistence's
+    private long _appendedThrough; // with an appender: the sequence number of the last event it wrote
+    private long _flushedAt; // when the write in flight started (a stopwatch timestamp)
 
     /// <summary>Creates the journal.</summary>
     public LifecycleJournalActor(LifecycleJournal.Settings settings)
@@ -43,8 +48,19 @@ public sealed class LifecycleJournalActor : ReceivePersistentActor
             _eventsRecovered++;
             Apply(e);
         });
-        Recover<RecoveryCompleted>(_ => Context.System.EventStream.Publish(new Recovered(_eventsRecovered, _fromSnapshot)));
+        Recover<RecoveryCompleted>(_ =>
+        {
+            // Writes go straight to SQLite when the journal plugin is ours (SqliteJournalAppender says why), numbered
+            // on from the last event recovery found.
+            if (SqliteJournalSetup.Of(Context.System, JournalPluginId) is { } setup)
+            {
+                _appendedThrough = LastSequenceNr;
+                _appender = new SqliteJournalAppender(setup, (ExtendedActorSystem)Context.System, PersistenceId, LastSequenceNr);
+            }
+            Context.System.EventStream.Publish(new Recovered(_eventsRecovered, _fromSnapshot));
+        });
         Command<Record>(OnRecord);
+        Command<SqliteJournalAppender.Appended>(OnAppended);
         Command<FlushQueued>(_ =>
         {
             _flushScheduled = false;
@@ -81,14 +97,12 @@ public sealed class LifecycleJournalActor : ReceivePersistentActor
     private void Flush()
     {
         if (_queued.Count == 0) return;
-        var batch = new List<(Record, IActorRef)>();
         var events = new List<LifecycleEvent>();
-        while (_queued.Count > 0 && (events.Count == 0 || events.Count + _queued[0].Record.Events.Count <= _settings.MaxBatch))
-        {
-            batch.Add(_queued[0]);
-            events.AddRange(_queued[0].Record.Events);
-            _queued.RemoveAt(0);
-        }
+        int taken = 0;
+        while (taken < _queued.Count && (events.Count == 0 || events.Count + _queued[taken].Record.Events.Count <= _settings.MaxBatch))
+            events.AddRange(_queued[taken++].Record.Events);
+        var batch = _queued.GetRange(0, taken);
+        _queued.RemoveRange(0, taken);
         _inFlight = batch;
         _inFlightEvents = events;
         switch (_settings.Faults?.Invoke(events) ?? JournalWriteFault.None)
@@ -101,20 +115,65 @@ public sealed class LifecycleJournalActor : ReceivePersistentActor
                 Context.Stop(Self); // what Akka does after OnPersistFailure
                 return;
         }
+        _flushedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (_appender is not null)
+        {
+            var records = new IReadOnlyList<LifecycleEvent>[batch.Count];
+            for (int i = 0; i < batch.Count; i++) records[i] = batch[i].Item1.Events;
+            var self = Self;
+            _appender.Append(records, appended => self.Tell(appended, ActorRefs.NoSender));
+            return;
+        }
         int remaining = events.Count;
-        long startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         PersistAllAsync(events, e =>
         {
             Apply(e);
             if (--remaining > 0) return;
-            _settings.Metrics?.JournalWritten(System.Diagnostics.Stopwatch.GetElapsedTime(startedAt), events.Count);
             foreach (var (r, sender) in batch) sender.Tell(new Recorded(r.Correlation));
-            Context.System.EventStream.Publish(new Written(events));
-            _inFlight = null;
-            _inFlightEvents = null;
-            MaybeSnapshot();
-            ScheduleFlush();
+            Completed(events);
         });
+    }
+
+    /// <summary>The appender's answer to the write in flight: a storage failure stops the journal, as Akka's would; a record it could not serialize is rejected alone.</summary>
+    private void OnAppended(SqliteJournalAppender.Appended m)
+    {
+        var batch = _inFlight!;
+        if (m.Failure is not null)
+        {
+            Context.GetLogger().Error(m.Failure, "journal write failed");
+            StorageFailed(m.Failure.Message);
+            Context.Stop(Self);
+            return;
+        }
+        _appendedThrough = m.LastSequenceNr;
+        var written = new List<LifecycleEvent>(_inFlightEvents!.Count);
+        for (int i = 0; i < batch.Count; i++)
+        {
+            var (record, sender) = batch[i];
+            if (m.Rejections[i] is { } rejected)
+            {
+                sender.Tell(new RecordFailed(record.Correlation, $"journal rejected the write: {rejected.Message}"));
+                continue;
+            }
+            foreach (var e in record.Events)
+            {
+                Apply(e);
+                written.Add(e);
+            }
+            sender.Tell(new Recorded(record.Correlation));
+        }
+        Completed(written);
+    }
+
+    /// <summary>The write in flight is over and <paramref name="written"/> are durable and applied: the next one may go.</summary>
+    private void Completed(List<LifecycleEvent> written)
+    {
+        _settings.Metrics?.JournalWritten(System.Diagnostics.Stopwatch.GetElapsedTime(_flushedAt), _inFlightEvents!.Count);
+        if (written.Count > 0) Context.System.EventStream.Publish(new Written(written));
+        _inFlight = null;
+        _inFlightEvents = null;
+        MaybeSnapshot();
+        ScheduleFlush();
     }
 
     /// <summary>
@@ -147,7 +206,10 @@ public sealed class LifecycleJournalActor : ReceivePersistentActor
     {
         if (_eventsSinceSnapshot < Math.Max(_settings.SnapshotEvery, 2L * _live.Count)) return;
         _eventsSinceSnapshot = 0;
-        SaveSnapshot(new Snapshot([.. _live.Values], _nextSequence));
+        var snapshot = new Snapshot([.. _live.Values], _nextSequence);
+        if (_appender is null) SaveSnapshot(snapshot);
+        // Akka's SaveSnapshot numbers a snapshot by what this actor persisted itself: the appender's events are not counted there.
+        else SnapshotStore.Tell(new SaveSnapshot(new SnapshotMetadata(PersistenceId, _appendedThrough, DateTime.UtcNow), snapshot));
     }
 
     /// <summary>The only place the index changes.</summary>
@@ -164,6 +226,13 @@ public sealed class LifecycleJournalActor : ReceivePersistentActor
         var record = r.Apply(e);
         if (e.IsTerminal) _live.Remove(e.Id);
         else _live[e.Id] = record;
+    }
+
+    /// <inheritdoc />
+    protected override void PostStop()
+    {
+        _appender?.Dispose(); // what it has queued is written first: nothing is, once a write failed
+        base.PostStop();
     }
 
     /// <summary>A rejected write (e.g. not serializable) leaves the journal usable: its callers are told, the next batch goes.</summary>

@@ -9,7 +9,8 @@ public sealed class LifecycleTagging : IWriteEventAdapter
     public string Manifest(object evt) => string.Empty;
 
     /// <inheritdoc />
-    public object ToJournal(object evt) => evt is LifecycleEvent e
-        ? new Tagged(e, [$"domain-{e.Id.Domain.Value}", e.Id.Kind.Name])
-        : evt;
+    public object ToJournal(object evt) => evt is LifecycleEvent e ? new Tagged(e, TagsOf(e)) : evt;
+
+    /// <summary>The tags of <paramref name="e"/>: its domain, then its kind.</summary>
+    internal static string[] TagsOf(LifecycleEvent e) => [$"domain-{e.Id.Domain.Value}", e.Id.Kind.Name];
 }

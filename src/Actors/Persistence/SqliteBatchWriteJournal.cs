@@ -28,9 +28,7 @@ namespace BufferActors.Actors.Persistence;
 /// </remarks>
 public class SqliteBatchWriteJournal : SqlWriteJournal
 {
-    private readonly ExtendedActorSystem _system;
-    private readonly string? _defaultSerializer;
-    private readonly string _tagSeparator;
+    private readonly SqliteJournalRowEncoder _encoder;
     private readonly SqliteJournalWriter _writer;
     private readonly Lock _order = new();
     private Task _lastWrite = Task.CompletedTask;
@@ -38,25 +36,13 @@ public class SqliteBatchWriteJournal : SqlWriteJournal
     /// <summary>Created by Akka.Persistence from the journal plugin's configuration section.</summary>
     public SqliteBatchWriteJournal(Config journalConfig) : base(journalConfig)
     {
-        // The plugin's own parsing of its section, so names and modes mean exactly what they mean to it.
-        var config = new JournalConfig(journalConfig.WithFallback(SqlPersistence.DefaultJournalConfiguration));
-        if (config.PluginConfig.TagMode != TagMode.Csv)
-            throw new ConfigurationException($"{nameof(SqliteBatchWriteJournal)} stores tags in the journal row: set tag-write-mode = Csv (is {config.PluginConfig.TagMode})");
-        if (!config.ProviderName.Contains("sqlite", StringComparison.OrdinalIgnoreCase))
-            throw new ConfigurationException($"{nameof(SqliteBatchWriteJournal)} writes SQLite only (provider-name is '{config.ProviderName}')");
-        _system = (ExtendedActorSystem)Context.System;
-        _defaultSerializer = config.DefaultSerializer;
-        _tagSeparator = config.PluginConfig.TagSeparator;
-        var table = config.TableConfig;
-        string durability = journalConfig.GetString(DurabilityKey, "process");
-        if (!Enum.TryParse<JournalDurability>(durability, ignoreCase: true, out var mode))
-            throw new ConfigurationException($"{DurabilityKey} is 'process' or 'power', not '{durability}'");
-        // Like the plugin: one uuid per journal instance, when the table has the column.
-        _writer = new SqliteJournalWriter(config.ConnectionString, table, table.EventJournalTable.UseWriterUuidColumn ? Guid.NewGuid().ToString("N") : null, mode);
+        var setup = SqliteJournalSetup.Parse(journalConfig);
+        _encoder = setup.NewEncoder((ExtendedActorSystem)Context.System);
+        _writer = setup.NewWriter();
     }
 
     /// <summary>The journal section's key naming its <see cref="JournalDurability"/> (<c>process</c> or <c>power</c>).</summary>
-    internal const string DurabilityKey = "bufferactors-durability";
+    internal const string DurabilityKey = SqliteJournalSetup.DurabilityKey;
 
     /// <inheritdoc />
     protected override Task<IImmutableList<Exception>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)
@@ -138,20 +124,6 @@ public class SqliteBatchWriteJournal : SqlWriteJournal
     private SqliteJournalRow ToRow(IPersistentRepresentation p, long now)
     {
         var (payload, tags) = p.Payload is Tagged tagged ? (tagged.Payload, tagged.Tags) : (p.Payload, ImmutableHashSet<string>.Empty);
-        var serializer = _system.Serialization.FindSerializerForType(payload.GetType(), _defaultSerializer);
-        var (manifest, message) = Serialization.WithTransport(_system, (serializer, payload), static s => (Manifest(s.serializer, s.payload), s.serializer.ToBinary(s.payload)));
-        return new SqliteJournalRow(p.PersistenceId, p.SequenceNr, p.Timestamp == 0 ? now : p.Timestamp, message, manifest, serializer.Identifier, Csv(tags));
+        return _encoder.Encode(p.PersistenceId, p.SequenceNr, p.Timestamp == 0 ? now : p.Timestamp, payload, tags);
     }
-
-    /// <summary>The manifest the plugin stores: a string manifest, else the type name when the serializer wants one, else empty.</summary>
-    private static string Manifest(Serializer serializer, object payload) => serializer switch
-    {
-        SerializerWithStringManifest withManifest => withManifest.Manifest(payload),
-        { IncludeManifest: true } => payload.GetType().TypeQualifiedName(),
-        _ => string.Empty,
-    };
-
-    /// <summary>The plugin's Csv tag column: the tags between separators (<c>;a;b;</c>), or empty without tags.</summary>
-    private string Csv(IImmutableSet<string> tags) =>
-        tags.Count == 0 ? string.Empty : _tagSeparator + string.Join(_tagSeparator, tags) + _tagSeparator;
 }

@@ -1,0 +1,106 @@
+using System.Collections.Concurrent;
+using Akka.Actor;
+
+namespace BufferActors.Actors.Persistence;
+
+/// <summary>
+/// The lifecycle journal's write path on SQLite: a writer thread of its own that turns each group of records into the
+/// rows the journal plugin would write (<see cref="SqliteJournalRowEncoder"/>) and inserts them in one transaction
+/// (<see cref="SqliteJournalWriter"/>), then calls back. Going through Akka.Persistence instead costs a write five
+/// more hand-offs between threads (the plugin actor, its write task, one acknowledgement per event) — most of a
+/// write's time when lifecycles wait for it one at a time (docs/performance.md, "Journaled lifecycles"). The rows are
+/// the plugin's, so recovery, queries and replay read them as before; the thread also takes serialization off the
+/// journal actor and the lifecycles' threads.
+/// </summary>
+/// <remarks>
+/// One group is written at a time, in the order given. Sequence numbers are this appender's: it continues from the
+/// number it is started at and advances only on a commit, so a failed write leaves no gap and no row.
+/// </remarks>
+internal sealed class SqliteJournalAppender : IDisposable
+{
+    private readonly SqliteJournalWriter _writer;
+    private readonly SqliteJournalRowEncoder _encoder;
+    private readonly string _persistenceId;
+    private readonly BlockingCollection<(IReadOnlyList<IReadOnlyList<LifecycleEvent>> Records, Action<Appended> Done)> _work = [];
+    private readonly List<SqliteJournalRow> _rows = [];
+    private readonly Dictionary<(DomainId, LifecycleKind), string> _tags = [];
+    private long _lastSequenceNr;
+
+    /// <summary>Starts the writer thread; the first row written gets <paramref name="lastSequenceNr"/> + 1.</summary>
+    public SqliteJournalAppender(SqliteJournalSetup setup, ExtendedActorSystem system, string persistenceId, long lastSequenceNr)
+    {
+        _writer = setup.NewWriter();
+        _encoder = setup.NewEncoder(system);
+        _persistenceId = persistenceId;
+        _lastSequenceNr = lastSequenceNr;
+        new Thread(Run) { IsBackground = true, Name = "bufferactors-journal-writer" }.Start();
+    }
+
+    /// <summary>What a write did: per record, null when written or why it was rejected; or the failure that wrote nothing.</summary>
+    /// <param name="Rejections">Per record in order: null when its events are durable, else why they were not serialized (nothing of that record is written).</param>
+    /// <param name="LastSequenceNr">The sequence number of the last row written so far.</param>
+    /// <param name="Failure">The storage failed: nothing of the group is written.</param>
+    internal sealed record Appended(Exception?[] Rejections, long LastSequenceNr, Exception? Failure);
+
+    /// <summary>Queues <paramref name="records"/> (each all or nothing) to be written in one transaction; <paramref name="done"/> is called on the writer thread.</summary>
+    public void Append(IReadOnlyList<IReadOnlyList<LifecycleEvent>> records, Action<Appended> done) => _work.Add((records, done));
+
+    /// <summary>Writes what is queued, then closes the database; returns at once.</summary>
+    public void Dispose() => _work.CompleteAdding();
+
+    private void Run()
+    {
+        try
+        {
+            foreach (var (records, done) in _work.GetConsumingEnumerable()) done(Write(records));
+        }
+        finally
+        {
+            _writer.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The tags column of <paramref name="e"/>, once per domain and kind: in the order the plugin writes them, that of
+    /// the set its event adapter's tags are in, so that a row is the plugin's to the byte.
+    /// </summary>
+    private string TagsOf(LifecycleEvent e)
+    {
+        var key = (e.Id.Domain, e.Id.Kind);
+        if (!_tags.TryGetValue(key, out var csv))
+            _tags[key] = csv = _encoder.Csv(System.Collections.Immutable.ImmutableHashSet.Create(LifecycleTagging.TagsOf(e)));
+        return csv;
+    }
+
+    private Appended Write(IReadOnlyList<IReadOnlyList<LifecycleEvent>> records)
+    {
+        _rows.Clear();
+        var rejections = new Exception?[records.Count];
+        long next = _lastSequenceNr, now = DateTime.UtcNow.Ticks; // the plugin's `created`: the write's time
+        for (int r = 0; r < records.Count; r++)
+        {
+            int first = _rows.Count;
+            try
+            {
+                foreach (var e in records[r]) _rows.Add(_encoder.Encode(_persistenceId, ++next, now, e, TagsOf(e)));
+            }
+            catch (Exception e)
+            {
+                // All or nothing per record: drop the rows of it that did serialize, and their numbers.
+                next -= _rows.Count - first + 1;
+                _rows.RemoveRange(first, _rows.Count - first);
+                rejections[r] = e;
+            }
+        }
+        try
+        {
+            if (_rows.Count > 0) _writer.Write(_rows, CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            return new Appended(rejections, _lastSequenceNr, e);
+        }
+        _lastSequenceNr = next;
+        return new Appended(rejections, next, null);
+    }
+}
