@@ -24,7 +24,7 @@ public sealed class JournalSerializer(ExtendedActorSystem system) : SerializerWi
     };
 
     /// <inheritdoc />
-    public override int Identifier => 7741;
+    public override int Identifier => Id;
 
     /// <inheritdoc />
     public override string Manifest(object o) => o switch
@@ -43,7 +43,14 @@ public sealed class JournalSerializer(ExtendedActorSystem system) : SerializerWi
     };
 
     /// <inheritdoc />
-    public override object FromBinary(byte[] bytes, string manifest) => manifest switch
+    public override object FromBinary(byte[] bytes, string manifest) => Read(bytes, manifest);
+
+    /// <summary>The serializer's id, fixed: rows name it.</summary>
+    internal const int Id = 7741;
+
+    /// <summary>Reads an event or snapshot written by this serializer with <paramref name="manifest"/>.</summary>
+    /// <exception cref="JournalFormatException">The payload is corrupt or the manifest unknown.</exception>
+    internal static object Read(byte[] bytes, string manifest) => manifest switch
     {
         EventManifest => Deserialize<LifecycleEvent>(bytes),
         SnapshotManifest => Deserialize<LifecycleJournal.Snapshot>(bytes),

@@ -55,12 +55,19 @@ public sealed class LifecycleJournalActor : ReceivePersistentActor
             if (SqliteJournalSetup.Of(Context.System, JournalPluginId) is { } setup)
             {
                 _appendedThrough = LastSequenceNr;
-                _appender = new SqliteJournalAppender(setup, (ExtendedActorSystem)Context.System, PersistenceId, LastSequenceNr);
+                _appender = new SqliteJournalAppender(setup, (ExtendedActorSystem)Context.System, PersistenceId, LastSequenceNr,
+                    setup.NewSnapshotWriter(Context.System, SnapshotPluginId));
             }
             Context.System.EventStream.Publish(new Recovered(_eventsRecovered, _fromSnapshot));
         });
         Command<Record>(OnRecord);
         Command<SqliteJournalAppender.Appended>(OnAppended);
+        Command<SnapshotWritten>(m =>
+        {
+            if (m.Failure is not null) return; // retried with the next snapshot
+            Context.System.EventStream.Publish(new SnapshotSaved(m.SequenceNr));
+            Context.System.EventStream.Publish(new SnapshotsDeleted(m.SequenceNr - 1));
+        });
         Command<FlushQueued>(_ =>
         {
             _flushScheduled = false;
@@ -191,6 +198,9 @@ public sealed class LifecycleJournalActor : ReceivePersistentActor
         ThreadPool.UnsafeQueueUserWorkItem(static self => self.Tell(FlushQueued.Instance), Self, preferLocal: false);
     }
 
+    /// <summary>The appender saved the snapshot at <paramref name="SequenceNr"/> and deleted the older ones, or failed to.</summary>
+    private sealed record SnapshotWritten(long SequenceNr, Exception? Failure);
+
     /// <summary>Sent by <see cref="ScheduleFlush"/>; dropped quietly if the journal stopped meanwhile.</summary>
     private sealed class FlushQueued : IDeadLetterSuppression
     {
@@ -208,6 +218,14 @@ public sealed class LifecycleJournalActor : ReceivePersistentActor
         _eventsSinceSnapshot = 0;
         var snapshot = new Snapshot([.. _live.Values], _nextSequence);
         if (_appender is null) SaveSnapshot(snapshot);
+        else if (_appender.SavesSnapshots)
+        {
+            // On the writer thread, between two writes: the snapshot store's own connection would wait for a lock
+            // the writer keeps taking (SqliteSnapshotWriter), and the older snapshots go in the same transaction.
+            var self = Self;
+            long at = _appendedThrough;
+            _appender.SaveSnapshot(at, snapshot, failure => self.Tell(new SnapshotWritten(at, failure), ActorRefs.NoSender));
+        }
         // Akka's SaveSnapshot numbers a snapshot by what this actor persisted itself: the appender's events are not counted there.
         else SnapshotStore.Tell(new SaveSnapshot(new SnapshotMetadata(PersistenceId, _appendedThrough, DateTime.UtcNow), snapshot));
     }

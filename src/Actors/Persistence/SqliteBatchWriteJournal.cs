@@ -30,6 +30,7 @@ public class SqliteBatchWriteJournal : SqlWriteJournal
 {
     private readonly SqliteJournalRowEncoder _encoder;
     private readonly SqliteJournalWriter _writer;
+    private readonly SqliteJournalReader _reader;
     private readonly Lock _order = new();
     private Task _lastWrite = Task.CompletedTask;
 
@@ -39,6 +40,7 @@ public class SqliteBatchWriteJournal : SqlWriteJournal
         var setup = SqliteJournalSetup.Parse(journalConfig);
         _encoder = setup.NewEncoder((ExtendedActorSystem)Context.System);
         _writer = setup.NewWriter();
+        _reader = setup.NewReader((ExtendedActorSystem)Context.System);
     }
 
     /// <summary>The journal section's key naming its <see cref="JournalDurability"/> (<c>process</c> or <c>power</c>).</summary>
@@ -59,16 +61,27 @@ public class SqliteBatchWriteJournal : SqlWriteJournal
         }
     }
 
-    /// <inheritdoc />
-    public override Task<long> ReadHighestSequenceNrAsync(string persistenceId, long fromSequenceNr, CancellationToken cancellationToken)
+    /// <summary>
+    /// Read straight from SQLite (<see cref="SqliteJournalReader"/>), after the writes still running: a restarting
+    /// persistent actor may recover while its last writes are in flight, and answering before they end could hand
+    /// out their sequence numbers again (the plugin waits the same way for its own writes).
+    /// </summary>
+    public override async Task<long> ReadHighestSequenceNrAsync(string persistenceId, long fromSequenceNr, CancellationToken cancellationToken)
     {
-        Task pending;
-        lock (_order) pending = _lastWrite;
-        // A restarting persistent actor may recover while its last writes are still running: answering before
-        // they end could hand out their sequence numbers again (the plugin waits the same way for its own writes).
-        return pending.IsCompleted
-            ? base.ReadHighestSequenceNrAsync(persistenceId, fromSequenceNr, cancellationToken)
-            : ReadHighestAfter(pending, persistenceId, fromSequenceNr, cancellationToken);
+        await PendingWrites().ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ForceYielding);
+        return _reader.HighestSequenceNr(persistenceId);
+    }
+
+    /// <summary>Read straight from SQLite (<see cref="SqliteJournalReader"/>): the events as the plugin replays them, at the speed SQLite reads them.</summary>
+    public override async Task ReplayMessagesAsync(IActorContext context, string persistenceId, long fromSequenceNr, long toSequenceNr, long max, Action<IPersistentRepresentation> recoveryCallback)
+    {
+        await PendingWrites().ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ForceYielding);
+        _reader.Replay(persistenceId, fromSequenceNr, toSequenceNr, max, recoveryCallback, CancellationToken.None);
+    }
+
+    private Task PendingWrites()
+    {
+        lock (_order) return _lastWrite;
     }
 
     /// <inheritdoc />

@@ -21,14 +21,21 @@ internal sealed class SqliteJournalAppender : IDisposable
     private readonly SqliteJournalWriter _writer;
     private readonly SqliteJournalRowEncoder _encoder;
     private readonly string _persistenceId;
-    private readonly BlockingCollection<(IReadOnlyList<IReadOnlyList<LifecycleEvent>> Records, Action<Appended> Done)> _work = [];
+    private readonly SqliteSnapshotWriter? _snapshots;
+    private readonly BlockingCollection<Action> _work = []; // writes and snapshots, run in order on the writer thread
     private readonly List<SqliteJournalRow> _rows = [];
     private readonly Dictionary<(DomainId, LifecycleKind), string> _tags = [];
     private long _lastSequenceNr;
 
     /// <summary>Starts the writer thread; the first row written gets <paramref name="lastSequenceNr"/> + 1.</summary>
-    public SqliteJournalAppender(SqliteJournalSetup setup, ExtendedActorSystem system, string persistenceId, long lastSequenceNr)
+    /// <param name="setup">The journal plugin's setup.</param>
+    /// <param name="system">The actor system whose serializers write the payloads.</param>
+    /// <param name="persistenceId">The journal's persistence id.</param>
+    /// <param name="lastSequenceNr">The last sequence number recovery found.</param>
+    /// <param name="snapshots">Where <see cref="SaveSnapshot"/> writes, if snapshots are saved here (closed with the appender).</param>
+    public SqliteJournalAppender(SqliteJournalSetup setup, ExtendedActorSystem system, string persistenceId, long lastSequenceNr, SqliteSnapshotWriter? snapshots)
     {
+        _snapshots = snapshots;
         _writer = setup.NewWriter();
         _encoder = setup.NewEncoder(system);
         _persistenceId = persistenceId;
@@ -43,7 +50,36 @@ internal sealed class SqliteJournalAppender : IDisposable
     internal sealed record Appended(Exception?[] Rejections, long LastSequenceNr, Exception? Failure);
 
     /// <summary>Queues <paramref name="records"/> (each all or nothing) to be written in one transaction; <paramref name="done"/> is called on the writer thread.</summary>
-    public void Append(IReadOnlyList<IReadOnlyList<LifecycleEvent>> records, Action<Appended> done) => _work.Add((records, done));
+    public void Append(IReadOnlyList<IReadOnlyList<LifecycleEvent>> records, Action<Appended> done) => _work.Add(() => done(Write(records)));
+
+    /// <summary>
+    /// Queues <paramref name="snapshot"/>, taken when every event up to <paramref name="sequenceNr"/> was applied, to be
+    /// saved after the writes queued before it, the older snapshots deleted; <paramref name="done"/> is called on the
+    /// writer thread with null or what failed (the snapshots then stay as they were).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The appender was made without a snapshot writer.</exception>
+    public void SaveSnapshot(long sequenceNr, object snapshot, Action<Exception?> done)
+    {
+        var writer = _snapshots ?? throw new InvalidOperationException("this appender does not save snapshots");
+        _work.Add(() =>
+        {
+            Exception? failed = null;
+            try
+            {
+                writer.Save(_encoder.Encode(_persistenceId, sequenceNr, DateTime.UtcNow.Ticks, snapshot, string.Empty));
+            }
+#pragma warning disable CA1031 // a failed snapshot is reported to the journal, which takes the next one later
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                failed = e;
+            }
+            done(failed);
+        });
+    }
+
+    /// <summary>True when snapshots are saved here (<see cref="SaveSnapshot"/>).</summary>
+    public bool SavesSnapshots => _snapshots is not null;
 
     /// <summary>Writes what is queued, then closes the database; returns at once.</summary>
     public void Dispose() => _work.CompleteAdding();
@@ -52,11 +88,12 @@ internal sealed class SqliteJournalAppender : IDisposable
     {
         try
         {
-            foreach (var (records, done) in _work.GetConsumingEnumerable()) done(Write(records));
+            foreach (var work in _work.GetConsumingEnumerable()) work();
         }
         finally
         {
             _writer.Dispose();
+            _snapshots?.Dispose();
         }
     }
 

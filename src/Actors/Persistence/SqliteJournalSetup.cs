@@ -52,12 +52,33 @@ internal sealed class SqliteJournalSetup
         return type is not null && typeof(SqliteBatchWriteJournal).IsAssignableFrom(type) ? Parse(section) : null;
     }
 
+    /// <summary>
+    /// A writer of <paramref name="system"/>'s snapshot table when its snapshot store is the SQL plugin on the same
+    /// database as this journal; null otherwise (snapshots then go through the snapshot store).
+    /// </summary>
+    public SqliteSnapshotWriter? NewSnapshotWriter(ActorSystem system, string snapshotPluginId)
+    {
+        var root = system.Settings.Config;
+        string path = string.IsNullOrEmpty(snapshotPluginId) ? root.GetString("akka.persistence.snapshot-store.plugin", "") : snapshotPluginId;
+        if (path.Length == 0 || !root.HasPath(path)) return null;
+        var section = root.GetConfig(path);
+        if (!section.GetString("class", "").StartsWith("Akka.Persistence.Sql.Snapshot.SqlSnapshotStore", StringComparison.Ordinal)) return null;
+        var snapshots = new SnapshotConfig(section.WithFallback(SqlPersistence.DefaultSnapshotConfiguration));
+        return snapshots.ConnectionString == Config.ConnectionString ? new SqliteSnapshotWriter(snapshots.ConnectionString, snapshots.TableConfig) : null;
+    }
+
     /// <summary>A writer of rows into the plugin's table; like the plugin's, one writer uuid per writer when the table has the column.</summary>
     public SqliteJournalWriter NewWriter()
     {
         var table = Config.TableConfig;
         return new SqliteJournalWriter(Config.ConnectionString, table, table.EventJournalTable.UseWriterUuidColumn ? Guid.NewGuid().ToString("N") : null, Durability);
     }
+
+    /// <summary>A reader of the plugin's table, deserializing with <paramref name="system"/>'s serializers.</summary>
+    public SqliteJournalReader NewReader(ExtendedActorSystem system) => NewReader(system.Serialization.Deserialize);
+
+    /// <summary>A reader of the plugin's table, deserializing with <paramref name="deserialize"/> (bytes, serializer id, manifest).</summary>
+    public SqliteJournalReader NewReader(Func<byte[], int, string, object> deserialize) => new(Config.ConnectionString, Config.TableConfig, deserialize);
 
     /// <summary>The encoder of rows as the plugin writes them, with <paramref name="system"/>'s serializers.</summary>
     public SqliteJournalRowEncoder NewEncoder(ExtendedActorSystem system) => new(system, Config.DefaultSerializer, Config.PluginConfig.TagSeparator);

@@ -7,9 +7,9 @@ using Akka.Streams;
 namespace BufferActors.Actors.Persistence.Replay;
 
 /// <summary>
-/// Reads every event of the lifecycle journal with Akka.Persistence.Query (<c>CurrentEventsByPersistenceId</c>
-/// on the SQL read journal) in a short-lived actor system of its own, after checking the database is a
-/// readable journal. Reading never writes: tables are not created, a missing file is not created.
+/// Reads every event of the lifecycle journal after checking the database is a readable journal: a SQLite file straight
+/// from its table, PostgreSQL with Akka.Persistence.Query (<c>CurrentEventsByPersistenceId</c> on the SQL read journal)
+/// in a short-lived actor system of its own. Reading never writes: tables are not created, a missing file is not created.
 /// </summary>
 public static class JournalReader
 {
@@ -35,6 +35,8 @@ public static class JournalReader
         ArgumentNullException.ThrowIfNull(storage);
         JournalPreflight.Check(storage);
         string where = JournalPreflight.Describe(storage);
+        if (storage is JournalStorage.Sqlite sqlite)
+            return await Task.Run(() => ReadSqlite(sqlite, where, cancellationToken), cancellationToken).ConfigureAwait(false);
 
         ActorSystem system;
         try
@@ -52,14 +54,7 @@ public static class JournalReader
             var journal = PersistenceQuery.Get(system).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier);
             var done = journal
                 .CurrentEventsByPersistenceId(PersistenceId, 0L, long.MaxValue)
-                .RunForeach(envelope => entries.Add(envelope.Event switch
-                {
-                    LifecycleEvent e => new JournalEntry(envelope.SequenceNr, e),
-                    UnreadablePayload u => throw new JournalFormatException(
-                        $"event at sequence {envelope.SequenceNr} (manifest '{u.Manifest}') cannot be read: {u.Reason}"),
-                    var other => throw new JournalFormatException(
-                        $"event at sequence {envelope.SequenceNr} is a {other?.GetType().Name ?? "null"}, not a lifecycle event"),
-                }), system.Materializer());
+                .RunForeach(envelope => entries.Add(Entry(envelope.SequenceNr, envelope.Event)), system.Materializer());
             await done.WaitAsync(cancellationToken).ConfigureAwait(false);
             return entries;
         }
@@ -81,6 +76,51 @@ public static class JournalReader
                 .ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// A SQLite journal read straight from its table (<see cref="SqliteJournalReader"/>, as recovery reads it), without
+    /// an actor system: several times the events per second of the query stream, and nothing started but a connection.
+    /// </summary>
+    private static List<JournalEntry> ReadSqlite(JournalStorage.Sqlite storage, string where, CancellationToken cancellationToken)
+    {
+        var entries = new List<JournalEntry>();
+        var reader = SqliteJournalSetup.Parse(storage.ToConfig().GetConfig("akka.persistence.journal.sql")).NewReader(ReadPayload);
+        try
+        {
+            reader.Replay(PersistenceId, 0, long.MaxValue, long.MaxValue, p => entries.Add(Entry(p.SequenceNr, p.Payload)), cancellationToken);
+            return entries;
+        }
+        catch (JournalFormatException format)
+        {
+            throw new JournalFormatException($"{where}: {format.Message}");
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException e)
+        {
+            string after = entries.Count == 0 ? "before the first event" : $"after sequence {entries[^1].SequenceNr}";
+            throw new JournalUnreadableException($"reading {where} failed {after}: {e.GetType().Name}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>A row's payload as replay reads it: never throws, so that a payload that does not read is named with its sequence number.</summary>
+    private static object ReadPayload(byte[] bytes, int serializerId, string manifest)
+    {
+        if (serializerId != JournalSerializer.Id) return new UnreadablePayload(manifest, $"written by serializer {serializerId}, not the journal's ({JournalSerializer.Id})");
+        try
+        {
+            return JournalSerializer.Read(bytes, manifest);
+        }
+        catch (JournalFormatException e)
+        {
+            return new UnreadablePayload(manifest, e.Message);
+        }
+    }
+
+    private static JournalEntry Entry(long sequenceNr, object payload) => payload switch
+    {
+        LifecycleEvent e => new JournalEntry(sequenceNr, e),
+        UnreadablePayload u => throw new JournalFormatException($"event at sequence {sequenceNr} (manifest '{u.Manifest}') cannot be read: {u.Reason}"),
+        var other => throw new JournalFormatException($"event at sequence {sequenceNr} is a {other?.GetType().Name ?? "null"}, not a lifecycle event"),
+    };
 
     /// <summary>
     /// The storage's own journal and read-journal configuration with table creation switched off, Akka silent
