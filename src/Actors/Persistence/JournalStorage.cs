@@ -39,12 +39,14 @@ public abstract record JournalStorage
     {
         const string events = "\"BufferActors.Actors.Persistence.LifecycleEvent, BufferActors.Actors\"";
         const string snapshots = "\"BufferActors.Actors.Persistence.LifecycleJournal+Snapshot, BufferActors.Actors\"";
-        var (journalPlugin, snapshotPlugin, journal, common, query) = this switch
+        var (journalPlugin, snapshotPlugin, journal, snapshot, common, query) = this switch
         {
             Sqlite s => ("sql", "sql",
                 // Tags go in the journal row (Csv), written by SqliteBatchWriteJournal's prepared statements: the
                 // tag-table rows and the plugin's per-event inserts were most of the journal's cost (docs/performance.md).
                 $"class = {Hocon(typeof(SqliteBatchWriteJournal))}\ntag-write-mode = Csv\n{SqliteBatchWriteJournal.DurabilityKey} = {s.Durability.ToString().ToLowerInvariant()}",
+                // Its load read straight from the table: the first step of every recovery, without linq2db's first query.
+                $"class = {Hocon(typeof(SqliteSnapshotStore))}",
                 // SQLite has one writer: one connection at a time; batches do the rest.
                 $"connection-string = {Hocon(SqliteConnectionString(s.Path))}\nprovider-name = \"SQLite.MS\"\nparallelism = 1\nauto-initialize = on",
                 "tag-read-mode = Csv"),
@@ -52,9 +54,10 @@ public abstract record JournalStorage
                 // Tags in the journal row here too: the plugin then inserts each write's rows in bulk, ~3x the events/s
                 // of tag-table rows even with batched tag inserts (bench journal --journal, docs/performance.md).
                 "tag-write-mode = Csv",
+                "",
                 $"connection-string = {Hocon(p.ConnectionString)}\nprovider-name = \"PostgreSQL15\"\nauto-initialize = on",
                 "tag-read-mode = Csv"),
-            _ => ("inmem", "inmem", "", "", null),
+            _ => ("inmem", "inmem", "", "", "", null),
         };
         var hocon = $$"""
             akka.persistence.journal.plugin = "akka.persistence.journal.{{journalPlugin}}"
@@ -67,6 +70,7 @@ public abstract record JournalStorage
             }
             akka.persistence.snapshot-store.{{snapshotPlugin}} {
               {{common}}
+              {{snapshot}}
             }
             akka.actor.serializers.bufferactors-journal = "BufferActors.Actors.Persistence.JournalSerializer, BufferActors.Actors"
             akka.actor.serialization-bindings {

@@ -62,7 +62,8 @@ internal sealed class SqliteJournalSetup
         string path = string.IsNullOrEmpty(snapshotPluginId) ? root.GetString("akka.persistence.snapshot-store.plugin", "") : snapshotPluginId;
         if (path.Length == 0 || !root.HasPath(path)) return null;
         var section = root.GetConfig(path);
-        if (!section.GetString("class", "").StartsWith("Akka.Persistence.Sql.Snapshot.SqlSnapshotStore", StringComparison.Ordinal)) return null;
+        var type = Type.GetType(section.GetString("class", ""), throwOnError: false);
+        if (type is null || !typeof(Akka.Persistence.Sql.Snapshot.SqlSnapshotStore).IsAssignableFrom(type)) return null;
         var snapshots = new SnapshotConfig(section.WithFallback(SqlPersistence.DefaultSnapshotConfiguration));
         return snapshots.ConnectionString == Config.ConnectionString ? new SqliteSnapshotWriter(snapshots.ConnectionString, snapshots.TableConfig) : null;
     }
