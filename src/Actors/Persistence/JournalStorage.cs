@@ -48,7 +48,8 @@ public abstract record JournalStorage
                 // Its load read straight from the table: the first step of every recovery, without linq2db's first query.
                 $"class = {Hocon(typeof(SqliteSnapshotStore))}",
                 // SQLite has one writer: one connection at a time; batches do the rest.
-                $"connection-string = {Hocon(SqliteConnectionString(s.Path))}\nprovider-name = \"SQLite.MS\"\nparallelism = 1\nauto-initialize = on",
+                // Tables are created by Prepare() (SqliteJournalSchema), not by the plugins through linq2db.
+                $"connection-string = {Hocon(SqliteConnectionString(s.Path))}\nprovider-name = \"SQLite.MS\"\nparallelism = 1\nauto-initialize = off",
                 "tag-read-mode = Csv"),
             PostgreSql p => ("sql", "sql",
                 // Tags in the journal row here too: the plugin then inserts each write's rows in bulk, ~3x the events/s
@@ -176,6 +177,11 @@ public abstract record JournalStorage
                 command.ExecuteNonQuery();
             }
             JournalTagLayout.UpgradeToCsv(connection);
+            using (var transaction = connection.BeginTransaction(deferred: false))
+            {
+                SqliteJournalSchema.Create(connection, transaction); // the plugins start with auto-initialize = off
+                transaction.Commit();
+            }
             using (var probe = connection.CreateCommand())
             {
                 // The write lock and a write, rolled back: a read-only or immutable file or a full disk fails it

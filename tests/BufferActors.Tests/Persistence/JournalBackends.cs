@@ -20,7 +20,13 @@ public static class JournalBackends
     public static TheoryData<string> All => new() { Sqlite, Postgres };
 
     /// <summary>A fresh, empty journal storage of <paramref name="backend"/>; dispose it at the end of the test.</summary>
-    public static async Task<TestJournalStorage> CreateAsync(string backend, PostgresFixture postgres)
+    /// <param name="backend">Which storage.</param>
+    /// <param name="postgres">The PostgreSQL server, for that backend.</param>
+    /// <param name="prepare">
+    /// False: a SQLite file is left for the plugin to create (what earlier builds did, before <see cref="JournalStorage.Prepare"/>
+    /// created the tables); PostgreSQL is prepared either way.
+    /// </param>
+    public static async Task<TestJournalStorage> CreateAsync(string backend, PostgresFixture postgres, bool prepare = true)
     {
         switch (backend)
         {
@@ -28,7 +34,7 @@ public static class JournalBackends
             {
                 var folder = Directory.CreateTempSubdirectory("ba-journal-").FullName;
                 var storage = new JournalStorage.Sqlite(Path.Combine(folder, "journal.db"));
-                storage.Prepare();
+                if (prepare) storage.Prepare();
                 return new TestJournalStorage(backend, storage, () =>
                 {
                     SqliteConnection.ClearAllPools();

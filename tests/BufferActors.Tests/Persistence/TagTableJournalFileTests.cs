@@ -21,10 +21,12 @@ public sealed class TagTableJournalFileTests(PostgresFixture postgres)
     private static readonly DateTimeOffset T0 = new(2026, 11, 25, 12, 0, 0, TimeSpan.Zero);
     private static readonly Guid Device = Guid.Parse("0ddba11e-8a2b-4f5e-9c7d-0a1b2c3d4e5f");
 
-    // What earlier builds wrote: the stock write path, tags as rows of the tag table.
+    // What earlier builds wrote: the stock write path, tags as rows of the tag table, tables created by the plugins.
     private static readonly Config EarlierBuild = ConfigurationFactory.ParseString("""
         akka.persistence.journal.sql.tag-write-mode = TagTable
         akka.persistence.query.journal.sql.tag-read-mode = TagTable
+        akka.persistence.journal.sql.auto-initialize = on
+        akka.persistence.snapshot-store.sql.auto-initialize = on
         """).WithFallback(JournalSystem.StockWriter);
 
     [SkippableTheory]
@@ -77,7 +79,7 @@ public sealed class TagTableJournalFileTests(PostgresFixture postgres)
     /// <summary>A fresh journal of <paramref name="backend"/>, written as earlier builds wrote it.</summary>
     private async Task<TestJournalStorage> OldJournal(string backend)
     {
-        var journal = await JournalBackends.CreateAsync(backend, postgres);
+        var journal = await JournalBackends.CreateAsync(backend, postgres, prepare: false);
         await JournalSystem.WithJournal(EarlierBuild.WithFallback(journal.Storage.ToConfig()), new Settings(), async (_, actor) =>
         {
             await JournalSystem.RecordAll(actor, Old());
