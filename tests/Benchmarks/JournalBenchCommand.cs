@@ -183,11 +183,12 @@ internal static class JournalBenchCommand
         return Stopwatch.GetElapsedTime(t0).TotalMicroseconds / events.Count;
     }
 
-    private static string Describe(JournalStorage storage) => storage switch
+    /// <summary>The journal a bench runs on, for its report's first line (never a connection string: it may hold a password).</summary>
+    internal static string Describe(JournalStorage storage) => storage switch
     {
-        JournalStorage.Sqlite s => $"SQLite (WAL) {s.Path}",
+        JournalStorage.Sqlite s => $"SQLite (WAL, durability {s.Durability.ToString().ToLowerInvariant()}) {s.Path}",
         JournalStorage.PostgreSql => "PostgreSQL",
-        _ => storage.ToString(),
+        _ => storage.GetType().Name,
     };
 
     internal sealed record JournalRun(long Events, long Records, TimeSpan Elapsed, TimeSpan Cpu, int[] WriteSizes, double[] WriteMillis);

@@ -96,7 +96,7 @@ internal sealed class JournaledLifecycleBench
                 buffers.Add((domain, domain.GrantPages(DomainId.Dom0, domain.AllocatePages(_s.Pages), _s.Pages)));
         var problems = new List<string>();
         _output.WriteLine($"journaled-lifecycle bench: export -> attach+map -> detach -> release -> wait, {_s.Pages} pages, {Environment.ProcessorCount} cores, " +
-            $"{RuntimeInformation.FrameworkDescription}; journal {Describe(storage)} vs none; inline dispatcher; 1 warm-up + {_s.Rounds} timed rounds per concurrency and host, order alternating");
+            $"{RuntimeInformation.FrameworkDescription}; journal {JournalBenchCommand.Describe(storage)} vs none; inline dispatcher; 1 warm-up + {_s.Rounds} timed rounds per concurrency and host, order alternating");
         try
         {
             var journaled = new Side("journaled", await StartHost(sim, storage).ConfigureAwait(false));
@@ -210,10 +210,4 @@ internal sealed class JournaledLifecycleBench
             throw new InvalidOperationException($"{p.Name}: {export.Id} not released");
         latencies[slot] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
     }
-
-    private static string Describe(JournalStorage storage) => storage switch
-    {
-        JournalStorage.Sqlite s => $"SQLite (WAL, durability {s.Durability.ToString().ToLowerInvariant()}) {s.Path}",
-        _ => storage.GetType().Name,
-    };
 }

@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using BufferActors.Host.Daemon.Protocol;
-using BufferActors.Native;
 
 namespace BufferActors.Host.Daemon;
 
@@ -28,27 +27,9 @@ internal static class ReleaseDomainCommand
         {
             string path = r.GetRequiredValue(socket);
             ushort id = r.GetValue(domid);
-            DomainReleasedReply released;
-            try
-            {
-                using var client = DaemonClient.Connect(path, WireCapabilities.ReleaseDomain);
-                if ((client.Session.Capabilities & WireCapabilities.ReleaseDomain) == 0)
-                {
-                    Console.Error.WriteLine($"release-domain: uid {client.Session.Uid} may not release domains of the daemon at {path} (serve --operator)");
-                    return 2;
-                }
-                released = client.ReleaseDomain(id);
-            }
-            catch (DaemonRefusedException e)
-            {
-                Console.Error.WriteLine($"release-domain: domain {id}: {e.Message}");
-                return 1;
-            }
-            catch (Exception e) when (e is UnixSocketException or DaemonClosedException or ProtocolViolationException)
-            {
-                Console.Error.WriteLine($"release-domain: {path}: {e.Message}");
-                return 2;
-            }
+            int exit = OperatorRequest.Run("release-domain", path, WireCapabilities.ReleaseDomain, $"release domains of the daemon at {path} (serve --operator)",
+                client => client.ReleaseDomain(id), out var released, refused: e => (1, $"domain {id}: {e.Message}"));
+            if (exit != 0) return exit;
             Console.Out.WriteLine(r.GetValue(json)
                 ? JsonSerializer.Serialize(new { domid = released.Domid, wasDead = released.WasDead, lifecycles = released.Lifecycles, pages = released.Pages })
                 : Sentence(released));

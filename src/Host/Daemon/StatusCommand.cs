@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using BufferActors.Host.Daemon.Protocol;
-using BufferActors.Native;
 
 namespace BufferActors.Host.Daemon;
 
@@ -20,22 +19,9 @@ internal static class StatusCommand
         command.SetAction(r =>
         {
             string path = r.GetRequiredValue(socket);
-            DaemonStatus status;
-            try
-            {
-                using var client = DaemonClient.Connect(path, WireCapabilities.DaemonStatus);
-                if ((client.Session.Capabilities & WireCapabilities.DaemonStatus) == 0)
-                {
-                    Console.Error.WriteLine($"status: uid {client.Session.Uid} may not read the status of the daemon at {path}");
-                    return 2;
-                }
-                status = client.DaemonStatus();
-            }
-            catch (Exception e) when (e is UnixSocketException or DaemonClosedException or DaemonRefusedException or ProtocolViolationException)
-            {
-                Console.Error.WriteLine($"status: {path}: {e.Message}");
-                return 2;
-            }
+            int exit = OperatorRequest.Run("status", path, WireCapabilities.DaemonStatus, $"read the status of the daemon at {path}",
+                client => client.DaemonStatus(), out var status);
+            if (exit != 0) return exit;
             Console.Out.WriteLine(r.GetValue(json) ? status.ToJson(indented: true) : Table(status));
             return 0;
         });
