@@ -67,6 +67,14 @@ public sealed class ServeProcessTests : IDisposable
         Assert.True(exit == 1, output);
         Assert.Contains("InvalidArgument", output, StringComparison.Ordinal);
 
+        // The status verb shows the same: the destroyed domain, released, with what is still held.
+        (exit, output) = await HostProcess.RunAsync("status", "--socket", daemon.Socket);
+        Assert.True(exit == 0, output);
+        Assert.Contains("destroyed, released", output, StringComparison.Ordinal);
+        (exit, output) = await HostProcess.RunAsync("status", "--socket", Path.Combine(_folder, "nobody.sock"), "--json");
+        Assert.True(exit == 2, output);
+        Assert.Contains("status: ", output, StringComparison.Ordinal);
+
         held!.Dispose(); // the device lets go
         var after = await daemon.StatusWhenAsync(s => s.Live == 0 && s.Simulator == before);
         Assert.Empty(after.Domains);
