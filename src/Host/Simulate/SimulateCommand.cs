@@ -129,7 +129,16 @@ internal static class SimulateCommand
                     ? s with { Seed = s.Seed + k / perSeed, Scenario = scenarios[k % perSeed] }
                     : s with { Seed = s.Seed + k, Scenario = scenarios[(start + k) % scenarios.Length] };
                 if (s.Journal is JournalStorage.Sqlite folder) settings = SimulationJournals.ForSeed(settings, folder.Path, settings.Seed);
-                results[k] = await Task.Run(() => new WorkloadDriver(settings).RunAsync()).ConfigureAwait(false);
+                try
+                {
+                    results[k] = await Task.Run(() => new WorkloadDriver(settings).RunAsync()).ConfigureAwait(false);
+                }
+                catch (Exception e)
+                {
+                    // The driver itself failed (not an invariant): name the run so that it can be run again alone.
+                    Console.Error.WriteLine($"simulate: the run failed with {e.GetType().Name}: {e.Message}; again alone: {settings.CommandLine()}");
+                    throw;
+                }
                 if (results[k]!.Passed) SimulationJournals.Delete(settings);
                 progress(Interlocked.Increment(ref finished));
             }

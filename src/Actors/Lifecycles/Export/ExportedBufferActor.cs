@@ -300,7 +300,9 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     /// <summary>
     /// While a waiter is parked, one blocking EXP_WAIT_RELEASED (at most <see cref="KernelWaitSliceMs"/>) runs off the
     /// actor, so the release is seen when the kernel sees it, not at the next probe of a grown back-off. The number it
-    /// names stays this lifecycle's (the placeholder) for as long as the lifecycle awaits the release.
+    /// names stays this lifecycle's (the placeholder) for as long as the lifecycle awaits the release. The wait blocks a
+    /// thread of its own, never a thread-pool worker: held buffers with parked waiters would otherwise starve the pool
+    /// that actors on the thread-pool dispatcher, and every continuation, run on.
     /// </summary>
     private void WaitInKernel()
     {
@@ -308,7 +310,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         _kernelWaiting = true;
         int fd = _export!.Fd;
         var session = Session;
-        Task.Run(() => session.Device.WaitReleased(fd, KernelWaitSliceMs))
+        Task.Factory.StartNew(() => session.Device.WaitReleased(fd, KernelWaitSliceMs), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)
             .PipeTo(Self, success: r => new KernelWaitEnded(r), failure: _ => new KernelWaitEnded(WaitReleasedResult.TimedOut));
     }
 
