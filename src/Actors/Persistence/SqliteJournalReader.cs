@@ -27,13 +27,12 @@ internal sealed class SqliteJournalReader
         _connectionString = connectionString;
         _deserialize = deserialize;
         var c = table.EventJournalTable.ColumnNames;
-        string name = Quote(table.EventJournalTable.Name);
-        if (!string.IsNullOrEmpty(table.SchemaName)) name = $"{Quote(table.SchemaName)}.{name}";
-        string pid = Quote(c.PersistenceId), seq = Quote(c.SequenceNumber);
-        string writer = table.EventJournalTable.UseWriterUuidColumn ? Quote(c.WriterUuid) : "NULL";
+        string name = SqliteSql.Table(table.SchemaName, table.EventJournalTable.Name);
+        string pid = SqliteSql.Quote(c.PersistenceId), seq = SqliteSql.Quote(c.SequenceNumber);
+        string writer = table.EventJournalTable.UseWriterUuidColumn ? SqliteSql.Quote(c.WriterUuid) : "NULL";
         _highestSql = $"SELECT MAX({seq}) FROM {name} WHERE {pid} = $pid";
-        _replaySql = $"SELECT {seq}, {Quote(c.Message)}, {Quote(c.Manifest)}, {Quote(c.Identifier)}, {Quote(c.Created)}, {writer} FROM {name} " +
-            $"WHERE {pid} = $pid AND {seq} >= $from AND {seq} <= $to AND {Quote(c.Deleted)} = 0 ORDER BY {seq} LIMIT $max";
+        _replaySql = $"SELECT {seq}, {SqliteSql.Quote(c.Message)}, {SqliteSql.Quote(c.Manifest)}, {SqliteSql.Quote(c.Identifier)}, {SqliteSql.Quote(c.Created)}, {writer} FROM {name} " +
+            $"WHERE {pid} = $pid AND {seq} >= $from AND {seq} <= $to AND {SqliteSql.Quote(c.Deleted)} = 0 ORDER BY {seq} LIMIT $max";
     }
 
     /// <summary>The highest sequence number of <paramref name="persistenceId"/> (deleted rows included: they keep their numbers), 0 for none.</summary>
@@ -74,6 +73,4 @@ internal sealed class SqliteJournalReader
         connection.Open();
         return connection;
     }
-
-    private static string Quote(string identifier) => $"\"{identifier.Replace("\"", "\"\"", StringComparison.Ordinal)}\"";
 }

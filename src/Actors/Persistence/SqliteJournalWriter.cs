@@ -37,9 +37,8 @@ internal sealed class SqliteJournalWriter : IDisposable
             columns.Add(c.WriterUuid);
             values.Add("$writer");
         }
-        string name = Quote(table.EventJournalTable.Name);
-        if (!string.IsNullOrEmpty(table.SchemaName)) name = $"{Quote(table.SchemaName)}.{name}";
-        _insertSql = $"INSERT INTO {name} ({string.Join(", ", columns.Select(Quote))}) VALUES ({string.Join(", ", values)})";
+        string name = SqliteSql.Table(table.SchemaName, table.EventJournalTable.Name);
+        _insertSql = $"INSERT INTO {name} ({string.Join(", ", columns.Select(SqliteSql.Quote))}) VALUES ({string.Join(", ", values)})";
     }
 
     /// <summary>
@@ -84,16 +83,7 @@ internal sealed class SqliteJournalWriter : IDisposable
 
     private SqliteCommand Open()
     {
-        _connection = new SqliteConnection(_connectionString);
-        _connection.Open();
-        using (var busy = _connection.CreateCommand())
-        {
-            // When the snapshot store holds the file's write lock, wait in SQLite's busy handler (sleeps of 1, 2,
-            // 5 ... ms) rather than in Microsoft.Data.Sqlite's retry loop, which sleeps 150 ms per attempt: that
-            // stalled one journal write in a hundred by 150 ms (bench journal, docs/performance.md).
-            busy.CommandText = "PRAGMA busy_timeout = 30000;";
-            busy.ExecuteNonQuery();
-        }
+        _connection = SqliteSql.OpenForWrites(_connectionString); // the snapshot store may hold the write lock
         ApplyDurability(_connection, _durability);
         _insert = _connection.CreateCommand();
         _insert.CommandText = _insertSql;
@@ -130,6 +120,4 @@ internal sealed class SqliteJournalWriter : IDisposable
         _insert = null;
         _connection = null;
     }
-
-    private static string Quote(string identifier) => $"\"{identifier.Replace("\"", "\"\"", StringComparison.Ordinal)}\"";
 }

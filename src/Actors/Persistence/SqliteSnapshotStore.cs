@@ -30,11 +30,10 @@ public class SqliteSnapshotStore : SqlSnapshotStore
         _serialization = Context.System.Serialization; // the load runs off the actor, where Context is not there
         var table = config.TableConfig;
         var c = table.SnapshotTable.ColumnNames;
-        string name = Quote(table.SnapshotTable.Name);
-        if (!string.IsNullOrEmpty(table.SchemaName)) name = $"{Quote(table.SchemaName)}.{name}";
-        string seq = Quote(c.SequenceNumber), created = Quote(c.Created);
-        _loadSql = $"SELECT {seq}, {created}, {Quote(c.Snapshot)}, {Quote(c.Manifest)}, {Quote(c.SerializerId)} FROM {name} " +
-            $"WHERE {Quote(c.PersistenceId)} = $pid AND {seq} >= $min AND {seq} <= $max AND {created} >= $from AND {created} <= $to ORDER BY {seq} DESC LIMIT 1";
+        string name = SqliteSql.Table(table.SchemaName, table.SnapshotTable.Name);
+        string seq = SqliteSql.Quote(c.SequenceNumber), created = SqliteSql.Quote(c.Created);
+        _loadSql = $"SELECT {seq}, {created}, {SqliteSql.Quote(c.Snapshot)}, {SqliteSql.Quote(c.Manifest)}, {SqliteSql.Quote(c.SerializerId)} FROM {name} " +
+            $"WHERE {SqliteSql.Quote(c.PersistenceId)} = $pid AND {seq} >= $min AND {seq} <= $max AND {created} >= $from AND {created} <= $to ORDER BY {seq} DESC LIMIT 1";
     }
 
     /// <inheritdoc />
@@ -56,6 +55,4 @@ public class SqliteSnapshotStore : SqlSnapshotStore
         var snapshot = _serialization.Deserialize((byte[])reader.GetValue(2), reader.GetInt32(4), reader.IsDBNull(3) ? string.Empty : reader.GetString(3));
         return new SelectedSnapshot(metadata, snapshot);
     }
-
-    private static string Quote(string identifier) => $"\"{identifier.Replace("\"", "\"\"", StringComparison.Ordinal)}\"";
 }

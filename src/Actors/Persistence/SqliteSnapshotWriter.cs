@@ -22,11 +22,10 @@ internal sealed class SqliteSnapshotWriter : IDisposable
     {
         _connectionString = connectionString;
         var c = table.SnapshotTable.ColumnNames;
-        string name = Quote(table.SnapshotTable.Name);
-        if (!string.IsNullOrEmpty(table.SchemaName)) name = $"{Quote(table.SchemaName)}.{name}";
-        _saveSql = $"INSERT OR REPLACE INTO {name} ({Quote(c.PersistenceId)}, {Quote(c.SequenceNumber)}, {Quote(c.Created)}, {Quote(c.Snapshot)}, {Quote(c.Manifest)}, {Quote(c.SerializerId)}) " +
+        string name = SqliteSql.Table(table.SchemaName, table.SnapshotTable.Name);
+        _saveSql = $"INSERT OR REPLACE INTO {name} ({SqliteSql.Quote(c.PersistenceId)}, {SqliteSql.Quote(c.SequenceNumber)}, {SqliteSql.Quote(c.Created)}, {SqliteSql.Quote(c.Snapshot)}, {SqliteSql.Quote(c.Manifest)}, {SqliteSql.Quote(c.SerializerId)}) " +
             "VALUES ($pid, $seq, $created, $snapshot, $manifest, $serializer)";
-        _deleteSql = $"DELETE FROM {name} WHERE {Quote(c.PersistenceId)} = $pid AND {Quote(c.SequenceNumber)} < $seq";
+        _deleteSql = $"DELETE FROM {name} WHERE {SqliteSql.Quote(c.PersistenceId)} = $pid AND {SqliteSql.Quote(c.SequenceNumber)} < $seq";
     }
 
     /// <summary>Saves <paramref name="row"/> (its message is the snapshot) and deletes every older snapshot of its persistence id; all or nothing.</summary>
@@ -34,7 +33,7 @@ internal sealed class SqliteSnapshotWriter : IDisposable
     {
         try
         {
-            _connection ??= Open();
+            _connection ??= SqliteSql.OpenForWrites(_connectionString);
             using var transaction = _connection.BeginTransaction(deferred: false);
             using (var save = Command(_saveSql, transaction, row))
             {
@@ -70,16 +69,4 @@ internal sealed class SqliteSnapshotWriter : IDisposable
         command.Parameters.AddWithValue("$seq", row.SequenceNr);
         return command;
     }
-
-    private SqliteConnection Open()
-    {
-        var connection = new SqliteConnection(_connectionString);
-        connection.Open();
-        using var busy = connection.CreateCommand();
-        busy.CommandText = "PRAGMA busy_timeout = 30000;";
-        busy.ExecuteNonQuery();
-        return connection;
-    }
-
-    private static string Quote(string identifier) => $"\"{identifier.Replace("\"", "\"\"", StringComparison.Ordinal)}\"";
 }
