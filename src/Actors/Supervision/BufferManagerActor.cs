@@ -254,14 +254,18 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
         current.Supervisor.Forward(new DomainLifecycles.ReleaseAccounting(_nextSequence));
     }
 
-    /// <summary>A released supervisor's last lifecycle ended: it is forgotten and stopped.</summary>
+    /// <summary>
+    /// A released supervisor's last lifecycle ended: it is forgotten and stopped — by a <see cref="PoisonPill"/>, queued
+    /// behind whatever this manager sent it before (a status ask of <see cref="AggregateStatus"/>, a routed command), all of
+    /// which it answers first; <c>Context.Stop</c> would stop it ahead of its mailbox and leave those unanswered.
+    /// </summary>
     private void ForgetReleased(IActorRef supervisor)
     {
         foreach (var (domain, released) in _released)
         {
             if (released.RemoveAll(r => r.Supervisor.Equals(supervisor)) == 0) continue;
             if (released.Count == 0) _released.Remove(domain);
-            Context.Stop(supervisor);
+            supervisor.Tell(PoisonPill.Instance);
             return;
         }
     }

@@ -142,4 +142,36 @@ public sealed class DomainReleaseTests : LifecycleTest
         await AwaitNoLiveLifecycles();
         AssertLedgerAtBaseline();
     }
+
+    [Fact]
+    public async Task AStatusAskedAsAReleasedSupervisorEmpties_IsAnswered()
+    {
+        // The manager stops a released supervisor when it says it is empty; a status the manager asked of it just
+        // before is still in its mailbox then, and must be answered, not dropped with the mailbox.
+        for (int round = 0; round < 30; round++)
+        {
+            var held = await Client.ExportAsync(Dom1, Share(1));
+            int holder = Gntdev.DuplicateFd(held.Fd);
+            await Client.ReleaseAsync(held.Id);
+            Assert.Equal(1, (await Client.ReleaseDomainAsync(Dom1)).Lifecycles);
+
+            var snapshots = new List<Task<BufferManager.Status>>();
+            var polling = Task.Run(async () =>
+            {
+                while (snapshots.Count < 2000)
+                {
+                    var snapshot = Client.SnapshotAsync();
+                    lock (snapshots) snapshots.Add(snapshot);
+                    if ((await snapshot).Domains.Count == 0) break;
+                }
+            });
+            Gntdev.CloseFd(holder); // the held export ends, and with it the released supervisor
+            await polling.WaitAsync(Bound * 2);
+            Task<BufferManager.Status>[] all;
+            lock (snapshots) all = [.. snapshots];
+            await Task.WhenAll(all).WaitAsync(Bound * 2); // each one answered, none "a domain supervisor did not answer"
+        }
+        await AwaitNoLiveLifecycles();
+        AssertLedgerAtBaseline();
+    }
 }
