@@ -255,9 +255,9 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
     }
 
     /// <summary>
-    /// A released supervisor's last lifecycle ended: it is forgotten and stopped — by a <see cref="PoisonPill"/>, queued
-    /// behind whatever this manager sent it before (a status ask of <see cref="AggregateStatus"/>, a routed command), all of
-    /// which it answers first; <c>Context.Stop</c> would stop it ahead of its mailbox and leave those unanswered.
+    /// A released supervisor's last lifecycle ended: it is forgotten and stopped at once (what its mailbox still holds
+    /// goes to dead letters, where <see cref="DeadLetterAnswerer"/> answers it: a status ask of <see cref="AggregateStatus"/>
+    /// sent just before is answered <see cref="DomainLifecycles.SupervisorGone"/>).
     /// </summary>
     private void ForgetReleased(IActorRef supervisor)
     {
@@ -265,7 +265,7 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
         {
             if (released.RemoveAll(r => r.Supervisor.Equals(supervisor)) == 0) continue;
             if (released.Count == 0) _released.Remove(domain);
-            supervisor.Tell(PoisonPill.Instance);
+            Context.Stop(supervisor);
             return;
         }
     }
@@ -339,11 +339,11 @@ public sealed class BufferManagerActor : UntypedActor, IWithUnboundedStash, IWit
     private void AggregateStatus()
     {
         var asks = _supervisors.Values.Select(s => s.Supervisor).Concat(_released.Values.SelectMany(r => r.Select(s => s.Supervisor)))
-            .Select(c => c.Ask<DomainLifecycles.DomainStatus>(new DomainLifecycles.GetStatus(), TimeSpan.FromSeconds(5)))
+            .Select(c => c.Ask<object>(new DomainLifecycles.GetStatus(), TimeSpan.FromSeconds(5)))
             .ToList();
         Task.WhenAll(asks)
             .ContinueWith(t => t.IsCompletedSuccessfully
-                ? new BufferManager.Status(t.Result.OrderBy(d => d.Domain.Value).ToList()) { Deferred = Session.Deferred }
+                ? new BufferManager.Status(t.Result.OfType<DomainLifecycles.DomainStatus>().OrderBy(d => d.Domain.Value).ToList()) { Deferred = Session.Deferred }
                 : (object)new OperationFailed(ErrorCode.InvalidState, "a domain supervisor did not answer"), TaskScheduler.Default)
             .PipeTo(Sender);
     }

@@ -26,6 +26,9 @@ public sealed class DeadLetterAnswerer : ReceiveActor
         // Commands to actors of another live manager in the same system are that manager's answerer's.
         Receive<DeadLetter>(d => d.Message is ILifecycleCommand && HasSender(d) && IsOursToAnswer(d.Recipient.Path),
             d => d.Sender.Tell(((ILifecycleCommand)d.Message).NotFoundAnswer()));
+        // A status ask that reached a domain supervisor the manager had just stopped (released, its last lifecycle ended).
+        Receive<DeadLetter>(d => d.Message is DomainLifecycles.GetStatus && HasSender(d) && d.Recipient.Path.Parent == Context.Parent.Path,
+            d => d.Sender.Tell(new DomainLifecycles.SupervisorGone()));
         // A start that reached a lifecycle actor already stopped (an idle export actor, or one stopped with its domain): nothing was started.
         Receive<DeadLetter>(d => d.Message is StartLifecycle,
             d => ((StartLifecycle)d.Message).Requester.Tell(new OperationFailed(ErrorCode.Stopped,

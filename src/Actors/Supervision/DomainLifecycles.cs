@@ -70,6 +70,12 @@ public static class DomainLifecycles
     /// <summary>Ask for the domain's lifecycles.</summary>
     public sealed record GetStatus;
 
+    /// <summary>
+    /// The answer to a <see cref="GetStatus"/> that reached a supervisor after it stopped (a released one, stopped by the
+    /// manager once its last lifecycle ended, with the ask still in its mailbox): it has nothing to report.
+    /// </summary>
+    internal sealed record SupervisorGone;
+
     /// <summary>A domain's live lifecycles and quota use.</summary>
     public sealed record DomainStatus(DomainId Domain, bool Dead, int Buffers, long Pages, IReadOnlyList<LifecycleId> Lifecycles)
     {
