@@ -14,6 +14,7 @@ public sealed class JournalSerializer(ExtendedActorSystem system) : SerializerWi
 {
     private const string EventManifest = "E1";
     private const string SnapshotManifest = "S1";
+    private const string BatchManifest = "B1";
 
     /// <summary>Options shared by the journal and the replay tool.</summary>
     public static JsonSerializerOptions Options { get; } = new()
@@ -29,6 +30,7 @@ public sealed class JournalSerializer(ExtendedActorSystem system) : SerializerWi
     /// <inheritdoc />
     public override string Manifest(object o) => o switch
     {
+        LifecycleEventBatch => BatchManifest,
         LifecycleEvent => EventManifest,
         LifecycleJournal.Snapshot => SnapshotManifest,
         _ => throw new ArgumentException($"{nameof(JournalSerializer)} cannot serialize {o.GetType()}"),
@@ -37,10 +39,20 @@ public sealed class JournalSerializer(ExtendedActorSystem system) : SerializerWi
     /// <inheritdoc />
     public override byte[] ToBinary(object obj) => obj switch
     {
-        LifecycleEvent e => JsonSerializer.SerializeToUtf8Bytes(e, Options),
+        LifecycleEventBatch b => JsonSerializer.SerializeToUtf8Bytes(Known(b.Events), Options),
+        LifecycleEvent e => JsonSerializer.SerializeToUtf8Bytes(Known([e])[0], Options),
         LifecycleJournal.Snapshot s => JsonSerializer.SerializeToUtf8Bytes(s, Options),
         _ => throw new ArgumentException($"{nameof(JournalSerializer)} cannot serialize {obj.GetType()}"),
     };
+
+    /// <summary><paramref name="events"/>, each checked to be of the vocabulary (<see cref="JournalVocabulary"/>): the events this serializer writes.</summary>
+    private static IReadOnlyList<LifecycleEvent> Known(IReadOnlyList<LifecycleEvent> events)
+    {
+        for (int i = 0; i < events.Count; i++)
+            if (!JournalVocabulary.IsEvent(events[i].GetType()))
+                throw new ArgumentException($"{nameof(JournalSerializer)} cannot serialize {events[i].GetType()}: not an event of the journal's vocabulary");
+        return events;
+    }
 
     /// <inheritdoc />
     public override object FromBinary(byte[] bytes, string manifest) => Read(bytes, manifest);
@@ -52,6 +64,7 @@ public sealed class JournalSerializer(ExtendedActorSystem system) : SerializerWi
     /// <exception cref="JournalFormatException">The payload is corrupt or the manifest unknown.</exception>
     internal static object Read(byte[] bytes, string manifest) => manifest switch
     {
+        BatchManifest => ReadBatch(bytes),
         EventManifest => Deserialize<LifecycleEvent>(bytes),
         SnapshotManifest => Deserialize<LifecycleJournal.Snapshot>(bytes),
         _ => throw new JournalFormatException($"unknown manifest '{manifest}'"),
@@ -59,6 +72,15 @@ public sealed class JournalSerializer(ExtendedActorSystem system) : SerializerWi
 
     /// <summary>Reads one event written by this serializer (used by replay).</summary>
     public static LifecycleEvent ReadEvent(byte[] bytes) => Deserialize<LifecycleEvent>(bytes);
+
+    private static LifecycleEventBatch ReadBatch(byte[] bytes)
+    {
+        var events = Deserialize<LifecycleEvent[]>(bytes);
+        if (events.Length == 0) throw new JournalFormatException("empty event batch");
+        foreach (var e in events)
+            if (e is null) throw new JournalFormatException("null event in a batch");
+        return new LifecycleEventBatch(events);
+    }
 
     private static T Deserialize<T>(byte[] bytes)
     {

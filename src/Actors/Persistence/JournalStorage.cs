@@ -39,6 +39,7 @@ public abstract record JournalStorage
     {
         const string events = "\"BufferActors.Actors.Persistence.LifecycleEvent, BufferActors.Actors\"";
         const string snapshots = "\"BufferActors.Actors.Persistence.LifecycleJournal+Snapshot, BufferActors.Actors\"";
+        const string batches = "\"BufferActors.Actors.Persistence.LifecycleEventBatch, BufferActors.Actors\"";
         var (journalPlugin, snapshotPlugin, journal, snapshot, common, query) = this switch
         {
             Sqlite s => ("sql", "sql",
@@ -67,7 +68,7 @@ public abstract record JournalStorage
               {{common}}
               {{journal}}
               event-adapters { lifecycle-tags = "BufferActors.Actors.Persistence.LifecycleTagging, BufferActors.Actors" }
-              event-adapter-bindings { {{events}} = lifecycle-tags }
+              event-adapter-bindings { {{events}} = lifecycle-tags, {{batches}} = lifecycle-tags }
             }
             akka.persistence.snapshot-store.{{snapshotPlugin}} {
               {{common}}
@@ -76,6 +77,7 @@ public abstract record JournalStorage
             akka.actor.serializers.bufferactors-journal = "BufferActors.Actors.Persistence.JournalSerializer, BufferActors.Actors"
             akka.actor.serialization-bindings {
               {{events}} = bufferactors-journal
+              {{batches}} = bufferactors-journal
               {{snapshots}} = bufferactors-journal
             }
             """;

@@ -8,7 +8,8 @@ namespace BufferActors.Actors.Persistence;
 /// The write-ahead journal of every lifecycle. Lifecycles send their events here and answer their
 /// callers only once the events are durable. Writes are group-committed: while one atomic write is in
 /// flight, new records queue up and go out together as the next write, so many lifecycles share one
-/// transaction (the baseline shows one awaited write per event is ~50x slower than batched inserts);
+/// transaction (the baseline shows one awaited write per event is ~50x slower than batched inserts), as one row
+/// per frontend domain and lifecycle kind (<see cref="LifecycleEventBatch"/>);
 /// a flush waits one thread-pool lap so records on their way join it (<see cref="ScheduleFlush"/>). On SQLite a
 /// write goes to the database from a writer thread of the journal's own (<see cref="SqliteJournalAppender"/>), in
 /// the journal plugin's rows; on other storage through Akka.Persistence. Recovery and snapshots are Akka.Persistence's.
@@ -43,7 +44,12 @@ public sealed class LifecycleJournalActor : ReceivePersistentActor
             _nextSequence = snapshot.NextSequence;
             _fromSnapshot = true;
         });
-        Recover<LifecycleEvent>(e =>
+        Recover<LifecycleEventBatch>(b =>
+        {
+            _eventsRecovered += b.Events.Count;
+            foreach (var e in b.Events) Apply(e);
+        });
+        Recover<LifecycleEvent>(e => // a row of one event
         {
             _eventsRecovered++;
             Apply(e);
@@ -131,10 +137,11 @@ public sealed class LifecycleJournalActor : ReceivePersistentActor
             _appender.Append(records, appended => self.Tell(appended, ActorRefs.NoSender));
             return;
         }
-        int remaining = events.Count;
-        PersistAllAsync(events, e =>
+        var batches = LifecycleEventBatch.Of(events);
+        int remaining = batches.Count;
+        PersistAllAsync(batches, b =>
         {
-            Apply(e);
+            foreach (var e in b.Events) Apply(e);
             if (--remaining > 0) return;
             foreach (var (r, sender) in batch) sender.Tell(new Recorded(r.Correlation));
             Completed(events);
@@ -256,8 +263,9 @@ public sealed class LifecycleJournalActor : ReceivePersistentActor
     /// <summary>A rejected write (e.g. not serializable) leaves the journal usable: its callers are told, the next batch goes.</summary>
     protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
     {
-        // Called once per event of the rejected atomic write: act on the first, for the batch in flight.
-        if (_inFlightEvents is null || !_inFlightEvents.Exists(e => ReferenceEquals(e, @event))) return;
+        // Called once per row of the rejected atomic write: act on the first, for the write in flight.
+        object first = @event is LifecycleEventBatch b ? b.Events[0] : @event;
+        if (_inFlightEvents is null || !_inFlightEvents.Exists(e => ReferenceEquals(e, first))) return;
         Rejected(cause.Message);
     }
 

@@ -111,22 +111,35 @@ internal sealed class SqliteJournalAppender : IDisposable
 
     private Appended Write(IReadOnlyList<IReadOnlyList<LifecycleEvent>> records)
     {
-        _rows.Clear();
         var rejections = new Exception?[records.Count];
-        long next = _lastSequenceNr, now = DateTime.UtcNow.Ticks; // the plugin's `created`: the write's time
-        for (int r = 0; r < records.Count; r++)
+        long now = DateTime.UtcNow.Ticks; // the plugin's `created`: the write's time
+        try
         {
-            int first = _rows.Count;
+            Encode(records, rejections, now);
+        }
+        catch (Exception)
+        {
+            // All or nothing per record: find the records that cannot be serialized, reject them alone, write the rest.
+            for (int r = 0; r < records.Count; r++)
+            {
+                try
+                {
+                    foreach (var batch in LifecycleEventBatch.Of(records[r])) _encoder.Encode(_persistenceId, 0, now, batch, string.Empty);
+                }
+                catch (Exception e)
+                {
+                    rejections[r] = e;
+                }
+            }
             try
             {
-                foreach (var e in records[r]) _rows.Add(_encoder.Encode(_persistenceId, ++next, now, e, TagsOf(e)));
+                Encode(records, rejections, now);
             }
             catch (Exception e)
             {
-                // All or nothing per record: drop the rows of it that did serialize, and their numbers.
-                next -= _rows.Count - first + 1;
-                _rows.RemoveRange(first, _rows.Count - first);
-                rejections[r] = e;
+                // Each record serialized alone but not together: none is written.
+                for (int r = 0; r < records.Count; r++) rejections[r] ??= e;
+                _rows.Clear();
             }
         }
         try
@@ -137,7 +150,25 @@ internal sealed class SqliteJournalAppender : IDisposable
         {
             return new Appended(rejections, _lastSequenceNr, e);
         }
-        _lastSequenceNr = next;
-        return new Appended(rejections, next, null);
+        _lastSequenceNr += _rows.Count;
+        return new Appended(rejections, _lastSequenceNr, null);
+    }
+
+    /// <summary>The rows of the records not rejected: a row per domain and kind (<see cref="LifecycleEventBatch"/>), numbered on from the last row written.</summary>
+    private void Encode(IReadOnlyList<IReadOnlyList<LifecycleEvent>> records, Exception?[] rejections, long now)
+    {
+        _rows.Clear();
+        long next = _lastSequenceNr;
+        foreach (var batch in LifecycleEventBatch.Of(Accepted(records, rejections)))
+            _rows.Add(_encoder.Encode(_persistenceId, ++next, now, batch, TagsOf(batch.Events[0])));
+    }
+
+    private static IEnumerable<LifecycleEvent> Accepted(IReadOnlyList<IReadOnlyList<LifecycleEvent>> records, Exception?[] rejections)
+    {
+        for (int r = 0; r < records.Count; r++)
+        {
+            if (rejections[r] is not null) continue;
+            foreach (var e in records[r]) yield return e;
+        }
     }
 }

@@ -134,7 +134,7 @@ public sealed class JournalFaultTests : IDisposable
             await using (var host = new JournaledHost(new DeviceSession(_gntdev), storage.ToConfig(), TimeSpan.FromSeconds(2)))
             {
                 var export = await host.Client.ExportAsync(Dom1, refs);
-                long journaled = JournalDatabase.Scalar(storage, "SELECT COUNT(*) FROM journal");
+                long journaled = JournalDatabase.Events(storage).Count;
                 Assert.True(journaled >= 2, $"{journaled} events journaled for the export");
                 // The database refuses every further insert (as a full disk or an I/O error would).
                 JournalDatabase.Execute(storage, "CREATE TRIGGER refuse BEFORE INSERT ON journal BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
@@ -142,7 +142,7 @@ public sealed class JournalFaultTests : IDisposable
                 var e = await Assert.ThrowsAsync<BufferActorsException>(() => host.Client.AttachAsync(export.Id, "display", DmaDirection.ToDevice));
                 Assert.Equal(ErrorCode.Journal, e.Code);
                 await AwaitLedger(l => l.Exports == 0);
-                Assert.Equal(journaled, JournalDatabase.Scalar(storage, "SELECT COUNT(*) FROM journal"));
+                Assert.Equal(journaled, JournalDatabase.Events(storage).Count);
 
                 var next = await Assert.ThrowsAsync<BufferActorsException>(() => host.Client.ExportAsync(Dom1, refs));
                 Assert.Equal(ErrorCode.Journal, next.Code);

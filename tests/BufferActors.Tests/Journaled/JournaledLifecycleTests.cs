@@ -6,6 +6,7 @@ using BufferActors.Actors.Persistence;
 using BufferActors.Actors.Persistence.Replay;
 using BufferActors.Native;
 using BufferActors.Native.Simulation;
+using BufferActors.Tests.Persistence;
 using Microsoft.Data.Sqlite;
 
 namespace BufferActors.Tests.Journaled;
@@ -317,30 +318,10 @@ public sealed class JournaledLifecycleTests : IDisposable
         Assert.Empty((await host.LiveAsync()).Lifecycles);
     }
 
-    private int CountEvents()
-    {
-        using var c = new SqliteConnection($"Data Source={_path}");
-        c.Open();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT COUNT(*) FROM journal";
-        return Convert.ToInt32(cmd.ExecuteScalar());
-    }
+    private int CountEvents() => JournalDatabase.Events(_storage).Count;
 
-    private List<string> Kinds()
-    {
-        using var c = new SqliteConnection($"Data Source={_path}");
-        c.Open();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT message FROM journal ORDER BY ordering";
-        var kinds = new List<string>();
-        using var r = cmd.ExecuteReader();
-        while (r.Read())
-        {
-            var e = JournalSerializer.ReadEvent((byte[])r[0]);
-            kinds.Add(System.Text.Json.JsonSerializer.SerializeToElement(e, JournalSerializer.Options).GetProperty("$e").GetString()!);
-        }
-        return kinds;
-    }
+    private List<string> Kinds() =>
+        [.. JournalDatabase.Events(_storage).Select(JournalVocabulary.EventName)];
 
     private void EndGrants(uint[] refs, SimulatedDomain? granter = null)
     {

@@ -44,6 +44,24 @@ internal static class JournalDatabase
     }
 
     /// <summary>True when the journal table has the Csv tags column.</summary>
+    /// <summary>
+    /// Every lifecycle event in the journal table, in order: a row holds one event or a batch of them
+    /// (<see cref="LifecycleEventBatch"/>); rows <paramref name="where"/> selects only, if given (an SQL condition).
+    /// </summary>
+    public static List<LifecycleEvent> Events(JournalStorage storage, string? where = null)
+    {
+        var events = new List<LifecycleEvent>();
+        foreach (var row in Query(storage, $"SELECT message, manifest FROM journal{(where is null ? "" : " WHERE " + where)} ORDER BY ordering"))
+        {
+            switch (JournalSerializer.Read((byte[])row[0]!, (string)row[1]!))
+            {
+                case LifecycleEventBatch batch: events.AddRange(batch.Events); break;
+                case LifecycleEvent e: events.Add(e); break;
+            }
+        }
+        return events;
+    }
+
     public static bool HasTagsColumn(JournalStorage storage) => Scalar(storage, storage is JournalStorage.Sqlite
         ? "SELECT COUNT(*) FROM pragma_table_info('journal') WHERE name = 'tags'"
         : "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'journal' AND column_name = 'tags'") == 1;

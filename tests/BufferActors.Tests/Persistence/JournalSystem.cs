@@ -55,6 +55,45 @@ internal static class JournalSystem
         }
     }
 
+    /// <summary>
+    /// Writes <paramref name="records"/> as builds before batched rows wrote the journal: a row per event (Akka.Persistence's
+    /// PersistAll of each record's events) under the journal's persistence id, through the configured plugin.
+    /// </summary>
+    public static Task WriteOneEventPerRow(Config config, IEnumerable<IReadOnlyList<LifecycleEvent>> records) =>
+        With(config, async system =>
+        {
+            var writer = system.ActorOf(Akka.Actor.Props.Create(() => new OneEventPerRowWriter(new Settings().PersistenceId)));
+            foreach (var events in records) await writer.Ask<Akka.Done>(events, Timeout);
+            return 0;
+        });
+
+    /// <summary>The lifecycle events of a journal payload: a row holds one event or a batch of them.</summary>
+    public static IReadOnlyList<LifecycleEvent> EventsOf(object payload) => payload switch
+    {
+        LifecycleEventBatch batch => batch.Events,
+        LifecycleEvent e => [e],
+        _ => throw new ArgumentException($"not lifecycle events: {payload}", nameof(payload)),
+    };
+
+    private sealed class OneEventPerRowWriter : Akka.Persistence.ReceivePersistentActor
+    {
+        public OneEventPerRowWriter(string persistenceId)
+        {
+            PersistenceId = persistenceId;
+            Command<IReadOnlyList<LifecycleEvent>>(events =>
+            {
+                var sender = Sender;
+                int remaining = events.Count;
+                PersistAll(events, _ =>
+                {
+                    if (--remaining == 0) sender.Tell(Akka.Done.Instance);
+                });
+            });
+        }
+
+        public override string PersistenceId { get; }
+    }
+
     /// <summary>Every event journaled so far with <paramref name="tag"/>, read with the SQL read journal (Akka.Persistence.Query).</summary>
     public static Task<IReadOnlyList<EventEnvelope>> CurrentEventsByTag(ActorSystem system, string tag) =>
         Collect(system, ReadJournal(system).CurrentEventsByTag(tag, Offset.NoOffset()));

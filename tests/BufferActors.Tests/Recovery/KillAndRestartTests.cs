@@ -7,6 +7,7 @@ using BufferActors.Native;
 using BufferActors.Native.Simulation;
 using BufferActors.Native.Simulation.Remote;
 using BufferActors.Tests.Journaled;
+using BufferActors.Tests.Persistence;
 using Microsoft.Data.Sqlite;
 
 namespace BufferActors.Tests.Recovery;
@@ -187,20 +188,7 @@ public sealed class KillAndRestartTests : IDisposable
         Assert.Empty((await host.LiveAsync()).Lifecycles);
     }
 
-    private int CountReclaimedEvents()
-    {
-        using var connection = new SqliteConnection($"Data Source={_journal}");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT message FROM journal";
-        int count = 0;
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
-        {
-            if (JournalSerializer.ReadEvent((byte[])reader[0]) is Reclaimed) count++;
-        }
-        return count;
-    }
+    private int CountReclaimedEvents() => JournalDatabase.Events(new JournalStorage.Sqlite(_journal)).Count(e => e is Reclaimed);
 
     /// <summary>The value of <c>key=value</c> in a details line.</summary>
     private static string Detail(string line, string key) =>

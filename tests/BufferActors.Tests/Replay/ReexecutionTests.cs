@@ -73,21 +73,30 @@ public sealed class ReexecutionTests(DemoJournalFixture demo) : IClassFixture<De
     public async Task TheCommandReportsTheFirstDivergenceAndExitsThree()
     {
         string path = demo.CopyJournal("doctored.db");
-        long sequence;
-        int recordedFd;
+        // The event's number in the journal (what replay names it by), then its row, doctored in place: a row holds a batch.
+        var doctored = (await JournalReader.ReadAsync(new JournalStorage.Sqlite(path))).Single(e => e.Event is Exported && e.Event.Id == new LifecycleId(LifecycleKind.Export, new DomainId(2), 5));
+        long sequence = doctored.SequenceNr;
+        int recordedFd = ((Exported)doctored.Event).Fd;
         using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString()))
         {
             connection.Open();
             using var find = connection.CreateCommand();
             find.CommandText = "SELECT sequence_number, cast(message AS text) FROM journal WHERE cast(message AS text) LIKE '%\"$e\":\"exported\"%' AND cast(message AS text) LIKE '%export:2:5%'";
+            long row;
+            System.Text.Json.Nodes.JsonArray batch;
             using (var reader = find.ExecuteReader())
             {
                 Assert.True(reader.Read());
-                sequence = reader.GetInt64(0);
-                recordedFd = JsonDocument.Parse(reader.GetString(1)).RootElement.GetProperty("fd").GetInt32();
+                row = reader.GetInt64(0);
+                batch = System.Text.Json.Nodes.JsonNode.Parse(reader.GetString(1))!.AsArray();
             }
+            var exported = batch.Single(e => (string?)e!["$e"] == "exported" && (string?)e["id"] == "export:2:5")!;
+            Assert.Equal(recordedFd, (int)exported["fd"]!);
+            exported["fd"] = 42;
             using var update = connection.CreateCommand();
-            update.CommandText = $"UPDATE journal SET message = cast(replace(cast(message AS text), '\"fd\":{recordedFd},', '\"fd\":42,') AS blob) WHERE sequence_number = {sequence}";
+            update.CommandText = "UPDATE journal SET message = $m WHERE sequence_number = $row";
+            update.Parameters.AddWithValue("$m", System.Text.Encoding.UTF8.GetBytes(batch.ToJsonString()));
+            update.Parameters.AddWithValue("$row", row);
             Assert.Equal(1, update.ExecuteNonQuery());
         }
 

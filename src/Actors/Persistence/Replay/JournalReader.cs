@@ -54,7 +54,7 @@ public static class JournalReader
             var journal = PersistenceQuery.Get(system).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier);
             var done = journal
                 .CurrentEventsByPersistenceId(PersistenceId, 0L, long.MaxValue)
-                .RunForeach(envelope => entries.Add(Entry(envelope.SequenceNr, envelope.Event)), system.Materializer());
+                .RunForeach(envelope => AddEntries(entries, envelope.SequenceNr, envelope.Event), system.Materializer());
             await done.WaitAsync(cancellationToken).ConfigureAwait(false);
             return entries;
         }
@@ -67,7 +67,7 @@ public static class JournalReader
             // Preflight has ruled out the usual causes; anything left (a plugin or driver error mid-read) is still
             // an unreadable journal, reported with the last event that was read.
             var cause = Unwrap(e);
-            string after = entries.Count == 0 ? "before the first event" : $"after sequence {entries[^1].SequenceNr}";
+            string after = entries.Count == 0 ? "before the first event" : $"after event {entries[^1].SequenceNr}";
             throw new JournalUnreadableException($"reading {where} failed {after}: {cause.GetType().Name}: {cause.Message}", cause);
         }
         finally
@@ -87,7 +87,7 @@ public static class JournalReader
         var reader = SqliteJournalSetup.Parse(storage.ToConfig().GetConfig("akka.persistence.journal.sql")).NewReader(ReadPayload);
         try
         {
-            reader.Replay(PersistenceId, 0, long.MaxValue, long.MaxValue, p => entries.Add(Entry(p.SequenceNr, p.Payload)), cancellationToken);
+            reader.Replay(PersistenceId, 0, long.MaxValue, long.MaxValue, p => AddEntries(entries, p.SequenceNr, p.Payload), cancellationToken);
             return entries;
         }
         catch (JournalFormatException format)
@@ -96,7 +96,7 @@ public static class JournalReader
         }
         catch (Microsoft.Data.Sqlite.SqliteException e)
         {
-            string after = entries.Count == 0 ? "before the first event" : $"after sequence {entries[^1].SequenceNr}";
+            string after = entries.Count == 0 ? "before the first event" : $"after event {entries[^1].SequenceNr}";
             throw new JournalUnreadableException($"reading {where} failed {after}: {e.GetType().Name}: {e.Message}", e);
         }
     }
@@ -115,20 +115,28 @@ public static class JournalReader
         }
     }
 
-    private static JournalEntry Entry(long sequenceNr, object payload) => payload switch
-    {
-        LifecycleEvent e => new JournalEntry(sequenceNr, e),
-        UnreadablePayload u => throw new JournalFormatException($"event at sequence {sequenceNr} (manifest '{u.Manifest}') cannot be read: {u.Reason}"),
-        var other => throw new JournalFormatException($"event at sequence {sequenceNr} is a {other?.GetType().Name ?? "null"}, not a lifecycle event"),
-    };
-
     /// <summary>
-    /// The storage's own journal and read-journal configuration with table creation switched off, Akka silent
-    /// on stdout (replay's output may be one JSON document), <see cref="ReplaySerializer"/> in place of the
-    /// journal serializer, and the stock write plugin (replay never writes, and the reader starts it for its
-    /// event adapters). A journal from before tags moved into the journal row is read as it was written
-    /// (TagTable mode), not upgraded: reading never changes the database.
+    /// Adds the events of the row at <paramref name="rowSequenceNr"/>, numbered on from the last entry: an event's
+    /// number is its position in the journal, counting every event of every row (a row holds one event or a batch).
     /// </summary>
+    private static void AddEntries(List<JournalEntry> entries, long rowSequenceNr, object payload)
+    {
+        long next = entries.Count == 0 ? 1 : entries[^1].SequenceNr + 1;
+        switch (payload)
+        {
+            case LifecycleEventBatch batch:
+                foreach (var e in batch.Events) entries.Add(new JournalEntry(next++, e));
+                break;
+            case LifecycleEvent e:
+                entries.Add(new JournalEntry(next, e));
+                break;
+            case UnreadablePayload u:
+                throw new JournalFormatException($"the row at sequence {rowSequenceNr} (after event {next - 1}, manifest '{u.Manifest}') cannot be read: {u.Reason}");
+            default:
+                throw new JournalFormatException($"the row at sequence {rowSequenceNr} (after event {next - 1}) is a {payload?.GetType().Name ?? "null"}, not lifecycle events");
+        }
+    }
+
     private static Config ReplayConfig(JournalStorage storage)
     {
         var tagTableLayout = JournalPreflight.HasTagTableLayout(storage)
