@@ -83,10 +83,14 @@ public sealed class JournalFaultTests : IDisposable
         await using (var host = new JournaledHost(new DeviceSession(_gntdev), new JournalStorage.InMemory().ToConfig(), TimeSpan.FromSeconds(2), settings))
         {
             var first = await host.Client.ExportAsync(Dom1, refs, DmaBufFlags.WriteCombine);
+            // The refused lifecycle's end is owed to the journal by the outbox, which writes it after the lifecycle
+            // stopped (retrying until the journal takes it): awaited here, not assumed to beat the next lifecycle.
+            var firstEnded = host.WrittenAsync(w => w.Id == first.Id && w.IsTerminal);
             armed = 1;
             var e = await Assert.ThrowsAsync<BufferActorsException>(() => host.Client.AttachAsync(first.Id, "display", DmaDirection.ToDevice));
             Assert.Equal(ErrorCode.Journal, e.Code);
             await AwaitLedger(l => l.Exports == 0 && l.ReservationPages == _baseline.ReservationPages);
+            await firstEnded;
 
             // The next lifecycle is journaled normally (after a storage failure: by the restarted journal).
             await host.JournalUpAsync();
