@@ -528,6 +528,11 @@ internal sealed class WorkloadDriver
                 }
                 EndGrants(e.Owner, e.Refs, e.Id.ToString());
             }
+            // The held exports' numbers are freed once the kernel released them, by their actors' probes or the session's
+            // reaper, both on timers: the run goes on when they are free, so the next export's number does not depend
+            // on how soon those timers fired (the same seed gives the same run).
+            var numbers = _held.Select(e => e.Fd).ToList();
+            await _sim.Gate.When(() => numbers.TrueForAll(fd => !_backend.IsOpen(fd)), TimeSpan.FromSeconds(10)).ConfigureAwait(false);
             _held.Clear();
             _stuck = restart ? _sim.StartProcess("stuck-device") : null;
         }

@@ -34,6 +34,15 @@ public sealed class SimulatedProcess
     /// <summary>Open descriptors.</summary>
     public int OpenFds { get { using (_sim.Gate.Enter()) return _fds.Count; } }
 
+    /// <summary>True while <paramref name="fd"/> is an open descriptor of this process.</summary>
+    public bool IsOpen(int fd)
+    {
+        using (_sim.Gate.Enter())
+        {
+            return _fds.ContainsKey(fd);
+        }
+    }
+
     /// <summary>The dma-buf behind <paramref name="fd"/>; EBADF if not open, EINVAL if not a dma-buf.</summary>
     public DmaBuf DmaBufOf(int fd)
     {
