@@ -116,7 +116,9 @@ public sealed class BufferActorsClient(ActorSystem system, IActorRef manager, Ti
     {
         var promise = Send(Manager, request);
         var reply = await Answer<T>(promise, request, ct, _timeout).ConfigureAwait(false);
-        if (promise.Route is { } supervisor) _supervisors[domain] = supervisor;
+        // Written only when it changes: a write takes the dictionary's lock, a read does not, and every start of every
+        // frontend passes here (docs/performance.md, "Concurrency").
+        if (promise.Route is { } supervisor && !(_supervisors.TryGetValue(domain, out var known) && known.Equals(supervisor))) _supervisors[domain] = supervisor;
         return reply;
     }
 
