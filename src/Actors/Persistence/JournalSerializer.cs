@@ -40,7 +40,7 @@ public sealed class JournalSerializer(ExtendedActorSystem system) : SerializerWi
     public override byte[] ToBinary(object obj) => obj switch
     {
         LifecycleEventBatch b => JsonSerializer.SerializeToUtf8Bytes(Known(b.Events), Options),
-        LifecycleEvent e => JsonSerializer.SerializeToUtf8Bytes(Known([e])[0], Options),
+        LifecycleEvent e => JsonSerializer.SerializeToUtf8Bytes(Known(e), Options),
         LifecycleJournal.Snapshot s => JsonSerializer.SerializeToUtf8Bytes(s, Options),
         _ => throw new ArgumentException($"{nameof(JournalSerializer)} cannot serialize {obj.GetType()}"),
     };
@@ -48,11 +48,12 @@ public sealed class JournalSerializer(ExtendedActorSystem system) : SerializerWi
     /// <summary><paramref name="events"/>, each checked to be of the vocabulary (<see cref="JournalVocabulary"/>): the events this serializer writes.</summary>
     private static IReadOnlyList<LifecycleEvent> Known(IReadOnlyList<LifecycleEvent> events)
     {
-        for (int i = 0; i < events.Count; i++)
-            if (!JournalVocabulary.IsEvent(events[i].GetType()))
-                throw new ArgumentException($"{nameof(JournalSerializer)} cannot serialize {events[i].GetType()}: not an event of the journal's vocabulary");
+        for (int i = 0; i < events.Count; i++) Known(events[i]);
         return events;
     }
+
+    private static LifecycleEvent Known(LifecycleEvent e) => JournalVocabulary.IsEvent(e.GetType()) ? e
+        : throw new ArgumentException($"{nameof(JournalSerializer)} cannot serialize {e.GetType()}: not an event of the journal's vocabulary");
 
     /// <inheritdoc />
     public override object FromBinary(byte[] bytes, string manifest) => Read(bytes, manifest);
@@ -70,7 +71,7 @@ public sealed class JournalSerializer(ExtendedActorSystem system) : SerializerWi
         _ => throw new JournalFormatException($"unknown manifest '{manifest}'"),
     };
 
-    /// <summary>Reads one event written by this serializer (used by replay).</summary>
+    /// <summary>Reads a payload of one event (manifest <c>E1</c>) written by this serializer; journal rows hold batches of events (manifest <c>B1</c>) besides.</summary>
     public static LifecycleEvent ReadEvent(byte[] bytes) => Deserialize<LifecycleEvent>(bytes);
 
     private static LifecycleEventBatch ReadBatch(byte[] bytes)

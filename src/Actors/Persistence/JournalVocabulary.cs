@@ -40,10 +40,10 @@ public static class JournalVocabulary
     public static IReadOnlySet<LifecycleTransition> TransitionsOf(LifecycleKind kind) =>
         TransitionsByKind.TryGetValue(kind, out var t) ? t : FrozenSet<LifecycleTransition>.Empty;
 
-    /// <summary>Makes <see cref="LifecycleEvent"/> polymorphic over <see cref="Events"/> (a System.Text.Json type-info modifier).</summary>
     /// <summary>True when <paramref name="type"/> is an event of the vocabulary, which the journal serializer writes.</summary>
     internal static bool IsEvent(Type type) => Names.ContainsKey(type);
 
+    /// <summary>Makes <see cref="LifecycleEvent"/> polymorphic over <see cref="Events"/> (a System.Text.Json type-info modifier).</summary>
     internal static void AddEventTypes(JsonTypeInfo info)
     {
         if (info.Type != typeof(LifecycleEvent)) return;

@@ -52,13 +52,7 @@ internal static class JournalDatabase
     {
         var events = new List<LifecycleEvent>();
         foreach (var row in Query(storage, $"SELECT message, manifest FROM journal{(where is null ? "" : " WHERE " + where)} ORDER BY ordering"))
-        {
-            switch (JournalSerializer.Read((byte[])row[0]!, (string)row[1]!))
-            {
-                case LifecycleEventBatch batch: events.AddRange(batch.Events); break;
-                case LifecycleEvent e: events.Add(e); break;
-            }
-        }
+            events.AddRange(JournalSystem.EventsOf(JournalSerializer.Read((byte[])row[0]!, (string)row[1]!)));
         return events;
     }
 

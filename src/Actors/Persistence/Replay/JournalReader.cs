@@ -137,6 +137,13 @@ public static class JournalReader
         }
     }
 
+    /// <summary>
+    /// The storage's own journal and read-journal configuration with table creation switched off, Akka silent
+    /// on stdout (replay's output may be one JSON document), <see cref="ReplaySerializer"/> in place of the
+    /// journal serializer, and the stock write plugin (replay never writes, and the reader starts it for its
+    /// event adapters). A journal from before tags moved into the journal row is read as it was written
+    /// (TagTable mode), not upgraded: reading never changes the database.
+    /// </summary>
     private static Config ReplayConfig(JournalStorage storage)
     {
         var tagTableLayout = JournalPreflight.HasTagTableLayout(storage)
