@@ -136,37 +136,32 @@ public sealed class BufferActorsClient(ActorSystem system, IActorRef manager, Ti
     }
 
     /// <summary>The request's answer as <typeparamref name="T"/>; read at once when the actors already gave it (the inline dispatcher).</summary>
-    private static Task<T> Answer<T>(ReplyPromise promise, object message, CancellationToken ct, TimeSpan limit)
+    private static Task<T> Answer<T>(ReplyPromise promise, object message, CancellationToken ct, TimeSpan limit) =>
+        Answer(promise, message, ct, limit, Identity<T>.Instance);
+
+    /// <summary>The request's answer, a <typeparamref name="TReply"/>, as <typeparamref name="TResult"/>.</summary>
+    private static Task<TResult> Answer<TReply, TResult>(ReplyPromise promise, object message, CancellationToken ct, TimeSpan limit, Func<TReply, TResult> project)
     {
-        if (!promise.TryGetReply(out var reply)) return AnswerLater<T>(promise, message, ct, limit);
+        if (!promise.TryGetReply(out var reply)) return ReplyWaiter<TReply, TResult>.Start(promise, project, message.GetType(), limit, ct);
         try
         {
-            return Task.FromResult(Unwrap<T>(reply, message));
+            return Task.FromResult(ReplyWaiter<TReply, TResult>.Unwrap(reply, message.GetType(), project));
         }
         catch (Exception e)
         {
-            return Task.FromException<T>(e); // as an async method would: the task fails, the call does not throw
+            return Task.FromException<TResult>(e); // as an async method would: the task fails, the call does not throw
         }
     }
 
-    private static async Task<T> AnswerLater<T>(ReplyPromise promise, object message, CancellationToken ct, TimeSpan limit)
-    {
-        object reply;
-        try
-        {
-            reply = await promise.Reply().WaitAsync(limit, ct).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            throw new TimeoutException($"{message.GetType().Name}: no answer within {limit}");
-        }
-        return Unwrap<T>(reply, message);
-    }
+    /// <summary>
+    /// Sends <paramref name="command"/> to its lifecycle; completes with the answer, a <typeparamref name="TReply"/>,
+    /// turned into <typeparamref name="TResult"/> by <paramref name="project"/> (no task in between).
+    /// </summary>
+    internal Task<TResult> SendAsync<TReply, TResult>(ILifecycleCommand command, TimeSpan answerWithin, Func<TReply, TResult> project, CancellationToken ct) =>
+        Answer(Send(_supervisors.TryGetValue(command.Id.Domain, out var supervisor) ? supervisor : Manager, command), command, ct, answerWithin, project);
 
-    private static T Unwrap<T>(object reply, object message) => reply switch
+    private static class Identity<T>
     {
-        T ok => ok,
-        OperationFailed failed => throw new BufferActorsException(failed),
-        _ => throw new InvalidOperationException($"unexpected reply {reply.GetType().Name} to {message.GetType().Name}"),
-    };
+        public static readonly Func<T, T> Instance = static x => x;
+    }
 }

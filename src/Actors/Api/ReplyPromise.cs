@@ -5,18 +5,14 @@ namespace BufferActors.Actors.Api;
 /// answer. A lighter Ask: Akka's registers a temporary actor and runs a clean-up continuation on the
 /// thread pool for every request, which at a few requests per lifecycle costs more than the work. When the
 /// actors answered on the caller's thread (the inline dispatcher) the answer is read at once, with no task;
-/// a task is made only for a caller that has to wait.
+/// a caller that has to wait gets a <see cref="ReplyWaiter"/>.
 /// </summary>
 internal sealed class ReplyPromise(IActorRefProvider provider) : MinimalActorRef
 {
-    // Put in _waiter by the answer: whoever comes later reads _reply instead of waiting.
-    private static readonly TaskCompletionSource<object> Answered = new();
-
     private ActorPath? _path;
     private IActorRef? _route;
-    private IActorRef? _replier;
     private object? _reply;
-    private TaskCompletionSource<object>? _waiter;
+    private ReplyWaiter? _waiter; // ReplyWaiter.Answered once the answer came
 
     /// <summary>The domain supervisor that started the request's lifecycle, if it said so (<see cref="RouteTo"/>).</summary>
     public IActorRef? Route => Volatile.Read(ref _route);
@@ -34,28 +30,26 @@ internal sealed class ReplyPromise(IActorRefProvider provider) : MinimalActorRef
     /// <summary>The answer, if it has come.</summary>
     public bool TryGetReply(out object reply)
     {
-        bool answered = ReferenceEquals(Volatile.Read(ref _waiter), Answered);
+        bool answered = ReferenceEquals(Volatile.Read(ref _waiter), ReplyWaiter.Answered);
         reply = answered ? _reply! : null!;
         return answered;
     }
 
-    /// <summary>The answer, when it comes; continuations never run on the answering actor's thread.</summary>
-    public Task<object> Reply()
+    /// <summary>Hands the answer to <paramref name="waiter"/> when it comes, or at once if it came already.</summary>
+    public void AnswerTo(ReplyWaiter waiter)
     {
-        var waiter = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
-        return Interlocked.CompareExchange(ref _waiter, waiter, null) is null ? waiter.Task : Task.FromResult(_reply!);
+        if (Interlocked.CompareExchange(ref _waiter, waiter, null) is not null) waiter.Complete(_reply!);
     }
 
     /// <inheritdoc />
     protected override void TellInternal(object message, IActorRef sender)
     {
         // The first message is the answer; any later one (none is expected) goes to dead letters.
-        if (Interlocked.CompareExchange(ref _replier, sender ?? ActorRefs.Nobody, null) is not null)
+        if (Interlocked.CompareExchange(ref _reply, message, null) is not null)
         {
             Provider.DeadLetters.Tell(message, sender);
             return;
         }
-        _reply = message;
-        Interlocked.Exchange(ref _waiter, Answered)?.SetResult(message); // a caller already waiting
+        Interlocked.Exchange(ref _waiter, ReplyWaiter.Answered)?.Complete(message); // a caller already waiting
     }
 }

@@ -5,7 +5,7 @@ namespace BufferActors.Native.Simulation;
 /// dma-bufs it is handed and allocates buffers of its own for import. Its attachments belong to the
 /// device, not to a process, so they outlive the process that passed the fd, as in the kernel.
 /// </summary>
-public sealed class SimulatedDevice
+public sealed class SimulatedDevice : IDmaBufExporter
 {
     private readonly XenSimulator _sim;
 
@@ -44,11 +44,14 @@ public sealed class SimulatedDevice
             uint first = owner.AllocatePages(pages);
             var frames = new uint[pages];
             for (int i = 0; i < pages; i++) frames[i] = first + (uint)i;
-            DmaBuf? buffer = null;
-            buffer = _sim.CreateDmaBuf(owner, frames, sizeBytes ?? (long)pages * PageView.PageSize, firstOffset, kind,
-                isGntdevExport: false, onRelease: () => _sim.FreeDevicePages(buffer!, first));
+            var buffer = _sim.CreateDmaBuf(owner, frames, sizeBytes ?? (long)pages * PageView.PageSize, firstOffset, kind,
+                isGntdevExport: false, exporter: this);
             buffer.Get();
             return process.Install(buffer);
         }
     }
+
+    /// <inheritdoc />
+    // The device's pages are one run, from the buffer's first frame (AllocatePages above).
+    void IDmaBufExporter.Released(DmaBuf buffer) => _sim.FreeDevicePages(buffer, buffer.Frames[0]);
 }

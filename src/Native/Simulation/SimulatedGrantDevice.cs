@@ -7,7 +7,7 @@ namespace BufferActors.Native.Simulation;
 /// file (and with it the release of imports and maps) only goes when its fd is closed and the last
 /// export is released.
 /// </summary>
-public sealed class SimulatedGrantDevice : IGrantDevice
+public sealed class SimulatedGrantDevice : IGrantDevice, IDmaBufExporter
 {
     private readonly XenSimulator _sim;
     // Live exports by the fd number they were created under: the newest, which links to older ones under
@@ -214,7 +214,7 @@ public sealed class SimulatedGrantDevice : IGrantDevice
             var export = new Export(map, flags);
             var granter = _sim.Domain(domain);
             export.Buffer = _sim.CreateDmaBuf(granter, map.Frames, (long)refArray.Length * PageView.PageSize, 0,
-                DeviceMemoryKind.System, isGntdevExport: true, onRelease: () => ExportReleased(export, dma));
+                DeviceMemoryKind.System, isGntdevExport: true, exporter: this, exporterState: export);
             export.Buffer.Get();
             export.Fd = Process.Install(export.Buffer);
             // Newest first; the export holds the gntdev file: see ReleaseFileIfUnused.
@@ -432,8 +432,11 @@ public sealed class SimulatedGrantDevice : IGrantDevice
         import.Attachment.Detach();
     }
 
-    private void ExportReleased(Export export, bool dma)
+    /// <inheritdoc />
+    void IDmaBufExporter.Released(DmaBuf buffer)
     {
+        var export = (Export)buffer.ExporterState!;
+        bool dma = (export.Flags & (DmaBufFlags.WriteCombine | DmaBufFlags.Coherent)) != 0;
         export.Map.UnmapAll();
         if (dma) _sim.Backend.Reservation += export.Map.Refs.Length;
         Unlink(export);

@@ -9,7 +9,12 @@ public sealed class SimulatedProcess
 {
     private const int FirstFd = 3; // 0..2 are stdio
     private readonly XenSimulator _sim;
-    private readonly SortedDictionary<int, object> _fds = [];
+    // The kernel's limit on descriptor numbers (RLIMIT_NOFILE's usual hard limit): dup3 beyond it is EBADF.
+    private const int NumberLimit = 1 << 20;
+    // The open file of each number (null: free), dense like the kernel's fd array: a slot per number, where a sorted
+    // dictionary took a 56-byte node per open descriptor (docs/performance.md, "Scale").
+    private readonly List<object?> _files = [];
+    private int _open;
     // Closed numbers below _top, so the lowest free number is found without scanning the table
     // (a backend with 100,000 live exports has 100,000 open descriptors).
     private readonly SortedSet<int> _closed = [];
@@ -32,14 +37,14 @@ public sealed class SimulatedProcess
     public bool IsAlive { get; private set; } = true;
 
     /// <summary>Open descriptors.</summary>
-    public int OpenFds { get { using (_sim.Gate.Enter()) return _fds.Count; } }
+    public int OpenFds { get { using (_sim.Gate.Enter()) return _open; } }
 
     /// <summary>True while <paramref name="fd"/> is an open descriptor of this process.</summary>
     public bool IsOpen(int fd)
     {
         using (_sim.Gate.Enter())
         {
-            return _fds.ContainsKey(fd);
+            return FileOf(fd) is not null;
         }
     }
 
@@ -90,19 +95,19 @@ public sealed class SimulatedProcess
         using (_sim.Gate.Enter())
         {
             var file = Lookup(fd, "dup3");
-            if (number < 0) throw new GntdevException("dup3", Errno.EBADF, $"{number} is not a descriptor number");
+            if (number < 0 || number >= NumberLimit) throw new GntdevException("dup3", Errno.EBADF, $"{number} is not a descriptor number");
             if (number == fd) throw new GntdevException("dup3", Errno.EINVAL, "dup3 to the same number");
             TakeReference(file);
-            if (_fds.TryGetValue(number, out var previous))
+            if (FileOf(number) is { } previous)
             {
-                _fds[number] = file;
+                _files[number] = file;
                 PutFile(previous);
                 return;
             }
             // Numbers skipped on the way up to a high one are free, like closed ones.
             for (; _top <= number; _top++) _closed.Add(_top);
             _closed.Remove(number);
-            _fds.Add(number, file);
+            Put(number, file);
             _sim.FdCountChanged(+1);
         }
     }
@@ -114,7 +119,7 @@ public sealed class SimulatedProcess
         {
             var file = Lookup(fd, "dup3");
             if (file is PlainFile { Name: Placeholder }) return;
-            _fds[fd] = new PlainFile(Placeholder);
+            _files[fd] = new PlainFile(Placeholder);
             PutFile(file);
         }
     }
@@ -133,7 +138,8 @@ public sealed class SimulatedProcess
         using (_sim.Gate.Enter())
         {
             var file = Lookup(fd, "close");
-            _fds.Remove(fd);
+            _files[fd] = null;
+            _open--;
             _closed.Add(fd);
             _sim.FdCountChanged(-1);
             PutFile(file);
@@ -148,8 +154,8 @@ public sealed class SimulatedProcess
             if (!IsAlive) return;
             IsAlive = false;
             // The address space goes first: every mmapped grant map is unmapped with it.
-            foreach (var device in _fds.Values.OfType<SimulatedGrantDevice>()) device.TearDownMaps();
-            foreach (var fd in _fds.Keys.ToList()) Close(fd);
+            foreach (var device in _files.OfType<SimulatedGrantDevice>().ToList()) device.TearDownMaps();
+            for (int fd = 0; fd < _files.Count; fd++) if (_files[fd] is not null) Close(fd);
             _sim.ProcessExited(this);
         }
     }
@@ -160,7 +166,7 @@ public sealed class SimulatedProcess
         // Every free number is either a closed one (all below _top) or at least _top.
         int fd = _closed.Count > 0 ? _closed.Min : _top++;
         _closed.Remove(fd);
-        _fds.Add(fd, file);
+        Put(fd, file);
         _sim.FdCountChanged(+1);
         return fd;
     }
@@ -173,7 +179,7 @@ public sealed class SimulatedProcess
     }
 
     internal object Lookup(int fd, string op) =>
-        _fds.TryGetValue(fd, out var file) ? file : throw new GntdevException(op, Errno.EBADF, $"fd {fd} is not open in {Name}");
+        FileOf(fd) ?? throw new GntdevException(op, Errno.EBADF, $"fd {fd} is not open in {Name}");
 
     private static void PutFile(object file)
     {
@@ -183,4 +189,14 @@ public sealed class SimulatedProcess
 
     /// <summary>A file with no behaviour the simulator models (no reference count: every descriptor is its own).</summary>
     private sealed record PlainFile(string Name);
+
+    private object? FileOf(int fd) => fd >= 0 && fd < _files.Count ? _files[fd] : null;
+
+    /// <summary>Makes the free number <paramref name="fd"/> name <paramref name="file"/>.</summary>
+    private void Put(int fd, object file)
+    {
+        while (_files.Count <= fd) _files.Add(null);
+        _files[fd] = file;
+        _open++;
+    }
 }

@@ -238,9 +238,9 @@ public sealed class XenSimulator : IDisposable
     internal void UnmapGrant(DomainId granter, uint gref, bool readOnly) => _domains[granter].Grants.Unmap(gref, readOnly);
 
     internal DmaBuf CreateDmaBuf(SimulatedDomain owner, uint[] frames, long size, int firstOffset, DeviceMemoryKind kind,
-        bool isGntdevExport, Action onRelease)
+        bool isGntdevExport, IDmaBufExporter exporter, object? exporterState = null)
     {
-        var buffer = new DmaBuf(this, _nextBufferId++, owner, frames, size, firstOffset, kind, isGntdevExport, onRelease);
+        var buffer = new DmaBuf(this, _nextBufferId++, owner, frames, size, firstOffset, kind, isGntdevExport, exporter, exporterState);
         _dmaBufs.Add(buffer);
         return buffer;
     }

@@ -94,6 +94,7 @@ public sealed class CloseRulesTests : SimulatorTest
         Assert.Same(Process.DmaBufOf(second.Fd), Process.DmaBufOf(first.Fd));
         Fails(Errno.EINVAL, () => Process.DupTo(second.Fd, second.Fd));
         Fails(Errno.EBADF, () => Process.DupTo(second.Fd, -1));
+        Fails(Errno.EBADF, () => Process.DupTo(second.Fd, int.MaxValue)); // beyond the descriptor limit, as the kernel's RLIMIT_NOFILE
         Process.DupTo(second.Fd, 50); // beyond the top: the numbers in between stay free
         int next = Process.Dup(second.Fd);
         Assert.Equal(second.Fd + 1, next);

@@ -37,9 +37,11 @@ public static class ExportClient
         client.SendAsync<ExportedBuffer.ReleaseAccepted>(new ExportedBuffer.Release(export), ct);
 
     /// <summary>Waits for the export's release: Released, TimedOut, or NotFound (= already released).</summary>
-    public static async Task<WaitReleasedResult> WaitReleasedAsync(this BufferActorsClient client, LifecycleId export, TimeSpan timeout, CancellationToken ct = default) =>
-        (await client.SendAsync<ExportedBuffer.WaitResult>(new ExportedBuffer.WaitReleased(export, timeout), AnswerWithin(client.RequestTimeout, timeout), ct)
-            .ConfigureAwait(false)).Result;
+    public static Task<WaitReleasedResult> WaitReleasedAsync(this BufferActorsClient client, LifecycleId export, TimeSpan timeout, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        return client.SendAsync(new ExportedBuffer.WaitReleased(export, timeout), AnswerWithin(client.RequestTimeout, timeout), static (ExportedBuffer.WaitResult w) => w.Result, ct);
+    }
 
     /// <summary>
     /// How long a wait's answer may take: its time-out plus the request time-out; no limit for a wait without a

@@ -75,14 +75,14 @@ public static class ExportedBuffer
     public static Props Props(LifecycleId id, LifecycleServices services, ExportSettings? settings = null)
     {
         var resolved = settings ?? ExportSettings.Default;
-        return LifecycleProps.Of(() => new ExportedBufferActor(id, services, resolved));
+        return LifecycleProps.Of((id, services, resolved), static a => new ExportedBufferActor(a.id, a.services, a.resolved));
     }
 
     /// <summary>Props that adopt an export still live on this device instance after a restart.</summary>
     public static Props Adopt(LifecycleServices services, Persistence.LifecycleRecord record, ExportSettings settings)
     {
         var id = record.Id;
-        return LifecycleProps.Of(() => new ExportedBufferActor(id, services, record, settings));
+        return LifecycleProps.Of((id, services, record, settings), static a => new ExportedBufferActor(a.id, a.services, a.record, a.settings));
     }
 
     internal sealed record ProbeRelease;

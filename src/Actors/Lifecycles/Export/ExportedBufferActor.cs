@@ -16,9 +16,9 @@ namespace BufferActors.Actors.Lifecycles;
 public sealed class ExportedBufferActor : JournaledLifecycleActor
 {
     private readonly ExportSettings _settings;
-    // Parked waiters, created with the first one: most lifecycles never have a waiter while live, and at
+    // Parked waiters in the order they came (ParkedWaiter): most lifecycles never have one while live, and at
     // 100,000 live lifecycles every per-actor object counts (docs/performance.md, "Scale").
-    private Dictionary<long, IActorRef>? _waiters;
+    private ParkedWaiter? _waiters;
     private ExportedDmaBuf? _export;
     private bool _fdOpen;      // the lifecycle holds its reference to the dma-buf through its fd
     private bool _placeholder; // the fd's number is held by a placeholder until the buffer is released
@@ -71,7 +71,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
         // The caller is owed exactly one answer even if this handler fails: it is held as a waiter
         // before anything can throw, so PostStop answers it on every way out.
         long waiter = _nextWaiter++;
-        (_waiters ??= []).Add(waiter, Sender);
+        AddWaiter(new ParkedWaiter(waiter, Sender, Self));
         CallerAnsweredOnEveryWayOut();
         Checkpoint(nameof(WaitReleased));
         OnWaitReleased(m, waiter);
@@ -229,15 +229,13 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     {
         if (m.Timeout < TimeSpan.Zero && m.Timeout != Timeout.InfiniteTimeSpan)
         {
-            _waiters!.Remove(waiter, out var refused);
-            refused!.Tell(new OperationFailed(ErrorCode.InvalidArgument, $"time-out {m.Timeout} is negative (use Timeout.InfiniteTimeSpan to wait without one)"));
+            TakeWaiter(waiter)!.Tell(new OperationFailed(ErrorCode.InvalidArgument, $"time-out {m.Timeout} is negative (use Timeout.InfiniteTimeSpan to wait without one)"));
             return;
         }
         if (Record.IsFinished || m.Timeout == TimeSpan.Zero)
         {
             // A lifecycle that is over holds no buffer: released, as the kernel answers for a buffer it no longer has.
-            _waiters!.Remove(waiter, out var who);
-            who!.Tell(new WaitResult(Id, Record.IsFinished ? WaitReleasedResult.Released : WaitReleasedResult.TimedOut));
+            TakeWaiter(waiter)!.Tell(new WaitResult(Id, Record.IsFinished ? WaitReleasedResult.Released : WaitReleasedResult.TimedOut));
             return;
         }
         var caller = Sender;
@@ -246,21 +244,21 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
             {
                 // Beyond the kernel's longest wait (2^32-1 ms, 49.7 days) and for InfiniteTimeSpan, no timer: the
                 // wait lasts until the release, or until the lifecycle ends.
-                if (!ExportedBuffer.WaitsForever(m.Timeout)) Timers.StartSingleTimer(("wait", waiter), new WaitExpired(waiter), m.Timeout);
+                if (!ExportedBuffer.WaitsForever(m.Timeout) && FindWaiter(waiter) is { } parked) Dispatch.DeadlineWheel.Shared.Schedule(parked, m.Timeout);
                 // A waiter usually comes right after its caller let go (closed its descriptor): look now, and probe
                 // from the first delay again, instead of at the end of a back-off grown while the caller held it.
                 if (AwaitingExternalRelease) ProbeNow();
             },
             reason =>
             {
-                _waiters!.Remove(waiter); // answered by JournalLost, not again by PostStop
+                TakeWaiter(waiter); // answered by JournalLost, not again by PostStop
                 JournalLost(caller, reason);
             });
     }
 
     private void OnWaitExpired(WaitExpired m)
     {
-        if (_waiters is null || !_waiters.Remove(m.WaiterId, out var who)) return;
+        if (TakeWaiter(m.WaiterId) is not { } who) return; // answered before its time-out
         Persist(new Events.WaitAnswered(Id, Now, m.WaiterId, WaitReleasedResult.TimedOut),
             () => who.Tell(new WaitResult(Id, WaitReleasedResult.TimedOut)),
             who);
@@ -306,7 +304,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     /// </summary>
     private void WaitInKernel()
     {
-        if (_kernelWaiting || _waiters is not { Count: > 0 } || !AwaitingExternalRelease) return;
+        if (_kernelWaiting || _waiters is null || !AwaitingExternalRelease) return;
         _kernelWaiting = true;
         int fd = _export!.Fd;
         var session = Session;
@@ -362,7 +360,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     {
         _kernelReleased = true;
         FreeNumber();
-        var events = ReleaseEvents(step is null ? Record : Record.Apply(step), _waiters?.Keys, Now);
+        var events = ReleaseEvents(step is null ? Record : Record.Apply(step), WaiterIds(), Now);
         if (step is not null) events.Insert(0, step);
         Persist(events, () =>
         {
@@ -470,8 +468,53 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
 
     private void AnswerWaiters(WaitReleasedResult result)
     {
-        if (_waiters is null) return;
-        foreach (var who in _waiters.Values) who.Tell(new WaitResult(Id, result));
-        _waiters.Clear();
+        for (var w = _waiters; w is not null; w = w.NextWaiter)
+        {
+            Dispatch.DeadlineWheel.Shared.Cancel(w);
+            w.Who.Tell(new WaitResult(Id, result));
+        }
+        _waiters = null;
+    }
+
+    private void AddWaiter(ParkedWaiter waiter)
+    {
+        if (_waiters is null)
+        {
+            _waiters = waiter;
+            return;
+        }
+        var last = _waiters;
+        while (last.NextWaiter is not null) last = last.NextWaiter;
+        last.NextWaiter = waiter;
+    }
+
+    private ParkedWaiter? FindWaiter(long id)
+    {
+        for (var w = _waiters; w is not null; w = w.NextWaiter) if (w.Id == id) return w;
+        return null;
+    }
+
+    /// <summary>Unparks waiter <paramref name="id"/>, its time-out cancelled; who it is, or null if it is not parked.</summary>
+    private IActorRef? TakeWaiter(long id)
+    {
+        ParkedWaiter? previous = null;
+        for (var w = _waiters; w is not null; previous = w, w = w.NextWaiter)
+        {
+            if (w.Id != id) continue;
+            if (previous is null) _waiters = w.NextWaiter;
+            else previous.NextWaiter = w.NextWaiter;
+            Dispatch.DeadlineWheel.Shared.Cancel(w);
+            return w.Who;
+        }
+        return null;
+    }
+
+    /// <summary>The parked waiters' numbers in the order they came, or null if none is parked.</summary>
+    private List<long>? WaiterIds()
+    {
+        if (_waiters is null) return null;
+        var ids = new List<long>();
+        for (var w = _waiters; w is not null; w = w.NextWaiter) ids.Add(w.Id);
+        return ids;
     }
 }

@@ -20,12 +20,12 @@ public static class ImportAttachment
 
     /// <summary>Props for the actor of import lifecycle <paramref name="id"/>; the import comes with <see cref="StartLifecycle"/>.</summary>
     public static Props Props(LifecycleId id, LifecycleServices services) =>
-        LifecycleProps.Of(() => new ImportAttachmentActor(id, services));
+        LifecycleProps.Of((id, services), static a => new ImportAttachmentActor(a.id, a.services));
 
     /// <summary>Props that adopt an import still live on this device instance after a restart.</summary>
     public static Props Adopt(LifecycleServices services, Persistence.LifecycleRecord record)
     {
         var id = record.Id;
-        return LifecycleProps.Of(() => new ImportAttachmentActor(id, services, record));
+        return LifecycleProps.Of((id, services, record), static a => new ImportAttachmentActor(a.id, a.services, a.record));
     }
 }

@@ -27,5 +27,5 @@ public static class GrantMap
 
     /// <summary>Props for the actor of map lifecycle <paramref name="id"/>; the map comes with <see cref="StartLifecycle"/>.</summary>
     public static Props Props(LifecycleId id, LifecycleServices services) =>
-        LifecycleProps.Of(() => new GrantMapActor(id, services));
+        LifecycleProps.Of((id, services), static a => new GrantMapActor(a.id, a.services));
 }

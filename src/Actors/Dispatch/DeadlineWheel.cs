@@ -1,0 +1,157 @@
+using System.Diagnostics;
+
+namespace BufferActors.Actors.Dispatch;
+
+/// <summary>
+/// Something due at a time, kept on a <see cref="DeadlineWheel"/> until then or until cancelled: the node of the
+/// wheel's lists itself, so a pending deadline costs its own few fields and nothing else.
+/// </summary>
+internal abstract class Deadline
+{
+    internal Deadline? Previous, Next;
+    internal long DueTick = -1; // -1: not on a wheel
+
+    /// <summary>Called once, on a thread-pool thread, when the deadline passed; not called if it was cancelled first.</summary>
+    protected internal abstract void Expire();
+}
+
+/// <summary>
+/// A hashed timing wheel for deadlines that are usually cancelled before they pass — every pending
+/// <c>WaitReleased</c>'s time-out on both sides of the API. A .NET timer costs ~150 B and an Akka timer ~450 B (the
+/// actor's timer table, the scheduler's registration, the message and its envelope); here a deadline is the
+/// <see cref="Deadline"/> object its owner holds anyway, linked into one of the wheel's slots. With 100,000 lifecycles
+/// each waiting for its release that is most of what a pending wait cost (docs/performance.md, "Scale").
+/// </summary>
+/// <remarks>
+/// Resolution is one tick (10 ms, Akka's scheduler's default): a deadline expires at most a tick late. One timer
+/// advances the wheel while anything is on it; each advance looks at the slots of the ticks that passed, where a
+/// deadline further away than one turn of the wheel waits for the turn it is due in. Schedule and cancel are O(1)
+/// under one short lock.
+/// </remarks>
+internal sealed class DeadlineWheel : IDisposable
+{
+    private readonly object _gate = new();
+    private readonly Deadline?[] _slots;
+    private readonly long _tickTimestamps; // stopwatch ticks per wheel tick
+    private readonly long _origin = Stopwatch.GetTimestamp();
+    private readonly Timer _timer;
+    private readonly TimeSpan _tick;
+    private long _processedThrough; // every deadline due at or before this tick has expired
+    private int _count;
+    private bool _running;
+
+    /// <summary>The wheel every part of the process shares (its timer runs only while a deadline is pending).</summary>
+    public static DeadlineWheel Shared { get; } = new(TimeSpan.FromMilliseconds(10), 1024);
+
+    /// <summary>A wheel of <paramref name="slots"/> slots advancing every <paramref name="tick"/>.</summary>
+    public DeadlineWheel(TimeSpan tick, int slots)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(tick, TimeSpan.FromMilliseconds(1));
+        ArgumentOutOfRangeException.ThrowIfLessThan(slots, 1);
+        _tick = tick;
+        _slots = new Deadline?[slots];
+        _tickTimestamps = Math.Max(1, (long)(tick.TotalSeconds * Stopwatch.Frequency));
+        _timer = new Timer(static w => ((DeadlineWheel)w!).Advance(), this, Timeout.Infinite, Timeout.Infinite);
+    }
+
+    /// <summary>How many deadlines are pending.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_gate) return _count;
+        }
+    }
+
+    /// <summary>Puts <paramref name="deadline"/> (not on a wheel) on the wheel, due <paramref name="after"/> from now.</summary>
+    public void Schedule(Deadline deadline, TimeSpan after)
+    {
+        long ticks = after <= TimeSpan.Zero ? 1 : (long)Math.Ceiling(after.Ticks / (double)_tick.Ticks);
+        lock (_gate)
+        {
+            if (deadline.DueTick >= 0) throw new InvalidOperationException("the deadline is scheduled already");
+            deadline.DueTick = Math.Max(Now(), _processedThrough) + ticks;
+            Link(deadline);
+            if (++_count == 1 && !_running)
+            {
+                _running = true;
+                _timer.Change(_tick, _tick);
+            }
+        }
+    }
+
+    /// <summary>Takes <paramref name="deadline"/> off the wheel; false if it was not on it (expired, cancelled or never scheduled).</summary>
+    public bool Cancel(Deadline deadline)
+    {
+        lock (_gate)
+        {
+            if (deadline.DueTick < 0) return false;
+            Unlink(deadline);
+            _count--;
+            return true;
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _timer.Dispose();
+
+    private long Now() => (Stopwatch.GetTimestamp() - _origin) / _tickTimestamps;
+
+    private void Advance()
+    {
+        Deadline? due = null; // expired ones, linked through Next, expired outside the lock
+        lock (_gate)
+        {
+            long now = Now();
+            // Every slot once at most: past one turn, each slot has been looked at for every tick it holds.
+            long from = Math.Max(_processedThrough + 1, now - _slots.Length + 1);
+            for (long tick = from; tick <= now; tick++)
+            {
+                var node = _slots[tick % _slots.Length];
+                while (node is not null)
+                {
+                    var next = node.Next;
+                    if (node.DueTick <= now)
+                    {
+                        Unlink(node);
+                        _count--;
+                        node.Next = due;
+                        due = node;
+                    }
+                    node = next;
+                }
+            }
+            _processedThrough = now;
+            if (_count == 0 && _running)
+            {
+                _running = false;
+                _timer.Change(Timeout.Infinite, Timeout.Infinite);
+            }
+        }
+        while (due is not null)
+        {
+            var next = due.Next;
+            due.Next = null;
+            due.Expire();
+            due = next;
+        }
+    }
+
+    private void Link(Deadline deadline)
+    {
+        ref var head = ref _slots[deadline.DueTick % _slots.Length];
+        deadline.Previous = null;
+        deadline.Next = head;
+        if (head is not null) head.Previous = deadline;
+        head = deadline;
+    }
+
+    private void Unlink(Deadline deadline)
+    {
+        if (deadline.Previous is { } previous) previous.Next = deadline.Next;
+        else _slots[deadline.DueTick % _slots.Length] = deadline.Next;
+        if (deadline.Next is { } next) next.Previous = deadline.Previous;
+        deadline.Previous = deadline.Next = null;
+        deadline.DueTick = -1;
+    }
+}
