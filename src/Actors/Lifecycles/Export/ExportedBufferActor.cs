@@ -388,9 +388,12 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     private static List<LifecycleEvent> ReleaseEvents(LifecycleRecord record, IEnumerable<long>? waiters, DateTimeOffset now)
     {
         var events = new List<LifecycleEvent>();
-        foreach (var consumer in record.Attachments.Keys.Order(StringComparer.Ordinal)) events.Add(new Events.Detached(record.Id, now, consumer));
+        // Most releases have no attachment left and at most one waiter: nothing is sorted or enumerated for them.
+        if (!record.Attachments.IsEmpty)
+            foreach (var consumer in record.Attachments.Keys.Order(StringComparer.Ordinal)) events.Add(new Events.Detached(record.Id, now, consumer));
         if (record.ReservationPages > 0) events.Add(new Events.ReservationRestored(record.Id, now, record.ReservationPages));
-        if (waiters is not null) events.AddRange(waiters.Select(w => new Events.WaitAnswered(record.Id, now, w, WaitReleasedResult.Released)));
+        if (waiters is not null)
+            foreach (long w in waiters) events.Add(new Events.WaitAnswered(record.Id, now, w, WaitReleasedResult.Released));
         events.Add(new Events.Released(record.Id, now));
         return events;
     }
