@@ -261,7 +261,8 @@ public abstract class JournaledLifecycleActor : UntypedActor, IWithUnboundedStas
         {
             // A start or a handler that threw left its asker unanswered: it hears that the lifecycle stopped,
             // instead of waiting for its request's timeout.
-            AnswerRequester(new OperationFailed(ErrorCode.Stopped, $"{Id}: stopped by a failure before it answered the start; nothing is held"));
+            // Built only when someone is still owed an answer: every lifecycle actor's stop passes here.
+            TakeRequester()?.Tell(new OperationFailed(ErrorCode.Stopped, $"{Id}: stopped by a failure before it answered the start; nothing is held"));
             _caller?.Tell(new OperationFailed(ErrorCode.Stopped, $"{Id}: stopped by a failure while handling the request; what it held was released"));
             _caller = null;
             Services.Metrics?.RecordChanged(_record, null); // what it counted for goes with it
