@@ -11,7 +11,7 @@ internal abstract class Deadline
     internal Deadline? Previous, Next;
     internal long DueTick = -1; // -1: not on a wheel
 
-    /// <summary>Called once, on a thread-pool thread, when the deadline passed; not called if it was cancelled first.</summary>
+    /// <summary>Called once, on a thread-pool thread, when the deadline passed; not called if it was cancelled first. Must not throw.</summary>
     protected internal abstract void Expire();
 }
 
@@ -23,7 +23,8 @@ internal abstract class Deadline
 /// each waiting for its release that is most of what a pending wait cost (docs/performance.md, "Scale").
 /// </summary>
 /// <remarks>
-/// Resolution is one tick (10 ms, Akka's scheduler's default): a deadline expires at most a tick late. One timer
+/// Resolution is one tick (10 ms, Akka's scheduler's default): a deadline expires never early and at most a tick
+/// late, give or take the timer's own lateness. One timer
 /// advances the wheel while anything is on it; each advance looks at the slots of the ticks that passed, where a
 /// deadline further away than one turn of the wheel waits for the turn it is due in. Schedule and cancel are O(1)
 /// under one short lock.
@@ -70,7 +71,8 @@ internal sealed class DeadlineWheel : IDisposable
         lock (_gate)
         {
             if (deadline.DueTick >= 0) throw new InvalidOperationException("the deadline is scheduled already");
-            deadline.DueTick = Math.Max(Now(), _processedThrough) + ticks;
+            // One tick more than the delay: now is somewhere inside the current tick, and a deadline never expires early.
+            deadline.DueTick = Math.Max(Now(), _processedThrough) + ticks + 1;
             Link(deadline);
             if (++_count == 1 && !_running)
             {

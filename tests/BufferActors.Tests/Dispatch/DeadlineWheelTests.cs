@@ -40,6 +40,26 @@ public sealed class DeadlineWheelTests
     }
 
     [Fact]
+    public async Task ADeadlineScheduledAnywhereInATickStillWaitsItsWholeDelay()
+    {
+        // Scheduled at every phase of the wheel's 10 ms tick, a one-tick delay must not expire as the tick ends.
+        using var wheel = new DeadlineWheel(TimeSpan.FromMilliseconds(10), 64);
+        var expired = new ConcurrentQueue<(Probe, long)>();
+        var scheduled = new List<(Probe Probe, long At)>();
+        for (int i = 0; i < 40; i++)
+        {
+            var d = new Probe(expired);
+            scheduled.Add((d, Stopwatch.GetTimestamp()));
+            wheel.Schedule(d, TimeSpan.FromMilliseconds(10));
+            Thread.Sleep(1 + i % 7);
+        }
+        await Until(() => expired.Count == scheduled.Count, TimeSpan.FromSeconds(10));
+        var at = expired.ToDictionary(e => e.Item1, e => e.Item2);
+        foreach (var (probe, scheduledAt) in scheduled)
+            Assert.True(Stopwatch.GetElapsedTime(scheduledAt, at[probe]) >= TimeSpan.FromMilliseconds(10), "a deadline expired before its delay");
+    }
+
+    [Fact]
     public async Task ADeadlineManyTurnsAwayWaitsForItsOwnTurn()
     {
         // A wheel of 4 slots of 2 ms turns every 8 ms: a deadline 60 ms away passes its slot seven times first.
