@@ -101,7 +101,7 @@ internal sealed class DeadlineWheel : IDisposable
 
     private void Advance()
     {
-        Deadline? due = null; // expired ones, linked through Next, expired outside the lock
+        List<(long DueTick, Deadline Deadline)>? due = null; // expired outside the lock, in the order they fell due
         lock (_gate)
         {
             long now = Now();
@@ -115,10 +115,9 @@ internal sealed class DeadlineWheel : IDisposable
                     var next = node.Next;
                     if (node.DueTick <= now)
                     {
+                        (due ??= []).Add((node.DueTick, node));
                         Unlink(node);
                         _count--;
-                        node.Next = due;
-                        due = node;
                     }
                     node = next;
                 }
@@ -130,13 +129,10 @@ internal sealed class DeadlineWheel : IDisposable
                 _timer.Change(Timeout.Infinite, Timeout.Infinite);
             }
         }
-        while (due is not null)
-        {
-            var next = due.Next;
-            due.Next = null;
-            due.Expire();
-            due = next;
-        }
+        if (due is null) return;
+        // A late advance (the timer held up past a turn) finds them slot by slot, not in time order.
+        if (due.Count > 1) due.Sort(static (a, b) => a.DueTick.CompareTo(b.DueTick));
+        foreach (var (_, deadline) in due) deadline.Expire();
     }
 
     private void Link(Deadline deadline)
