@@ -5,8 +5,8 @@ namespace BufferActors.Actors.Api;
 /// <summary>
 /// A caller waiting for a <see cref="ReplyPromise"/>'s answer: completes its task with the answer, its time-out or its
 /// cancellation, whichever comes first, and takes the others back. The time-out is a <see cref="Deadline"/> on the
-/// shared wheel rather than a .NET timer: a pending <c>WaitReleased</c> waits for minutes, and 100,000 of them each
-/// holding a timer and <c>Task.WaitAsync</c>'s promise were a third of what a waiting lifecycle cost.
+/// shared wheel rather than a .NET timer: a pending <c>WaitReleased</c> waits for minutes, and with 100,000 of them a
+/// timer and <c>Task.WaitAsync</c>'s promise each would be a third of what a waiting lifecycle costs.
 /// </summary>
 internal abstract class ReplyWaiter : Deadline
 {

@@ -20,7 +20,7 @@ internal abstract class Deadline
 /// <c>WaitReleased</c>'s time-out on both sides of the API. A .NET timer costs ~150 B and an Akka timer ~450 B (the
 /// actor's timer table, the scheduler's registration, the message and its envelope); here a deadline is the
 /// <see cref="Deadline"/> object its owner holds anyway, linked into one of the wheel's slots. With 100,000 lifecycles
-/// each waiting for its release that is most of what a pending wait cost (docs/performance.md, "Scale").
+/// each waiting for its release, timers would be most of what a pending wait costs (docs/performance.md, "Scale").
 /// </summary>
 /// <remarks>
 /// Resolution is one tick (10 ms, Akka's scheduler's default): a deadline expires never early and at most a tick

@@ -104,7 +104,7 @@ public sealed class DmaBuf
 /// <summary>
 /// Whoever exported a <see cref="DmaBuf"/>: told once when its last reference goes (gntdev: unmap, restore the
 /// reservation, wake waiters). An interface the exporter implements once rather than a closure per buffer: with
-/// 100,000 buffers live, a delegate and its closure were ~120 B of each (docs/performance.md, "Scale").
+/// 100,000 buffers live, a delegate and its closure would be ~120 B of each (docs/performance.md, "Scale").
 /// </summary>
 internal interface IDmaBufExporter
 {

@@ -12,7 +12,7 @@ public sealed class SimulatedProcess
     // The kernel's limit on descriptor numbers (RLIMIT_NOFILE's usual hard limit): dup3 beyond it is EBADF.
     private const int NumberLimit = 1 << 20;
     // The open file of each number (null: free), dense like the kernel's fd array: a slot per number, where a sorted
-    // dictionary took a 56-byte node per open descriptor (docs/performance.md, "Scale").
+    // dictionary takes a 56-byte node per open descriptor (docs/performance.md, "Scale").
     private readonly List<object?> _files = [];
     private int _open;
     // Closed numbers below _top, so the lowest free number is found without scanning the table

@@ -8,7 +8,7 @@ namespace BufferActors.Actors.Lifecycles;
 /// waiting message has a slot of its own, a queue is made only for the ones behind it, and a stack holds what the
 /// stash puts back in front. A lifecycle gets few messages, from few senders, and on the inline dispatcher is run
 /// as soon as one comes, so most never need the queue; the lock is the queue's own monitor (no lock object), almost
-/// never contended. At 100,000 live lifecycles the lock object and the emptied queue kept by each were ~100 B of
+/// never contended. At 100,000 live lifecycles a lock object and an emptied queue kept by each would be ~100 B of
 /// every one (docs/performance.md, "Scale").
 /// </summary>
 public sealed class LifecycleMessageQueue : IMessageQueue, IUnboundedDequeBasedMessageQueueSemantics

@@ -12,7 +12,7 @@ internal static class LifecycleProps
     /// <summary>
     /// Props whose actor is <paramref name="create"/>(<paramref name="args"/>)'s result. The arguments live in the
     /// producer itself and <paramref name="create"/> is a static lambda (cached, never allocated): the Props are kept
-    /// by the actor for its whole life, and a closure and a delegate beside the producer were ~80 B more per live
+    /// by the actor for its whole life, and a closure and a delegate beside the producer would be ~80 B more per live
     /// lifecycle (docs/performance.md, "Scale").
     /// </summary>
     public static Props Of<TActor, TArgs>(TArgs args, Func<TArgs, TActor> create) where TActor : ActorBase =>
