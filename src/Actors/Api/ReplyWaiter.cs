@@ -50,7 +50,7 @@ internal sealed class ReplyWaiter<TReply, TResult> : ReplyWaiter
     public static Task<TResult> Start(ReplyPromise promise, Func<TReply, TResult> project, Type request, TimeSpan limit, CancellationToken ct)
     {
         var waiter = new ReplyWaiter<TReply, TResult>(project, request, limit);
-        if (limit != Timeout.InfiniteTimeSpan) DeadlineWheel.Shared.Schedule(waiter, limit);
+        if (limit != Timeout.InfiniteTimeSpan) DeadlineWheels.Shared.Schedule(waiter, limit);
         if (ct.CanBeCanceled) waiter._cancellation = ct.UnsafeRegister(static (w, token) => ((ReplyWaiter<TReply, TResult>)w!).Cancelled(token), waiter);
         promise.AnswerTo(waiter);
         if (waiter._completion.Task.IsCompleted) waiter.TakeBack(); // completed while it was being set up
@@ -95,7 +95,7 @@ internal sealed class ReplyWaiter<TReply, TResult> : ReplyWaiter
     /// <summary>The task completed: the deadline and the cancellation callback are no longer needed.</summary>
     private void TakeBack()
     {
-        DeadlineWheel.Shared.Cancel(this);
+        DeadlineWheels.Shared.Cancel(this);
         _cancellation.Unregister();
     }
 }

@@ -27,7 +27,7 @@ internal abstract class Deadline
 /// late, give or take the timer's own lateness. One timer
 /// advances the wheel while anything is on it; each advance looks at the slots of the ticks that passed, where a
 /// deadline further away than one turn of the wheel waits for the turn it is due in. Schedule and cancel are O(1)
-/// under one short lock.
+/// under one short lock (<see cref="DeadlineWheels"/> spreads deadlines over one wheel per core).
 /// </remarks>
 internal sealed class DeadlineWheel : IDisposable
 {
@@ -40,9 +40,6 @@ internal sealed class DeadlineWheel : IDisposable
     private long _processedThrough; // every deadline due at or before this tick has expired
     private int _count;
     private bool _running;
-
-    /// <summary>The wheel every part of the process shares (its timer runs only while a deadline is pending).</summary>
-    public static DeadlineWheel Shared { get; } = new(TimeSpan.FromMilliseconds(10), 1024);
 
     /// <summary>A wheel of <paramref name="slots"/> slots advancing every <paramref name="tick"/>.</summary>
     public DeadlineWheel(TimeSpan tick, int slots)
@@ -152,4 +149,29 @@ internal sealed class DeadlineWheel : IDisposable
         deadline.Previous = deadline.Next = null;
         deadline.DueTick = -1;
     }
+}
+
+/// <summary>
+/// The deadline wheels every part of the process shares: one per core, a deadline always on the one its identity hash
+/// picks, so that requests of different frontends on different cores do not all take one lock to schedule and cancel
+/// their time-outs (as .NET partitions its own timer queues). Each wheel's timer runs only while it holds a deadline.
+/// </summary>
+internal sealed class DeadlineWheels
+{
+    private readonly DeadlineWheel[] _wheels;
+
+    private DeadlineWheels(int count, TimeSpan tick, int slots) =>
+        _wheels = [.. Enumerable.Range(0, count).Select(_ => new DeadlineWheel(tick, slots))];
+
+    /// <summary>The process's wheels: 10 ms ticks, Akka's scheduler's resolution.</summary>
+    public static DeadlineWheels Shared { get; } = new(Environment.ProcessorCount, TimeSpan.FromMilliseconds(10), 1024);
+
+    /// <summary>Puts <paramref name="deadline"/> on its wheel, due <paramref name="after"/> from now (<see cref="DeadlineWheel.Schedule"/>).</summary>
+    public void Schedule(Deadline deadline, TimeSpan after) => WheelOf(deadline).Schedule(deadline, after);
+
+    /// <summary>Takes <paramref name="deadline"/> off its wheel (<see cref="DeadlineWheel.Cancel"/>).</summary>
+    public bool Cancel(Deadline deadline) => WheelOf(deadline).Cancel(deadline);
+
+    private DeadlineWheel WheelOf(Deadline deadline) =>
+        _wheels[(int)((uint)System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(deadline) % (uint)_wheels.Length)];
 }

@@ -97,6 +97,21 @@ public sealed class DeadlineWheelTests
     }
 
     [Fact]
+    public async Task OnTheProcesssWheels_EachDeadlineIsCancelledOnTheWheelItWasScheduledOn()
+    {
+        // The shared wheels pick a wheel per deadline: cancelling must find it there, whichever thread cancels.
+        var expired = new ConcurrentQueue<(Probe, long)>();
+        var deadlines = Enumerable.Range(0, 200).Select(_ => new Probe(expired)).ToList();
+        await Task.WhenAll(deadlines.Select(d => Task.Run(() => DeadlineWheels.Shared.Schedule(d, TimeSpan.FromMilliseconds(30)))));
+        var cancelled = deadlines.Where((_, i) => i % 2 == 0).ToList();
+        var cancels = await Task.WhenAll(cancelled.Select(d => Task.Run(() => DeadlineWheels.Shared.Cancel(d))));
+        Assert.All(cancels, Assert.True);
+        await Until(() => expired.Count == deadlines.Count - cancelled.Count, TimeSpan.FromSeconds(10));
+        await Task.Delay(50);
+        Assert.Equal(deadlines.Except(cancelled).ToHashSet(), expired.Select(e => e.Item1).ToHashSet());
+    }
+
+    [Fact]
     public async Task AnExpiredDeadlineCanBeScheduledAgain_AScheduledOneCannot()
     {
         using var wheel = new DeadlineWheel(TimeSpan.FromMilliseconds(2), 8);

@@ -244,7 +244,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
             {
                 // Beyond the kernel's longest wait (2^32-1 ms, 49.7 days) and for InfiniteTimeSpan, no timer: the
                 // wait lasts until the release, or until the lifecycle ends.
-                if (!ExportedBuffer.WaitsForever(m.Timeout) && FindWaiter(waiter) is { } parked) Dispatch.DeadlineWheel.Shared.Schedule(parked, m.Timeout);
+                if (!ExportedBuffer.WaitsForever(m.Timeout) && FindWaiter(waiter) is { } parked) Dispatch.DeadlineWheels.Shared.Schedule(parked, m.Timeout);
                 // A waiter usually comes right after its caller let go (closed its descriptor): look now, and probe
                 // from the first delay again, instead of at the end of a back-off grown while the caller held it.
                 if (AwaitingExternalRelease) ProbeNow();
@@ -473,7 +473,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
     {
         for (var w = _waiters; w is not null; w = w.NextWaiter)
         {
-            Dispatch.DeadlineWheel.Shared.Cancel(w);
+            Dispatch.DeadlineWheels.Shared.Cancel(w);
             w.Who.Tell(new WaitResult(Id, result));
         }
         _waiters = null;
@@ -506,7 +506,7 @@ public sealed class ExportedBufferActor : JournaledLifecycleActor
             if (w.Id != id) continue;
             if (previous is null) _waiters = w.NextWaiter;
             else previous.NextWaiter = w.NextWaiter;
-            Dispatch.DeadlineWheel.Shared.Cancel(w);
+            Dispatch.DeadlineWheels.Shared.Cancel(w);
             return w.Who;
         }
         return null;
