@@ -67,13 +67,19 @@ public sealed class BufferActorsClient(ActorSystem system, IActorRef manager, Ti
     /// <summary>
     /// Sends <paramref name="command"/> to its lifecycle; completes with the answer, which may take
     /// <paramref name="answerWithin"/> (a command that waits on purpose, such as a wait for release;
-    /// <see cref="Timeout.InfiniteTimeSpan"/> for no limit, else at most <see cref="LongestAnswerTimer"/>).
+    /// <see cref="Timeout.InfiniteTimeSpan"/> for no limit, else from zero up to <see cref="LongestAnswerTimer"/>).
     /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="answerWithin"/> is negative (but not infinite) or beyond <see cref="LongestAnswerTimer"/>; nothing is sent.</exception>
     public Task<T> SendAsync<T>(ILifecycleCommand command, TimeSpan answerWithin, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(command);
-        return Command<T>(command, ct, answerWithin);
+        return Command<T>(command, ct, AnswerLimit(answerWithin));
     }
+
+    /// <summary>A request's own limit: zero up to <see cref="LongestAnswerTimer"/>, or infinite.</summary>
+    private static TimeSpan AnswerLimit(TimeSpan answerWithin) =>
+        answerWithin == Timeout.InfiniteTimeSpan || (answerWithin >= TimeSpan.Zero && answerWithin <= LongestAnswerTimer) ? answerWithin
+        : throw new ArgumentOutOfRangeException(nameof(answerWithin), answerWithin, "an answer's limit is from zero up to 49.7 days, or Timeout.InfiniteTimeSpan");
 
     /// <summary>Tells BufferActors a frontend domain died: everything it owns is ended in dependency order.</summary>
     public Task<DomainLifecycles.DomainCleanupStarted> DomainDiedAsync(DomainId domain, CancellationToken ct = default) =>
@@ -157,8 +163,11 @@ public sealed class BufferActorsClient(ActorSystem system, IActorRef manager, Ti
     /// Sends <paramref name="command"/> to its lifecycle; completes with the answer, a <typeparamref name="TReply"/>,
     /// turned into <typeparamref name="TResult"/> by <paramref name="project"/> (no task in between).
     /// </summary>
-    internal Task<TResult> SendAsync<TReply, TResult>(ILifecycleCommand command, TimeSpan answerWithin, Func<TReply, TResult> project, CancellationToken ct) =>
-        Answer(Send(_supervisors.TryGetValue(command.Id.Domain, out var supervisor) ? supervisor : Manager, command), command, ct, answerWithin, project);
+    internal Task<TResult> SendAsync<TReply, TResult>(ILifecycleCommand command, TimeSpan answerWithin, Func<TReply, TResult> project, CancellationToken ct)
+    {
+        var limit = AnswerLimit(answerWithin);
+        return Answer(Send(_supervisors.TryGetValue(command.Id.Domain, out var supervisor) ? supervisor : Manager, command), command, ct, limit, project);
+    }
 
     private static class Identity<T>
     {

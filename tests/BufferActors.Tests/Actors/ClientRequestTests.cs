@@ -44,6 +44,18 @@ public sealed class ClientRequestTests : Akka.TestKit.Xunit2.TestKit
         _ = new BufferActorsClient(Sys, manager, TimeSpan.FromMilliseconds(uint.MaxValue - 1));
     }
 
+    [Theory]
+    [InlineData(-20_000L)]            // -2 ms
+    [InlineData(42_949_672_950_000L)] // 2^32-1 ms: longer than the longest answer timer
+    public void AnAnswerLimitNoTimerCanKeepIsRefusedBeforeAnythingIsSent(long ticks)
+    {
+        var probe = CreateTestProbe();
+        var client = new BufferActorsClient(Sys, probe.Ref);
+        // Thrown by the call itself: no task, no message.
+        Assert.Throws<ArgumentOutOfRangeException>(() => { _ = client.SendAsync<LifecycleStatus>(new LifecycleStatus.Get(Someone), TimeSpan.FromTicks(ticks)); });
+        probe.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
     [Fact]
     public async Task ACancelledRequestThrowsOperationCanceled()
     {
