@@ -37,6 +37,9 @@ internal static class JournalSystem
         finally
         {
             await system.Terminate().WaitAsync(Timeout);
+            // Each system stands for a process of its own: a connection the plugin pooled in this one (left in a
+            // transaction if termination cut an operation short) is not handed to the next one on the same file.
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         }
     }
 
