@@ -130,7 +130,10 @@ public sealed class BufferActorsClient(ActorSystem system, IActorRef manager, Ti
 
     /// <summary>A command for an existing lifecycle: to its domain's supervisor if known, else through the manager.</summary>
     private Task<T> Command<T>(ILifecycleCommand command, CancellationToken ct, TimeSpan? timeout = null) =>
-        Answer<T>(Send(_supervisors.TryGetValue(command.Id.Domain, out var supervisor) ? supervisor : Manager, command), command, ct, timeout ?? _timeout);
+        Answer<T>(Send(RouteOf(command), command), command, ct, timeout ?? _timeout);
+
+    /// <summary>Where a command for an existing lifecycle goes: its domain's supervisor if known, else the manager.</summary>
+    private IActorRef RouteOf(ILifecycleCommand command) => _supervisors.TryGetValue(command.Id.Domain, out var supervisor) ? supervisor : Manager;
 
     private Task<T> Ask<T>(object message, CancellationToken ct) => Answer<T>(Send(Manager, message), message, ct, _timeout);
 
@@ -166,7 +169,7 @@ public sealed class BufferActorsClient(ActorSystem system, IActorRef manager, Ti
     internal Task<TResult> SendAsync<TReply, TResult>(ILifecycleCommand command, TimeSpan answerWithin, Func<TReply, TResult> project, CancellationToken ct)
     {
         var limit = AnswerLimit(answerWithin);
-        return Answer(Send(_supervisors.TryGetValue(command.Id.Domain, out var supervisor) ? supervisor : Manager, command), command, ct, limit, project);
+        return Answer(Send(RouteOf(command), command), command, ct, limit, project);
     }
 
     private static class Identity<T>

@@ -40,9 +40,6 @@ internal sealed class ReplyWaiter<TReply, TResult> : ReplyWaiter
 
     private ReplyWaiter(Func<TReply, TResult> project, Type request, TimeSpan limit) => (_project, _request, _limit) = (project, request, limit);
 
-    /// <summary>The caller's task.</summary>
-    public Task<TResult> Task => _completion.Task;
-
     /// <summary>
     /// Waits for <paramref name="promise"/>'s answer to a request of type <paramref name="request"/> for at most
     /// <paramref name="limit"/> (<see cref="Timeout.InfiniteTimeSpan"/>: no limit) or until <paramref name="ct"/> is cancelled.

@@ -184,8 +184,7 @@ public sealed class SimulatedGrantDevice : IGrantDevice, IDmaBufExporter
             domain.EnsureReal(op);
 
             // A DMA-able buffer hands its frames back to the hypervisor; foreign frames are mapped over them.
-            // Only the two DMA bits matter; the kernel ignores any other bit.
-            bool dma = (flags & (DmaBufFlags.WriteCombine | DmaBufFlags.Coherent)) != 0;
+            bool dma = LowersReservation(flags);
             if (dma)
             {
                 Inject(FaultSite.ReservationDecrease, op);
@@ -432,13 +431,15 @@ public sealed class SimulatedGrantDevice : IGrantDevice, IDmaBufExporter
         import.Attachment.Detach();
     }
 
+    /// <summary>A DMA-able export (WC or coherent) lowers the backend's reservation; the kernel ignores any other bit.</summary>
+    private static bool LowersReservation(DmaBufFlags flags) => (flags & (DmaBufFlags.WriteCombine | DmaBufFlags.Coherent)) != 0;
+
     /// <inheritdoc />
     void IDmaBufExporter.Released(DmaBuf buffer)
     {
         var export = (Export)buffer.ExporterState!;
-        bool dma = (export.Flags & (DmaBufFlags.WriteCombine | DmaBufFlags.Coherent)) != 0;
         export.Map.UnmapAll();
-        if (dma) _sim.Backend.Reservation += export.Map.Refs.Length;
+        if (LowersReservation(export.Flags)) _sim.Backend.Reservation += export.Map.Refs.Length;
         Unlink(export);
         _exportCount--;
         if (_waiters.Find(w => w.Export == export) is { } newest)

@@ -73,6 +73,7 @@ public sealed class LifecycleMessageQueue : IMessageQueue, IUnboundedDequeBasedM
             return true;
         }
     }
+
     /// <inheritdoc />
     public void CleanUp(IActorRef owner, IMessageQueue deadletters)
     {
